@@ -1,0 +1,67 @@
+"""dataflow-jupyter: a node-based visual dataflow environment that lives inside Jupyter."""
+
+from dataflow_jupyter._version import __version__
+from dataflow_jupyter.graph import (
+    Graph,
+    GraphAnalysis,
+    GraphEdge,
+    GraphNode,
+    GraphSchema,
+    GraphValidationError,
+    graph_json_schema,
+)
+from dataflow_jupyter.node import DataFlowNode, IONode, NodeContext, PureNode, StatefulNode
+from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.registry import (
+    NodeLoadError,
+    NodeRegistry,
+    NodeType,
+    RegistryProblem,
+    RegistryWarning,
+    UnknownNodeError,
+)
+from dataflow_jupyter.spec import NodeSpec, SettingsError, node_spec_json_schema
+from dataflow_jupyter.state import (
+    FileState,
+    MemoryState,
+    StateAdapter,
+    StateCorruptError,
+    StateKeyError,
+)
+from dataflow_jupyter.types import PortSchema, PortType
+
+__all__ = [
+    "BinaryRef",
+    "DataFlowNode",
+    "DataPacket",
+    "ErrorCode",
+    "ErrorPacket",
+    "FileState",
+    "Graph",
+    "GraphAnalysis",
+    "GraphEdge",
+    "GraphNode",
+    "GraphSchema",
+    "GraphValidationError",
+    "IONode",
+    "MemoryState",
+    "NodeContext",
+    "NodeLoadError",
+    "NodeRegistry",
+    "NodeSpec",
+    "NodeType",
+    "PortSchema",
+    "PortType",
+    "PureNode",
+    "RegistryProblem",
+    "RegistryWarning",
+    "SettingsError",
+    "StateAdapter",
+    "StateCorruptError",
+    "StateKeyError",
+    "StatefulNode",
+    "UnknownNodeError",
+    "__version__",
+    "graph_json_schema",
+    "node_spec_json_schema",
+]

@@ -1,0 +1,171 @@
+"""Meaning checks of a graph against a node registry (``Graph.validate``).
+
+Private: the rules are listed in ``dataflow_jupyter.graph``'s docstring. Every check runs and
+every problem is collected; nothing here raises on a bad graph.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from dataflow_jupyter import _graph_analysis
+from dataflow_jupyter._graph_model import listing, size_problems
+from dataflow_jupyter.registry import UnknownNodeError
+from dataflow_jupyter.types import connection_problems
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dataflow_jupyter._graph_model import GraphEdge, GraphNode
+    from dataflow_jupyter.registry import NodeRegistry
+    from dataflow_jupyter.spec import NodeSpec, PortSpec
+
+__all__ = ["expression_problem", "graph_problems"]
+
+
+def graph_problems(
+    nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], registry: NodeRegistry
+) -> list[str]:
+    problems = size_problems(len(nodes), len(edges))
+    if problems:
+        return problems
+    problems += _duplicate_ids("node", [node.id for node in nodes])
+    problems += _duplicate_ids("edge", [edge.id for edge in edges])
+    by_id: dict[str, GraphNode] = {}
+    specs: dict[str, NodeSpec] = {}
+    for node in nodes:
+        if node.id in by_id:
+            continue
+        by_id[node.id] = node
+        try:
+            spec = registry.spec(node.type_id, node.version)
+        except UnknownNodeError as exc:
+            problems.append(f"node {node.id!r}: {exc}")
+            continue
+        specs[node.id] = spec
+        try:
+            issues = spec.setting_problems(node.settings)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            issues = [f"the settings could not be checked ({type(exc).__name__})"]
+        problems += [f"{node.describe()}: {issue}" for issue in issues]
+    connected: set[tuple[str, str]] = set()
+    links: dict[tuple[str, str, str, str], str] = {}
+    for edge in edges:
+        problems += _edge_problems(edge, by_id, specs)
+        connected.add((edge.target, edge.target_port))
+        link = (edge.source, edge.source_port, edge.target, edge.target_port)
+        if link in links:
+            problems.append(
+                f"edge {edge.id!r} repeats edge {links[link]!r}: both connect "
+                f"{edge.describe()}; remove one of them"
+            )
+        links.setdefault(link, edge.id)
+    for node_id, spec in specs.items():
+        for port in spec.ports.inputs:
+            if port.required and (node_id, port.name) not in connected:
+                problems.append(
+                    f"{by_id[node_id].describe()}: required input {port.name!r} is "
+                    f"not connected; connect an edge to '{node_id}.{port.name}'"
+                )
+    return problems + _cycle_problems(list(by_id), edges)
+
+
+def _duplicate_ids(kind: str, ids: list[str]) -> list[str]:
+    return [
+        f"duplicate {kind} id {name!r}: used {count} times; {kind} ids must be unique"
+        for name, count in Counter(ids).items()
+        if count > 1
+    ]
+
+
+def _edge_problems(
+    edge: GraphEdge, by_id: Mapping[str, GraphNode], specs: Mapping[str, NodeSpec]
+) -> list[str]:
+    where = f"edge {edge.id!r} ({edge.describe()})"
+    problems = [
+        f"{where}: {end} node {node_id!r} does not exist; nodes: {listing(list(by_id))}. "
+        "Connect existing nodes or remove the edge"
+        for end, node_id in (("source", edge.source), ("target", edge.target))
+        if node_id not in by_id
+    ]
+    for name in ("filter", "transform"):
+        text = getattr(edge, name)
+        if text is not None and (problem := expression_problem(text)):
+            problems.append(f"{where}: {name} {problem}")
+    context = _EdgeContext(where, by_id, specs)
+    output = _port(edge.source, edge.source_port, "output", context, problems)
+    input_ = _port(edge.target, edge.target_port, "input", context, problems)
+    if output is not None and input_ is not None:
+        have, wanted = output.port_schema(), input_.port_schema()
+        problems += [
+            f"{where}: incompatible port types: output is {have.describe()}, input "
+            f"expects {wanted.describe()}: {reason}"
+            for reason in connection_problems(have, wanted)
+        ]
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _EdgeContext:
+    where: str
+    by_id: Mapping[str, GraphNode]
+    specs: Mapping[str, NodeSpec]
+
+
+def _port(
+    node_id: str,
+    name: str,
+    side: Literal["input", "output"],
+    context: _EdgeContext,
+    problems: list[str],
+) -> PortSpec | None:
+    """The port; ``None`` when missing (a problem is added) or the node type is unknown."""
+    spec = context.specs.get(node_id)
+    if spec is None:  # unknown node or type: reported already
+        return None
+    found = spec.output(name) if side == "output" else spec.input(name)
+    if found is None:
+        ports = spec.ports.outputs if side == "output" else spec.ports.inputs
+        names = ", ".join(p.name for p in ports) or "none"
+        other = spec.input(name) if side == "output" else spec.output(name)
+        hint = (
+            f"; {name!r} is an {'input' if side == 'output' else 'output'}: edges run from an "
+            "output to an input"
+            if other is not None
+            else ""
+        )
+        problems.append(
+            f"{context.where}: {context.by_id[node_id].describe()} has no {side} port {name!r}; "
+            f"its {side}s: {names}{hint}"
+        )
+    return found
+
+
+def expression_problem(text: str) -> str | None:
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        at = f" at column {exc.offset}" if exc.offset else ""
+        return f"{text!r:.60} is not a valid Python expression: {exc.msg}{at}"
+    except (ValueError, RecursionError, MemoryError):
+        return f"{text!r:.60} is not a valid Python expression: too complex or contains NUL"
+    return None
+
+
+def _cycle_problems(node_ids: list[str], edges: Sequence[GraphEdge]) -> list[str]:
+    pairs = [(edge.source, edge.target) for edge in edges]
+    edge_of: dict[tuple[str, str], str] = {}
+    for edge in edges:
+        edge_of.setdefault((edge.source, edge.target), edge.id)
+    problems = []
+    for cycle in _graph_analysis.find_cycles(node_ids, pairs):
+        via = ", ".join(edge_of[pair] for pair in itertools.pairwise(cycle))
+        problems.append(
+            f"cycle: {' -> '.join(cycle)} (edges {via}); a dataflow graph must be "
+            "acyclic: remove one of these edges"
+        )
+    return problems

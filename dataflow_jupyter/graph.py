@@ -1,0 +1,462 @@
+"""Graph: the ``.dfgraph.json`` artifact, its build API, validation and analysis.
+
+The document (camelCase on disk, pretty-printed UTF-8, keys in the order below)::
+
+    {"$schema": "...optional, for editors...",
+     "id": "prices", "version": "1.0.0",
+     "metadata": {"author": "", "createdAt": "2026-11-25T12:00:00+00:00",
+                  "description": "", "tags": []},
+     "config": {"maxConcurrency": 16, "stateStorage": {"type": "memory"}},
+     "nodes": [{"id": "n1", "typeId": "http-poller", "version": "1.0.0",
+                "settings": {"url": "..."}, "position": {"x": 0.0, "y": 0.0}}],
+     "edges": [{"id": "e1", "source": "n1", "sourcePort": "response",
+                "target": "n2", "targetPort": "in",
+                "transform": "value['price']", "filter": "value > 0",
+                "buffer": {"size": 64, "overflow": "block"}}]}
+
+``transform``, ``filter``, ``buffer``, ``createdAt`` and ``$schema`` are optional and left
+out when unset. ``stateStorage`` is ``{"type": "memory" | "file" | "redis", "path"?,
+"url"?, "prefix"?}``; the string ``"memory"`` is read as ``{"type": "memory"}``. Ids of the
+graph, its nodes and its edges match ``ID_PATTERN`` (a letter or ``_``, then letters,
+digits, ``_`` or ``-``; at most 64). The graph's ``version`` is semver; a node's
+``version`` is the exact installed version it was built against (versions are locked).
+
+Two levels of checks, both raising ``GraphValidationError`` (a ``ValueError`` whose
+``problems`` lists every problem, each naming the node, edge or field):
+
+1. *shape*, on ``from_dict`` / ``load`` / the build API: JSON syntax (line and column),
+   UTF-8, the types and keys above (unknown keys are refused), semver strings, ids,
+   settings that are JSON values, a buffer ``size`` of at least 1 and an ``overflow``
+   policy, and at most ``MAX_NODES`` nodes and ``MAX_EDGES`` edges.
+2. *meaning*, on ``validate(registry)`` (``problems(registry)`` returns the list instead):
+   unique node and edge ids; installed ``(typeId, version)`` (the message lists the
+   installed versions); settings that fit the spec; edges whose nodes exist, whose ports
+   exist (the message lists the node's ports) and whose port types may connect
+   (``types.connection_problems``); no repeated edge between the same two ports; every
+   required input connected; no cycle, self-loops included (``cycle: a -> b -> a``); edge
+   ``filter`` / ``transform`` expressions that parse as Python expressions (parsed, never
+   evaluated).
+
+``analyze()`` never raises; it returns a frozen ``GraphAnalysis`` (topological order,
+levels, weakly connected components, branches per source and the groups of independent
+ones, the first cycle); its docstring defines each term.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from dataflow_jupyter import _graph_analysis
+from dataflow_jupyter._graph_analysis import Branch, GraphAnalysis
+from dataflow_jupyter._graph_check import graph_problems
+from dataflow_jupyter._graph_model import (
+    EXTENSION,
+    ID_PATTERN,
+    MAX_EDGES,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    EdgeBuffer,
+    GraphConfig,
+    GraphEdge,
+    GraphMetadata,
+    GraphNode,
+    GraphSchema,
+    GraphValidationError,
+    Position,
+    StateStorage,
+    check_size,
+    kind_of,
+    listing,
+    make_model,
+    parse_json,
+    shape_problems,
+)
+from dataflow_jupyter.registry import NodeRegistry
+
+__all__ = [
+    "EXTENSION",
+    "ID_PATTERN",
+    "MAX_EDGES",
+    "MAX_NODES",
+    "Branch",
+    "EdgeBuffer",
+    "Graph",
+    "GraphAnalysis",
+    "GraphConfig",
+    "GraphEdge",
+    "GraphMetadata",
+    "GraphNode",
+    "GraphSchema",
+    "GraphValidationError",
+    "Position",
+    "StateStorage",
+    "graph_json_schema",
+]
+
+
+class Graph:
+    """A dataflow graph you build in Python, load from and save to ``.dfgraph.json``.
+
+    Node and edge descriptions are frozen values (``GraphNode``, ``GraphEdge``); the graph
+    holds them in insertion order and replaces them when you change them.
+    """
+
+    def __init__(
+        self,
+        id: str = "graph",
+        *,
+        version: str = "1.0.0",
+        metadata: GraphMetadata | None = None,
+        config: GraphConfig | None = None,
+        registry: NodeRegistry | None = None,
+    ) -> None:
+        if metadata is None:
+            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+            metadata = GraphMetadata.model_validate({"createdAt": now})
+        self.id = id
+        self.version = version
+        self.metadata = metadata
+        self.config = GraphConfig() if config is None else config
+        self.registry = registry
+        self.schema_uri: str | None = None
+        self.source: str | None = None
+        self._nodes: list[GraphNode] = []
+        self._edges: list[GraphEdge] = []
+        self._node_ids: Counter[str] = Counter()
+        self._edge_ids: Counter[str] = Counter()
+        self._counters = {"n": 0, "e": 0}
+        self._default_registry: NodeRegistry | None = None
+        self.to_schema()  # checks id and version now
+
+    def __repr__(self) -> str:
+        size = f"{len(self._nodes)} nodes, {len(self._edges)} edges"
+        return f"<Graph {self.id!r} {self.version}: {size}>"
+
+    @property
+    def nodes(self) -> tuple[GraphNode, ...]:
+        """The nodes, in insertion order."""
+        return tuple(self._nodes)
+
+    @property
+    def edges(self) -> tuple[GraphEdge, ...]:
+        """The edges, in insertion order."""
+        return tuple(self._edges)
+
+    def node(self, node_id: str) -> GraphNode:
+        """The node called ``node_id``; ``KeyError`` if there is none."""
+        for node in self._nodes:
+            if node.id == node_id:
+                return node
+        msg = f"graph {self.id!r} has no node {node_id!r}; nodes: {listing(self._node_ids)}"
+        raise KeyError(msg)
+
+    def edge(self, edge_id: str) -> GraphEdge:
+        """The edge called ``edge_id``; ``KeyError`` if there is none."""
+        for edge in self._edges:
+            if edge.id == edge_id:
+                return edge
+        msg = f"graph {self.id!r} has no edge {edge_id!r}; edges: {listing(self._edge_ids)}"
+        raise KeyError(msg)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def add_node(
+        self,
+        type_id: str,
+        version: str | None = None,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        position: tuple[float, float] | Position | Mapping[str, float] = (0.0, 0.0),
+        id: str | None = None,
+        registry: NodeRegistry | None = None,
+    ) -> str:
+        """Add a node and return its id (``n1``, ``n2``, ... unless ``id`` is given).
+
+        Without ``version`` the newest installed version is locked in, looked up in
+        ``registry``, else the graph's registry, else ``NodeRegistry.default()``; an unknown
+        type then raises ``UnknownNodeError``. Settings and ports are checked by ``validate``.
+        """
+        if version is None:
+            version = self._registry_for(registry).latest(type_id).spec.version
+        if id is not None and id in self._node_ids:
+            msg = f"add_node: node id {id!r} is already used; pass another id or id=None"
+            raise GraphValidationError([msg])
+        check_size(len(self._nodes) + 1, len(self._edges))
+        if not isinstance(position, Position):
+            position = _position(position)
+        node = make_model(
+            GraphNode,
+            {
+                "id": self._new_id("n") if id is None else id,
+                "typeId": type_id,
+                "version": version,
+                "settings": {} if settings is None else settings,
+                "position": position,
+            },
+            f"add_node({type_id!r})",
+        )
+        self._nodes.append(node)
+        self._node_ids[node.id] += 1
+        return node.id
+
+    def update_node(
+        self,
+        node_id: str,
+        *,
+        version: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        position: tuple[float, float] | Position | Mapping[str, float] | None = None,
+    ) -> GraphNode:
+        """Replace a node's version, settings (all of them) or position; return the new value."""
+        old = self.node(node_id)
+        data = old.model_dump(by_alias=True)
+        if version is not None:
+            data["version"] = version
+        if settings is not None:
+            data["settings"] = settings
+        if position is not None:
+            data["position"] = position if isinstance(position, Position) else _position(position)
+        new = make_model(GraphNode, data, f"update_node({node_id!r})")
+        self._nodes = [new if node is old else node for node in self._nodes]
+        return new
+
+    def connect(
+        self,
+        source: str,
+        source_port: str,
+        target: str | None = None,
+        target_port: str | None = None,
+        *,
+        transform: str | None = None,
+        filter: str | None = None,
+        buffer: EdgeBuffer | Mapping[str, Any] | int | None = None,
+        id: str | None = None,
+    ) -> str:
+        """Connect an output to an input and return the edge id (``e1``, ``e2``, ...).
+
+        ``connect("n1", "response", "n2", "in")`` or ``connect("n1.response", "n2.in")``.
+        ``buffer`` is an ``EdgeBuffer``, a dict, or just a size.
+        """
+        if target is None and target_port is None:
+            (source, source_port), (target, target_port) = _end(source), _end(source_port)
+        elif target is None or target_port is None:
+            msg = "connect takes (source, source_port, target, target_port) or ('a.out', 'b.in')"
+            raise TypeError(msg)
+        missing = [n for n in (source, target) if n not in self._node_ids]
+        if missing:
+            msg = (
+                f"connect: no node {missing[0]!r} in graph {self.id!r}; nodes: "
+                f"{listing(self._node_ids)}. Add it first with add_node(...)"
+            )
+            raise GraphValidationError([msg])
+        if id is not None and id in self._edge_ids:
+            msg = f"connect: edge id {id!r} is already used; pass another id or id=None"
+            raise GraphValidationError([msg])
+        check_size(len(self._nodes), len(self._edges) + 1)
+        if isinstance(buffer, int):
+            buffer = {"size": buffer}
+        edge = make_model(
+            GraphEdge,
+            {
+                "id": self._new_id("e") if id is None else id,
+                "source": source,
+                "sourcePort": source_port,
+                "target": target,
+                "targetPort": target_port,
+                "transform": transform,
+                "filter": filter,
+                "buffer": buffer,
+            },
+            f"connect({source!r}, {source_port!r}, {target!r}, {target_port!r})",
+        )
+        self._edges.append(edge)
+        self._edge_ids[edge.id] += 1
+        return edge.id
+
+    def remove_node(self, node_id: str) -> list[str]:
+        """Remove a node and every edge touching it; return the removed edges' ids."""
+        self.node(node_id)
+        removed = [e.id for e in self._edges if node_id in (e.source, e.target)]
+        self._nodes = [node for node in self._nodes if node.id != node_id]
+        self._edges = [edge for edge in self._edges if node_id not in (edge.source, edge.target)]
+        del self._node_ids[node_id]
+        self._edge_ids.subtract(removed)
+        self._edge_ids = +self._edge_ids
+        return removed
+
+    def remove_edge(self, edge_id: str) -> None:
+        """Remove an edge."""
+        self.edge(edge_id)
+        self._edges = [edge for edge in self._edges if edge.id != edge_id]
+        del self._edge_ids[edge_id]
+
+    def _new_id(self, prefix: Literal["n", "e"]) -> str:
+        used = self._node_ids if prefix == "n" else self._edge_ids
+        while True:
+            self._counters[prefix] += 1
+            candidate = f"{prefix}{self._counters[prefix]}"
+            if candidate not in used:
+                return candidate
+
+    def _registry_for(self, registry: NodeRegistry | None) -> NodeRegistry:
+        if registry is not None:
+            return registry
+        if self.registry is not None:
+            return self.registry
+        if self._default_registry is None:
+            self._default_registry = NodeRegistry.default()
+        return self._default_registry
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def to_schema(self) -> GraphSchema:
+        """The graph as a ``GraphSchema`` value (raises ``GraphValidationError`` on bad shape)."""
+        data = {
+            "$schema": self.schema_uri,
+            "id": self.id,
+            "version": self.version,
+            "metadata": self.metadata,
+            "config": self.config,
+            "nodes": tuple(self._nodes),
+            "edges": tuple(self._edges),
+        }
+        return make_model(GraphSchema, data)
+
+    @classmethod
+    def from_schema(cls, schema: GraphSchema, *, registry: NodeRegistry | None = None) -> Graph:
+        """A graph holding the nodes and edges of ``schema``."""
+        graph = cls(
+            schema.id,
+            version=schema.version,
+            metadata=schema.metadata,
+            config=schema.config,
+            registry=registry,
+        )
+        graph.schema_uri = schema.schema_uri
+        graph._nodes = list(schema.nodes)
+        graph._edges = list(schema.edges)
+        graph._node_ids = Counter(node.id for node in schema.nodes)
+        graph._edge_ids = Counter(edge.id for edge in schema.edges)
+        return graph
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``.dfgraph.json`` document as a dict (camelCase keys, unset options left out)."""
+        return self.to_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, registry: NodeRegistry | None = None, source: str | None = None
+    ) -> Graph:
+        """Read a document; any malformed input raises ``GraphValidationError``."""
+        if not isinstance(data, Mapping):
+            msg = (
+                f"a graph document is a JSON object with 'id', 'version', 'nodes' and "
+                f"'edges'; got {kind_of(data)}"
+            )
+            raise GraphValidationError([msg], source=source)
+        nodes, edges = data.get("nodes"), data.get("edges")
+        check_size(
+            len(nodes) if isinstance(nodes, list | tuple) else 0,
+            len(edges) if isinstance(edges, list | tuple) else 0,
+            source,
+        )
+        try:
+            schema = GraphSchema.model_validate(dict(data))
+        except ValidationError as exc:
+            raise GraphValidationError(shape_problems(exc, data), source=source) from None
+        except (RecursionError, MemoryError):
+            msg = "the document is nested too deeply to read"
+            raise GraphValidationError([msg], source=source) from None
+        graph = cls.from_schema(schema, registry=registry)
+        graph.source = source
+        return graph
+
+    def to_json(self) -> str:
+        """The document as pretty-printed JSON text (what ``save`` writes)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(
+        cls, text: str | bytes, *, registry: NodeRegistry | None = None, source: str | None = None
+    ) -> Graph:
+        """Read a document from JSON text or UTF-8 bytes."""
+        return cls.from_dict(parse_json(text, source), registry=registry, source=source)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the document to ``path`` (UTF-8, atomically replaced); return the path."""
+        target = Path(path)
+        text = self.to_json()
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(target)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, registry: NodeRegistry | None = None) -> Graph:
+        """Read a ``.dfgraph.json`` file; any problem raises ``GraphValidationError``."""
+        source = str(path)
+        try:
+            size = Path(path).stat().st_size
+            if size > MAX_FILE_BYTES:
+                msg = f"the file is {size} bytes; the limit is {MAX_FILE_BYTES >> 20} MiB"
+                raise GraphValidationError([msg], source=source)
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            msg = f"cannot read the graph file: {exc.strerror or exc}"
+            raise GraphValidationError([msg], source=source) from exc
+        return cls.from_json(data, registry=registry, source=source)
+
+    # -- checking -----------------------------------------------------------------------------
+
+    def problems(self, registry: NodeRegistry | None = None) -> list[str]:
+        """Every problem ``validate`` would report, as a list (empty when the graph is valid)."""
+        try:
+            self.to_schema()
+        except GraphValidationError as exc:
+            return exc.problems
+        return graph_problems(self._nodes, self._edges, self._registry_for(registry))
+
+    def validate(self, registry: NodeRegistry | None = None) -> None:
+        """Raise ``GraphValidationError`` listing every problem; see the module docstring."""
+        problems = self.problems(registry)
+        if problems:
+            where = repr(self.id) + (f" ({self.source})" if self.source else "")
+            raise GraphValidationError(problems, source=where)
+
+    def analyze(self) -> GraphAnalysis:
+        """Order, levels, components, branches and cycle; never raises (see GraphAnalysis)."""
+        ids = list(dict.fromkeys(node.id for node in self._nodes))
+        return _graph_analysis.analyze(ids, [(e.source, e.target) for e in self._edges])
+
+
+def graph_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``.dfgraph.json`` documents (for editors and other tools)."""
+    schema = GraphSchema.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dataflow-jupyter graph (.dfgraph.json)"
+    return schema
+
+
+def _position(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return {"x": value[0], "y": value[1]}
+    msg = f"position is (x, y) or {{'x': ..., 'y': ...}}; got {kind_of(value)}"
+    raise GraphValidationError([msg])
+
+
+def _end(text: str) -> tuple[str, str]:
+    node, dot, port = text.partition(".") if isinstance(text, str) else ("", "", "")
+    if not (node and dot and port):
+        msg = f"{text!r:.80} is not 'node.port' (such as 'n1.out')"
+        raise GraphValidationError([msg])
+    return node, port

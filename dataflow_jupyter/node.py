@@ -1,0 +1,173 @@
+"""Node classes: what a node pack's ``node.py`` subclasses.
+
+```python
+class Filter(PureNode):
+    def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> dict[str, Any] | None:
+        return {"out": inputs["in"]} if keep(inputs["in"].value) else None
+```
+
+- ``process`` may be ``def`` (the runtime runs it in a worker thread unless the spec's
+  ``execution.offload`` is ``none``) or ``async def`` (run on the loop). It returns
+  ``{port: value_or_packet}``; a plain value is wrapped into a packet derived from the
+  inputs; ``None`` emits nothing. ``ctx.emit(port, value)`` emits more than once.
+- ``PureNode``: output depends only on inputs and settings.
+- ``StatefulNode``: adds ``self.state``, a namespaced view of the runtime's ``StateAdapter``.
+- ``IONode``: talks to the world; ``setup()``/``teardown()`` open and close connections, and
+  a source implements ``async def run(self, ctx)``, looping on ``await ctx.emit(...)``.
+
+A node class knows its spec (``cls.spec``, bound by the registry from ``schema.json``) and so
+its version. An instance holds its id and its validated settings.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dataflow_jupyter.state import NamespacedState, StateAdapter
+
+if TYPE_CHECKING:
+    from dataflow_jupyter.packets import DataPacket
+    from dataflow_jupyter.spec import NodeSpec
+
+__all__ = [
+    "DataFlowNode",
+    "Emitter",
+    "IONode",
+    "NodeContext",
+    "ProcessResult",
+    "PureNode",
+    "StatefulNode",
+]
+
+_log = logging.getLogger("dataflow_jupyter.nodes")
+
+Emitter = Callable[[str, Any], Awaitable[None]]
+ProcessResult = Mapping[str, Any] | None
+
+
+class NodeContext:
+    """What a firing sees besides its inputs: its node id, trace, a logger and ``emit``."""
+
+    __slots__ = ("_emit", "log", "node_id", "trace_id")
+
+    def __init__(
+        self,
+        node_id: str,
+        emit: Emitter,
+        *,
+        trace_id: str | None = None,
+        log: logging.LoggerAdapter[logging.Logger] | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.trace_id = trace_id
+        self.log = log or logging.LoggerAdapter(_log, {"node_id": node_id})
+        self._emit = emit
+
+    def emit(self, port: str, value: Any) -> Awaitable[None]:
+        """Send ``value`` (or a packet) on ``port``; await it to honour backpressure."""
+        return self._emit(port, value)
+
+
+class DataFlowNode(ABC):
+    """Base of every node class. Subclass ``PureNode``, ``StatefulNode`` or ``IONode``."""
+
+    spec: ClassVar[NodeSpec]
+
+    def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
+        spec: NodeSpec | None = getattr(type(self), "spec", None)
+        if spec is None:
+            msg = (
+                f"node class {type(self).__qualname__} has no spec; load it through a "
+                "NodeRegistry (which binds schema.json) or set the class attribute 'spec'"
+            )
+            raise TypeError(msg)
+        self.node_id = node_id
+        self.settings: dict[str, Any] = spec.validate_settings(dict(settings or {}))
+
+    @property
+    def version(self) -> str:
+        """The version of this node's type."""
+        return self.spec.version
+
+    async def setup(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Open what the node needs (connections, files). Called once before the first firing."""
+
+    async def teardown(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Close what ``setup`` opened. Called once, also after a failure or cancellation."""
+
+    @classmethod
+    def process_is_async(cls) -> bool:
+        """Whether ``process`` is a coroutine function (run on the loop, not in a thread)."""
+        return inspect.iscoroutinefunction(getattr(cls, "process", None))
+
+    @classmethod
+    def is_source(cls) -> bool:
+        """Whether the node produces packets on its own (an ``IONode`` with ``run``)."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.node_id!r} {self.spec.id} {self.spec.version}>"
+
+
+class PureNode(DataFlowNode):
+    """A node whose outputs depend only on its inputs and settings."""
+
+    @abstractmethod
+    def process(
+        self, inputs: dict[str, DataPacket], ctx: NodeContext
+    ) -> ProcessResult | Awaitable[ProcessResult]:
+        """Turn one set of inputs into outputs (``{port: value}``), or ``None`` to emit nothing."""
+
+
+class StatefulNode(DataFlowNode):
+    """A node that keeps state between firings in ``self.state`` (bound by the runtime)."""
+
+    def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(node_id, settings)
+        self._state: NamespacedState | None = None
+
+    def bind_state(self, adapter: StateAdapter, namespace: str) -> None:
+        """Give the node its view of the runtime's state, under ``namespace``."""
+        self._state = NamespacedState(adapter, namespace)
+
+    @property
+    def state(self) -> NamespacedState:
+        """The node's namespaced state."""
+        if self._state is None:
+            msg = (
+                f"node {self.node_id!r} has no state yet; the runtime binds it before the first "
+                "firing (in a test, call node.bind_state(MemoryState(), 'graph/node'))"
+            )
+            raise RuntimeError(msg)
+        return self._state
+
+    @abstractmethod
+    def process(
+        self, inputs: dict[str, DataPacket], ctx: NodeContext
+    ) -> ProcessResult | Awaitable[ProcessResult]:
+        """Turn one set of inputs (and the state) into outputs."""
+
+
+class IONode(DataFlowNode):
+    """A node that talks to the outside world.
+
+    A source overrides ``async def run(self, ctx)`` and loops on ``await ctx.emit(...)``
+    until it is done or cancelled. A node driven by inputs overrides ``process``.
+    """
+
+    async def run(self, ctx: NodeContext) -> None:
+        """The source loop. The base class has none: ``is_source()`` tells whether it is one."""
+
+    def process(
+        self, inputs: dict[str, DataPacket], ctx: NodeContext
+    ) -> ProcessResult | Awaitable[ProcessResult]:
+        """Handle one set of inputs. By default an IONode consumes them and emits nothing."""
+        return None
+
+    @classmethod
+    def is_source(cls) -> bool:
+        return cls.run is not IONode.run
