@@ -1,6 +1,13 @@
 """dataflow-jupyter: a node-based visual dataflow environment that lives inside Jupyter."""
 
 from dataflow_jupyter._version import __version__
+from dataflow_jupyter.executors import Executor, LocalExecutor
+from dataflow_jupyter.expressions import (
+    EvaluationError,
+    Expression,
+    ExpressionError,
+    compile_expression,
+)
 from dataflow_jupyter.graph import (
     Graph,
     GraphAnalysis,
@@ -20,6 +27,15 @@ from dataflow_jupyter.registry import (
     RegistryWarning,
     UnknownNodeError,
 )
+from dataflow_jupyter.runtime import (
+    DeadLetterQueue,
+    Debugger,
+    ExecutionLog,
+    GraphRuntime,
+    RunResult,
+    Stats,
+    Step,
+)
 from dataflow_jupyter.spec import NodeSpec, SettingsError, node_spec_json_schema
 from dataflow_jupyter.state import (
     FileState,
@@ -34,16 +50,25 @@ __all__ = [
     "BinaryRef",
     "DataFlowNode",
     "DataPacket",
+    "DeadLetterQueue",
+    "Debugger",
     "ErrorCode",
     "ErrorPacket",
+    "EvaluationError",
+    "ExecutionLog",
+    "Executor",
+    "Expression",
+    "ExpressionError",
     "FileState",
     "Graph",
     "GraphAnalysis",
     "GraphEdge",
     "GraphNode",
+    "GraphRuntime",
     "GraphSchema",
     "GraphValidationError",
     "IONode",
+    "LocalExecutor",
     "MemoryState",
     "NodeContext",
     "NodeLoadError",
@@ -55,13 +80,17 @@ __all__ = [
     "PureNode",
     "RegistryProblem",
     "RegistryWarning",
+    "RunResult",
     "SettingsError",
     "StateAdapter",
     "StateCorruptError",
     "StateKeyError",
     "StatefulNode",
+    "Stats",
+    "Step",
     "UnknownNodeError",
     "__version__",
+    "compile_expression",
     "graph_json_schema",
     "node_spec_json_schema",
 ]

@@ -1,0 +1,133 @@
+"""Channels: the bounded queues behind edges.
+
+Every edge is a ``Channel`` holding at most ``size`` packets (default 64). When it is full,
+its ``overflow`` policy decides:
+
+- ``block`` (backpressure): ``put`` waits until the consumer takes a packet, which slows
+  the producer and, transitively, the sources;
+- ``drop_oldest``: the oldest queued packet is dropped to make room (counted);
+- ``drop_newest``: the arriving packet is dropped (counted).
+
+Channels are used from one event loop only. ``put`` only suspends when a ``block`` channel
+is full, so the common case costs a deque append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from dataflow_jupyter.packets import DataPacket
+
+__all__ = ["DEFAULT_BUFFER_SIZE", "Channel", "Overflow"]
+
+DEFAULT_BUFFER_SIZE: Final = 64
+Overflow = Literal["block", "drop_oldest", "drop_newest"]
+
+
+class Channel:
+    """The bounded FIFO of one edge, with its counters."""
+
+    __slots__ = (
+        "_items",
+        "_waiters",
+        "delivered",
+        "dropped",
+        "edge_id",
+        "filtered",
+        "overflow",
+        "peak",
+        "size",
+    )
+
+    def __init__(
+        self, edge_id: str, size: int = DEFAULT_BUFFER_SIZE, overflow: Overflow = "block"
+    ) -> None:
+        if size < 1:
+            msg = f"edge {edge_id!r}: buffer size must be at least 1; got {size}"
+            raise ValueError(msg)
+        self.edge_id = edge_id
+        self.size = size
+        self.overflow: Overflow = overflow
+        self._items: deque[DataPacket] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.delivered = 0  # packets queued on this edge
+        self.dropped = 0  # packets lost to the overflow policy
+        self.filtered = 0  # packets refused by the edge's filter expression
+        self.peak = 0  # the most packets ever queued at once
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.edge_id} {len(self._items)}/{self.size} {self.overflow}>"
+
+    @property
+    def full(self) -> bool:
+        """Whether the channel holds ``size`` packets."""
+        return len(self._items) >= self.size
+
+    async def put(self, packet: DataPacket) -> None:
+        """Queue ``packet``, waiting for room on a full ``block`` channel."""
+        while not self.offer(packet):
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+
+    def offer(self, packet: DataPacket) -> bool:
+        """Queue ``packet`` without waiting. ``False`` only when a ``block`` channel is full
+        (then ``await put(packet)``); a drop policy drops and counts instead."""
+        items = self._items
+        if len(items) >= self.size:
+            if self.overflow == "block":
+                return False
+            self.dropped += 1
+            if self.overflow == "drop_newest":
+                return True
+            items.popleft()
+        items.append(packet)
+        self.delivered += 1
+        self.peak = max(self.peak, len(items))
+        return True
+
+    def take(self) -> DataPacket:
+        """The oldest queued packet (the caller checks that there is one)."""
+        packet = self._items.popleft()
+        self._wake_one()
+        return packet
+
+    def peek(self) -> DataPacket:
+        """The oldest queued packet, left in place."""
+        return self._items[0]
+
+    def snapshot(self) -> list[DataPacket]:
+        """The queued packets, oldest first (for inspection)."""
+        return list(self._items)
+
+    def push_front(self, packet: DataPacket) -> None:
+        """Put a packet back at the head (a firing that was not started gives it back)."""
+        self._items.appendleft(packet)
+
+    def clear_waiters(self) -> None:
+        """Cancel producers waiting for room (the run is stopping)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.cancel()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return

@@ -1,0 +1,341 @@
+"""GraphRuntime: runs a graph on asyncio, in a script, a notebook cell or the background.
+
+Selection policy. The dispatcher walks the nodes in topological order (ties by insertion
+order). An *inline* node (synchronous ``process``, ``offload: none``, no timeout; cheap
+work such as Filter or Mapper) is fired right there, again while it is ready and its
+outputs have room, so one pass carries a packet down a whole chain without a task switch.
+Every other *ready* node (see ``session``) gets a worker task, while fewer than
+``max_concurrency`` workers run. A worker fires its node again and again while it stays
+ready, so a node fires one firing at a time and every edge keeps its order; independent
+branches have their own workers and run concurrently (synchronous ``process`` calls go to
+worker threads). Sources run as tasks of their own.
+
+Backpressure rule. Edges are bounded channels. A ``block`` edge that is full suspends the
+emitting firing, which keeps its worker (and its concurrency slot) until the consumer takes
+a packet; a source that emits into it waits too, so a slow sink slows the whole chain.
+
+Termination. A run ends when every source has finished, no worker runs, and no node is
+ready. ``stop()`` cancels the sources, lets in-flight packets drain (or cancels everything
+after ``timeout``), tears the nodes down and leaves no task behind.
+
+Modes: ``run()`` (blocking; works in a notebook cell, where a loop already runs),
+``await run_async()``, ``await start()`` / ``await stop()`` (deployed: the notebook stays
+usable) and ``debugger()`` (one firing per ``step()``, driven from cells).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from dataflow_jupyter.executors import Executor, LocalExecutor
+from dataflow_jupyter.registry import NodeRegistry
+from dataflow_jupyter.runtime._sync import LoopOwner
+from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue
+from dataflow_jupyter.runtime.inspect import RunResult, frame_of
+from dataflow_jupyter.runtime.log import ExecutionLog
+from dataflow_jupyter.runtime.progress import Progress
+from dataflow_jupyter.runtime.session import NodeRun, Session
+from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    from dataflow_jupyter.graph import Graph
+    from dataflow_jupyter.runtime.debugger import Debugger
+    from dataflow_jupyter.runtime.stats import Stats
+
+__all__ = ["GraphRuntime"]
+
+_log = logging.getLogger("dataflow_jupyter.runtime")
+_YIELD_EVERY = 64  # a worker yields to the loop after this many firings that never suspended
+
+StateChoice = Literal["memory", "file", "redis"] | StateAdapter
+
+
+class GraphRuntime:
+    """Runs a validated graph. See the module docstring for the policy."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        registry: NodeRegistry | None = None,
+        state: StateChoice | None = None,
+        executor: Executor | None = None,
+        max_concurrency: int | None = None,
+        *,
+        frame_size: int = 100,
+        max_outputs: int = 10_000,
+        log: ExecutionLog | bool = True,
+        progress: bool | None = None,
+    ) -> None:
+        self.registry = registry or graph.registry or NodeRegistry.default()
+        graph.validate(self.registry)
+        analysis = graph.analyze()
+        assert analysis.order is not None  # validate() refuses cycles
+        self.graph = graph
+        self._order = list(analysis.order)
+        self.state = _make_state(state, graph)
+        self.executor: Executor = executor or LocalExecutor()
+        self.max_concurrency = max_concurrency or graph.config.max_concurrency
+        if self.max_concurrency < 1:
+            msg = f"max_concurrency must be at least 1; got {self.max_concurrency}"
+            raise ValueError(msg)
+        self.frame_size = frame_size
+        self.max_outputs = max_outputs
+        if isinstance(log, ExecutionLog):
+            self.log = log
+        else:
+            self.log = ExecutionLog(enabled=bool(log))
+        self.progress = progress
+        self.dlq = DeadLetterQueue(self._replay)
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._session: Session | None = None
+        self._sources: list[asyncio.Task[None]] = []
+        self._background: asyncio.Task[RunResult] | None = None
+        self._loops = LoopOwner()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "idle"
+        return f"<GraphRuntime {self.graph.id!r} {len(self._order)} nodes, {state}>"
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Run the graph to the end and return its result (blocking; fine in a notebook cell)."""
+        return self._loops.run(self.run_async())
+
+    async def run_async(self) -> RunResult:
+        """Run the graph to the end on the current loop."""
+        session = self._open_session()
+        await session.setup()
+        try:
+            self._sources = [
+                asyncio.create_task(session.run_source(run), name=f"dataflow source {run.node_id}")
+                for run in session.nodes.values()
+                if run.is_source
+            ]
+            await self._drive(session)
+        finally:
+            await self._cancel_sources()
+            await session.teardown()
+        return self._result(session)
+
+    async def start(self) -> None:
+        """Start the graph in the background on the running loop and return at once."""
+        if self.running:
+            msg = f"graph {self.graph.id!r} is already running; call stop() first"
+            raise RuntimeError(msg)
+        self._background = asyncio.create_task(self.run_async(), name="dataflow run")
+        await asyncio.sleep(0)
+
+    async def stop(self, *, drain: bool = True, timeout: float = 10.0) -> RunResult | None:
+        """Stop a started run: stop the sources, drain in-flight packets, tear down.
+
+        With ``drain=False``, or when draining takes longer than ``timeout`` seconds,
+        everything still running is cancelled. Returns the run's result.
+        """
+        task = self._background
+        if task is None:
+            return None
+        await self._cancel_sources()
+        if not drain:
+            task.cancel()
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        finally:
+            self._background = None
+        return self._result(self._session) if self._session is not None else None
+
+    @property
+    def running(self) -> bool:
+        """Whether a started run is still going."""
+        return self._background is not None and not self._background.done()
+
+    def debugger(self) -> Debugger:
+        """A step-by-step debugger over a fresh run of this graph (see ``Debugger``)."""
+        from dataflow_jupyter.runtime.debugger import Debugger  # noqa: PLC0415 - cycle
+
+        return Debugger(self)
+
+    @property
+    def stats(self) -> Stats:
+        """Counters of the current or last run, per node and edge."""
+        return self._current().stats
+
+    def frame(self, where: str) -> pd.DataFrame:
+        """The last packets that crossed ``"node.port"`` as a DataFrame, metadata first."""
+        session = self._current()
+        if where not in session.frames:
+            known = ", ".join(sorted(session.frames)) or "none"
+            msg = f"no port {where!r} in graph {self.graph.id!r}; ports: {known}"
+            raise KeyError(msg)
+        return frame_of(session.frames[where])
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event (``node-status``, ``node-execution-error``).
+
+        Returns a function that unsubscribes.
+        """
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _current(self) -> Session:
+        if self._session is None:
+            msg = "the graph has not run yet: call run(), start() or debugger() first"
+            raise RuntimeError(msg)
+        return self._session
+
+    def _open_session(self) -> Session:
+        self._session = Session(
+            self.graph,
+            self.registry,
+            self._order,
+            state=self.state,
+            executor=self.executor,
+            log=self.log,
+            dlq=self.dlq,
+            frame_size=self.frame_size,
+            max_outputs=self.max_outputs,
+            publish=self._publish if self._subscribers else None,
+        )
+        return self._session
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a subscriber never breaks the run
+                _log.exception("event subscriber %r failed", callback)
+
+    async def _drive(self, session: Session) -> None:
+        workers: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+        progress = Progress.maybe(self.progress, session)
+        passes = 0
+        try:
+            while True:
+                session.wake.clear()
+                for run in session.nodes.values():
+                    if run.inline:
+                        while not run.busy and run.ready() and session.fire_inline(run):
+                            pass
+                    if len(workers) >= self.max_concurrency:
+                        continue
+                    if not run.busy and run.ready():
+                        run.busy = True  # one worker per node; it releases the node on exit
+                        workers.add(
+                            asyncio.create_task(self._worker(session, run, workers, failures))
+                        )
+                if failures:
+                    raise failures[0]
+                sources_alive = any(not t.done() for t in self._sources)
+                if not workers and not sources_alive and session.idle():
+                    break
+                passes += 1
+                if passes % _YIELD_EVERY == 0 or not session.wake.is_set():
+                    await asyncio.sleep(0)  # let sources and workers run, then look again
+                await session.wake.wait()
+                if progress is not None:
+                    progress.update()
+        finally:
+            for task in list(workers):
+                task.cancel()
+            if workers:
+                await asyncio.gather(*workers, return_exceptions=True)
+            if progress is not None:
+                progress.close()
+
+    async def _worker(
+        self,
+        session: Session,
+        run: NodeRun,
+        workers: set[asyncio.Task[None]],
+        failures: list[BaseException],
+    ) -> None:
+        try:
+            streak = 0
+            while run.ready():
+                await session.fire(run)
+                streak += 1
+                if streak % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - an internal failure ends the run, not hangs it
+            failures.append(exc)
+        finally:
+            run.busy = False
+            workers.discard(asyncio.current_task())
+            session.wake.set()
+
+    async def _cancel_sources(self) -> None:
+        sources, self._sources = self._sources, []
+        for task in sources:
+            task.cancel()
+        if sources:
+            await asyncio.gather(*sources, return_exceptions=True)
+
+    def _result(self, session: Session) -> RunResult:
+        return RunResult(
+            packets={k: list(v) for k, v in session.outputs.items()},
+            errors=list(session.errors),
+            stats=session.stats,
+            frames=session.frames,
+            duration_s=(time.time_ns() - session.started_ns) / 1e9,
+        )
+
+    def _replay(self, letters: list[DeadLetter]) -> RunResult:
+        return self._loops.run(self._replay_async(letters))
+
+    async def _replay_async(self, letters: list[DeadLetter]) -> RunResult:
+        session = self._open_session()
+        for letter in letters:
+            session.nodes[letter.node_id].replays.append(dict(letter.inputs))
+        await session.setup()
+        try:
+            await self._drive(session)
+        finally:
+            await session.teardown()
+        return self._result(session)
+
+
+def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
+    storage = graph.config.state_storage
+    kind: object = storage.type if choice is None else choice
+    if isinstance(kind, StateAdapter):
+        return kind
+    if kind == "memory":
+        return MemoryState()
+    if kind == "file":
+        root = Path(storage.path) if storage.path else Path(".dataflow-state") / graph.id
+        return FileState(root)
+    if kind == "redis":
+        try:
+            module = importlib.import_module("dataflow_jupyter.state.redis")
+        except ImportError as exc:
+            msg = (
+                "state='redis' needs dataflow_jupyter.state.redis (RedisState), which this "
+                "version does not ship yet; use state='file' or pass a StateAdapter"
+            )
+            raise ValueError(msg) from exc
+        adapter: StateAdapter = module.RedisState(url=storage.url, prefix=storage.prefix)
+        return adapter
+    msg = f"state must be 'memory', 'file', 'redis' or a StateAdapter; got {kind!r}"
+    raise ValueError(msg)

@@ -1,0 +1,755 @@
+"""Session: the mutable state of one run of a graph, and the moves that change it.
+
+A ``GraphRuntime`` describes how to run a graph; each ``run``, ``start`` or ``debugger``
+opens a ``Session``: node instances, channels, counters, frames and the bookkeeping below.
+The asyncio code is a thin shell around these moves (``ready``, ``take_inputs``, ``fire``,
+``emit``), which the scheduler and the debugger share.
+
+Glossary of the state:
+
+- *node run* (``NodeRun``): one node instance with its input channels per port, output
+  wires per port, last values of its ports, ``busy`` while a worker owns it;
+- *ready*: not a source, and the firing rule holds: ``fire: all`` needs a packet
+  on every required input port (a node with only optional inputs needs one on any);
+  ``fire: any`` needs a packet on any port;
+- *wire*: an output edge: its channel, and its optional ``filter`` / ``transform``
+  expressions, evaluated on the wire before the packet is queued;
+- *firing*: one call of ``process`` with one packet per required port (taken from the
+  channel of that port round-robin over its edges, so every edge keeps its order), the
+  waiting or last-seen packet of optional ports, retried per the spec's ``execution``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import pyarrow as pa
+
+from dataflow_jupyter.expressions import Expression, compile_expression, expression_names
+from dataflow_jupyter.node import NodeContext, StatefulNode
+from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
+from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.stats import NodeStats, Stats
+from dataflow_jupyter.types import PortType, value_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from dataflow_jupyter.executors import Executor
+    from dataflow_jupyter.graph import Graph
+    from dataflow_jupyter.node import DataFlowNode
+    from dataflow_jupyter.registry import NodeRegistry
+    from dataflow_jupyter.runtime.errors import DeadLetterQueue
+    from dataflow_jupyter.runtime.log import ExecutionLog
+    from dataflow_jupyter.spec import NodeSpec
+    from dataflow_jupyter.state import StateAdapter
+    from dataflow_jupyter.types import PortSchema
+
+__all__ = ["FiringRecord", "NodeRun", "Session", "SourceGate", "Wire"]
+
+_BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
+_firing_ids = itertools.count(1)
+_log = logging.getLogger("dataflow_jupyter.runtime")
+
+
+class _Done:
+    """An awaitable that is already complete: what ``ctx.emit`` gives a synchronous node."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+_DONE: Final = _Done()
+
+
+@dataclass(slots=True)
+class Wire:
+    """One output edge as the producer sees it."""
+
+    edge_id: str
+    target: str
+    channel: Channel
+    filter: Expression | None
+    transform: Expression | None
+
+
+@dataclass(slots=True)
+class FiringRecord:
+    """What one firing did (the debugger shows it as a ``Step``)."""
+
+    firing_id: int
+    node_id: str
+    inputs: dict[str, DataPacket]
+    outputs: list[tuple[str, DataPacket]] = field(default_factory=list)
+    status: str = "ok"
+    error: ErrorPacket | None = None
+    attempt: int = 1
+    start_ns: int = 0
+    end_ns: int = 0
+
+
+class NodeRun:
+    """One node instance and its run state."""
+
+    __slots__ = (
+        "buffered",
+        "busy",
+        "checks",
+        "ctx",
+        "fire_any",
+        "in_frames",
+        "index",
+        "inline",
+        "inputs",
+        "instance",
+        "is_source",
+        "last",
+        "node_id",
+        "offload",
+        "optional",
+        "out_frames",
+        "outputs",
+        "process",
+        "replays",
+        "required",
+        "rr",
+        "spec",
+        "stats",
+        "timeout",
+        "versions",
+    )
+
+    def __init__(self, node_id: str, index: int, instance: DataFlowNode, spec: NodeSpec) -> None:
+        self.node_id = node_id
+        self.index = index
+        self.instance = instance
+        self.spec = spec
+        self.process: Callable[..., Any] = getattr(instance, "process", _no_process)
+        self.is_source = instance.is_source()
+        self.fire_any = spec.execution.fire == "any"
+        self.offload = spec.execution.offload == "thread"
+        timeout_ms = spec.execution.timeout_ms
+        self.timeout = timeout_ms / 1000 if timeout_ms else None
+        self.required = tuple(p.name for p in spec.ports.inputs if p.required)
+        self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
+        self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}
+        self.outputs: dict[str, list[Wire]] = {p.name: [] for p in spec.ports.outputs}
+        self.checks: dict[str, PortSchema | None] = {
+            p.name: None if p.type in (PortType.ANY, PortType.SIGNAL) else p.port_schema()
+            for p in spec.ports.outputs
+        }
+        self.versions = {p.name: p.schema_version for p in spec.ports.outputs if p.schema_version}
+        self.last: dict[str, DataPacket] = {}
+        self.rr: dict[str, int] = dict.fromkeys(self.inputs, 0)
+        self.replays: deque[dict[str, DataPacket]] = deque()
+        self.busy = False
+        self.stats = NodeStats()
+        self.in_frames: dict[str, deque[DataPacket]] = {}
+        self.out_frames: dict[str, deque[DataPacket]] = {}
+        self.inline = False  # set by the session when its executor lets inline nodes run inline
+        self.buffered: list[tuple[str, Any]] = []
+        buffered = self.buffered
+
+        def emit(port: str, value: Any) -> _Done:
+            buffered.append((port, value))
+            return _DONE
+
+        self.ctx = NodeContext(node_id, emit)
+
+    def has(self, port: str) -> bool:
+        """Whether a packet waits on ``port``."""
+        return any(self.inputs[port])
+
+    def ready(self) -> bool:
+        """Whether the firing rule holds (see the module docstring); ``busy`` is not checked."""
+        if self.is_source:
+            return False
+        if self.replays:
+            return True
+        if self.fire_any or not self.required:
+            return any(self.has(port) for port in self.inputs)
+        return all(self.has(port) for port in self.required)
+
+    def take_inputs(self) -> dict[str, DataPacket]:
+        """Take one firing's inputs from the channels (see the module docstring)."""
+        if self.replays:
+            return self.replays.popleft()
+        inputs: dict[str, DataPacket] = {}
+        if self.fire_any or not self.required:
+            port = next(p for p in self.inputs if self.has(p))
+            inputs[port] = self._take(port)
+        else:
+            for port in self.required:
+                inputs[port] = self._take(port)
+            for port in self.optional:
+                if self.has(port):
+                    inputs[port] = self._take(port)
+        for port, packet in self.last.items():
+            inputs.setdefault(port, packet)
+        return inputs
+
+    def _take(self, port: str) -> DataPacket:
+        channels = self.inputs[port]
+        start = self.rr[port]
+        for offset in range(len(channels)):
+            channel = channels[(start + offset) % len(channels)]
+            if channel:
+                self.rr[port] = (start + offset + 1) % len(channels)
+                packet = channel.take()
+                self.last[port] = packet
+                self.stats.received += 1
+                frame = self.in_frames.get(port)
+                if frame is not None:
+                    frame.append(packet)
+                return packet
+        msg = f"node {self.node_id!r} port {port!r} has no packet"  # ready() guards this
+        raise LookupError(msg)
+
+
+def _no_process(inputs: dict[str, DataPacket], ctx: NodeContext) -> None:
+    return None
+
+
+class Session:
+    """The mutable state of one run, and the moves that change it."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        registry: NodeRegistry,
+        order: list[str],
+        *,
+        state: StateAdapter,
+        executor: Executor,
+        log: ExecutionLog,
+        dlq: DeadLetterQueue,
+        frame_size: int,
+        max_outputs: int,
+        publish: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.graph = graph
+        self.executor = executor
+        self.log = log
+        self.dlq = dlq
+        self.max_outputs = max_outputs
+        self.publish = publish
+        self.nodes: dict[str, NodeRun] = {}
+        self.channels: dict[str, tuple[str, str, Channel]] = {}
+        self.frames: dict[str, deque[DataPacket]] = {}
+        self.outputs: dict[str, list[DataPacket]] = {}
+        self.errors: list[ErrorPacket] = []
+        self.wake = asyncio.Event()
+        self.in_flight = 0
+        self.started_ns = time.time_ns()
+        inline_ok = bool(getattr(executor, "runs_inline", False))
+        for index, node_id in enumerate(order):
+            described = graph.node(node_id)
+            node_type = registry.get(described.type_id, described.version)
+            instance = node_type.load()(node_id, described.settings)
+            if isinstance(instance, StatefulNode):
+                instance.bind_state(state, f"{graph.id}/{node_id}")
+            run = NodeRun(node_id, index, instance, node_type.spec)
+            run.inline = (
+                inline_ok
+                and not run.offload
+                and run.timeout is None
+                and not inspect.iscoroutinefunction(run.process)
+            )
+            for port in run.inputs:
+                run.in_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+            for port in run.outputs:
+                run.out_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+            self.nodes[node_id] = run
+        for edge in graph.edges:
+            size = edge.buffer.size if edge.buffer else DEFAULT_BUFFER_SIZE
+            overflow = edge.buffer.overflow if edge.buffer else "block"
+            channel = Channel(edge.id, size, overflow)
+            self.channels[edge.id] = (edge.source, edge.target, channel)
+            self.nodes[edge.target].inputs[edge.target_port].append(channel)
+            self.nodes[edge.source].outputs[edge.source_port].append(
+                Wire(
+                    edge.id,
+                    edge.target,
+                    channel,
+                    compile_expression(edge.filter) if edge.filter else None,
+                    compile_expression(edge.transform) if edge.transform else None,
+                )
+            )
+        self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Set every node up, in order; on a failure tear down those already set up."""
+        done: list[NodeRun] = []
+        for run in self.nodes.values():
+            try:
+                await run.instance.setup()
+            except Exception as exc:
+                await self.teardown(done)
+                msg = f"node {run.node_id!r} ({run.spec.id} {run.spec.version}) failed to set up"
+                raise RuntimeError(f"{msg}: {type(exc).__name__}: {exc}") from exc
+            done.append(run)
+
+    async def teardown(self, runs: list[NodeRun] | None = None) -> None:
+        """Tear every node down; a failing teardown is logged and never stops the others."""
+        for run in reversed(runs if runs is not None else list(self.nodes.values())):
+            try:
+                await run.instance.teardown()
+            except Exception:  # noqa: BLE001 - one node's cleanup must not block the others
+                _log.exception("node %r failed to tear down", run.node_id)
+        for _, _, channel in self.channels.values():
+            channel.clear_waiters()
+
+    def ready_nodes(self) -> list[NodeRun]:
+        """The nodes whose firing rule holds, in topological order."""
+        return [run for run in self.nodes.values() if run.ready()]
+
+    def idle(self) -> bool:
+        """Nothing is in flight and no node is ready."""
+        return self.in_flight == 0 and not any(run.ready() for run in self.nodes.values())
+
+    # -- firing ------------------------------------------------------------------------------
+
+    async def fire(self, run: NodeRun) -> FiringRecord:
+        """Take one firing's inputs and fire ``run``, with retries and error routing."""
+        inputs = run.take_inputs()
+        self.in_flight += 1
+        try:
+            return await self.fire_with(run, inputs)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
+
+    async def fire_with(
+        self,
+        run: NodeRun,
+        inputs: dict[str, DataPacket],
+        record: FiringRecord | None = None,
+        error: ErrorPacket | None = None,
+    ) -> FiringRecord:
+        """Fire ``run`` with ``inputs`` until it succeeds or its failure is routed.
+
+        An inline firing that failed hands over its ``record`` and first ``error``: the
+        retries go on from there.
+        """
+        if record is None:
+            record = FiringRecord(next(_firing_ids), run.node_id, inputs)
+            run.stats.firings += 1
+            if self.publish is not None:
+                self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        first = next(iter(inputs.values()), None)
+        trace_id = first.trace_id if first is not None else None
+        execution = run.spec.execution
+        while True:
+            if error is None:
+                record.start_ns = time.time_ns()
+                error = await self._attempt(run, inputs, record, trace_id)
+                record.end_ns = time.time_ns()
+                if error is None:
+                    record.status = "ok" if record.outputs else "filtered"
+                    if not record.outputs:
+                        run.stats.filtered += 1
+                    break
+            if error.recoverable and record.attempt <= execution.retry:
+                self._log_firing(record, "retry", error.message)
+                run.stats.retries += 1
+                await asyncio.sleep(backoff_seconds(execution.retry_backoff_ms, record.attempt))
+                record.attempt += 1
+                error = None
+                continue
+            record.error = error
+            record.status = await self._route_error(run, error, inputs, record)
+            break
+        self._log_firing(record, record.status, record.error.message if record.error else None)
+        if self.publish is not None:
+            status = "error" if record.error else "done"
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": status})
+        return record
+
+    def fire_inline(self, run: NodeRun) -> bool:
+        """Fire an inline node (synchronous ``process``, ``offload: none``, no timeout) now.
+
+        Only when every ``block`` output has room; otherwise return ``False`` and let a
+        worker fire it (it can wait for room). A failure, or sends that find a channel
+        full, continue in a task that keeps the node busy, so order is kept.
+        """
+        for wires in run.outputs.values():
+            for wire in wires:
+                if wire.channel.overflow == "block" and len(wire.channel) >= wire.channel.size:
+                    return False
+        inputs = run.take_inputs()
+        first = next(iter(inputs.values()), None)
+        record = FiringRecord(next(_firing_ids), run.node_id, inputs)
+        run.stats.firings += 1
+        buffered = run.buffered
+        buffered.clear()
+        ctx = run.ctx
+        ctx.trace_id = first.trace_id if first is not None else None
+        publish = self.publish
+        if publish is not None:
+            publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        record.start_ns = time.time_ns()
+        error: ErrorPacket | None = None
+        waiting: list[tuple[Wire, DataPacket]] = []
+        try:
+            result = run.process(inputs, ctx)
+            if isinstance(result, ErrorPacket):
+                error = _own_error(result, run, first, 1)
+            else:
+                if result:
+                    buffered.extend(result.items())
+                outputs = record.outputs
+                for port, value in buffered:
+                    packet, wires = self._prepare(run, port, value, inputs, record)
+                    outputs.append((port, packet))
+                    for wire in wires:
+                        sent = self._on_wire(wire, packet)
+                        if sent is not None and (waiting or not wire.channel.offer(sent)):
+                            waiting.append((wire, sent))
+        except _EmitError as exc:
+            error = exc.error
+        except Exception as exc:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            error = ErrorPacket.from_exception(
+                exc, node_id=run.node_id, packet=first, recoverable=run.spec.execution.recoverable
+            )
+        record.end_ns = time.time_ns()
+        if buffered or waiting:
+            self.wake.set()
+        if error is not None or waiting:
+            run.busy = True
+            self.in_flight += 1
+            asyncio.get_running_loop().create_task(self._finish(run, record, error, waiting))
+            return True
+        if record.outputs:
+            record.status = "ok"
+        else:
+            record.status = "filtered"
+            run.stats.filtered += 1
+        if self.log.enabled:
+            self._log_firing(record, record.status, None)
+        if publish is not None:
+            publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
+        return True
+
+    async def _finish(
+        self,
+        run: NodeRun,
+        record: FiringRecord,
+        error: ErrorPacket | None,
+        waiting: list[tuple[Wire, DataPacket]],
+    ) -> None:
+        """The rest of an inline firing: sends that wait for room, or retries and routing."""
+        try:
+            if error is not None:
+                await self.fire_with(run, record.inputs, record, error)
+                return
+            for wire, packet in waiting:
+                await wire.channel.put(packet)
+                self.wake.set()
+            record.status = "ok"
+            self._log_firing(record, record.status, None)
+            if self.publish is not None:
+                self.publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
+        finally:
+            run.busy = False
+            self.in_flight -= 1
+            self.wake.set()
+
+    async def _attempt(
+        self,
+        run: NodeRun,
+        inputs: dict[str, DataPacket],
+        record: FiringRecord,
+        trace_id: str | None,
+    ) -> ErrorPacket | None:
+        record.outputs = []
+        buffered: list[tuple[str, Any]] = []
+        is_async = inspect.iscoroutinefunction(run.process)
+
+        def emit_sync(port: str, value: Any) -> _Done:
+            buffered.append((port, value))
+            return _DONE
+
+        async def emit_async(port: str, value: Any) -> None:
+            record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
+
+        ctx = NodeContext(run.node_id, emit_async if is_async else emit_sync, trace_id=trace_id)
+        first = next(iter(inputs.values()), None)
+        try:
+            call = self.executor.submit(run.process, inputs, ctx, offload=run.offload)
+            result = await (asyncio.wait_for(call, run.timeout) if run.timeout else call)
+            if isinstance(result, ErrorPacket):
+                return _own_error(result, run, first, record.attempt)
+            for port, value in buffered:
+                record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
+            if result:
+                for port, value in result.items():
+                    record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
+        except TimeoutError:
+            message = f"node {run.node_id!r} took longer than {run.spec.execution.timeout_ms} ms"
+            return ErrorPacket(
+                ErrorCode.TIMEOUT,
+                message,
+                run.node_id,
+                trace_id,
+                run.spec.execution.recoverable,
+                record.attempt,
+                packet=first,
+            )
+        except _EmitError as exc:
+            return exc.error
+        except Exception as exc:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            return ErrorPacket.from_exception(
+                exc,
+                node_id=run.node_id,
+                packet=first,
+                recoverable=run.spec.execution.recoverable,
+                attempt=record.attempt,
+            )
+        return None
+
+    async def _route_error(
+        self,
+        run: NodeRun,
+        error: ErrorPacket,
+        inputs: dict[str, DataPacket],
+        record: FiringRecord,
+    ) -> str:
+        self.errors.append(error)
+        if self.publish is not None:
+            self.publish(
+                {"type": "node-execution-error", "node_id": run.node_id, "error": error.to_dict()}
+            )
+        if run.outputs.get("error"):
+            run.stats.errors += 1
+            packet = await self.emit(run, "error", error, inputs, record)
+            record.outputs.append(("error", packet))
+            return "error"
+        run.stats.dead_lettered += 1
+        self.dlq.append(DeadLetter(error, run.node_id, dict(inputs)))
+        return "dead_letter"
+
+    # -- emission ----------------------------------------------------------------------------
+
+    async def emit(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+        record: FiringRecord | None = None,
+    ) -> DataPacket:
+        """Wrap ``value``, check it against the port, record it and send it on every wire."""
+        packet, wires = self._prepare(run, port, value, inputs, record)
+        for wire in wires:
+            await self._send(wire, packet)
+        return packet
+
+    def _prepare(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+        record: FiringRecord | None,
+    ) -> tuple[DataPacket, list[Wire]]:
+        """Wrap, check and record an emitted value; return the packet and the wires to send on.
+
+        Raises ``_EmitError`` when the port does not exist or refuses the value.
+        """
+        wires = run.outputs.get(port)
+        if wires is None:
+            msg = (
+                f"node {run.node_id!r} emitted on port {port!r}, which {run.spec.id} does not "
+                f"have; its outputs: {', '.join(run.outputs) or 'none'}"
+            )
+            raise _EmitError(ErrorPacket(ErrorCode.VALIDATION, msg, run.node_id))
+        packet = self._wrap(run, port, value, inputs)
+        check = run.checks[port]
+        if check is not None and not isinstance(value, ErrorPacket):
+            problem = value_problem(check, packet, node_id=run.node_id, port=port)
+            if problem is not None:
+                run.stats.type_mismatches += 1
+                first = next(iter(inputs.values()), None) if inputs else None
+                raise _EmitError(
+                    ErrorPacket(
+                        ErrorCode.TYPE_MISMATCH, problem, run.node_id, packet.trace_id, packet=first
+                    )
+                )
+        run.stats.emitted += 1
+        run.out_frames[port].append(packet)
+        if self.log.enabled:
+            self.log.record_packet(
+                packet.packet_id,
+                packet.trace_id,
+                run.node_id,
+                port,
+                packet.timestamp,
+                _size(packet),
+                packet.parents,
+                record.firing_id if record is not None else None,
+            )
+        if not wires:
+            kept = self.outputs.setdefault(f"{run.node_id}.{port}", [])
+            if len(kept) < self.max_outputs:
+                kept.append(packet)
+        return packet, wires
+
+    async def _send(self, wire: Wire, packet: DataPacket) -> None:
+        sent = self._on_wire(wire, packet)
+        if sent is not None and not wire.channel.offer(sent):
+            await wire.channel.put(sent)
+        self.wake.set()
+
+    def _on_wire(self, wire: Wire, packet: DataPacket) -> DataPacket | None:
+        """The packet after the edge's filter and transform; ``None`` when filtered."""
+        if wire.filter is not None or wire.transform is not None:
+            names = expression_names(packet)
+            try:
+                if wire.filter is not None and not wire.filter.test(names):
+                    wire.channel.filtered += 1
+                    return None
+                if wire.transform is not None:
+                    packet = packet.derive(wire.transform.evaluate(names))
+            except Exception as exc:
+                message = f"edge {wire.edge_id!r}: {exc}"
+                error = ErrorPacket(
+                    ErrorCode.EXPRESSION, message, None, packet.trace_id, packet=packet
+                )
+                raise _EmitError(error) from exc
+        return packet
+
+    def _wrap(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+    ) -> DataPacket:
+        node_id = run.node_id
+        version = run.versions.get(port)
+        if isinstance(value, DataPacket):
+            if value.origin_node == node_id and version is None:
+                return value
+            return value.derive(origin_node=node_id, schema_version=version or value.schema_version)
+        base = next(iter(inputs.values()), None) if inputs else None
+        if isinstance(value, _BINARY):
+            payload, binary = None, value
+        else:
+            payload, binary = value, None
+        if base is None:
+            return DataPacket(payload, binary, version or "1.0.0", origin_node=node_id)
+        parents = None if len(inputs or ()) <= 1 else [p.packet_id for p in inputs.values()]  # type: ignore[union-attr]
+        return base.derive(
+            payload,
+            binary_value=binary,
+            origin_node=node_id,
+            schema_version=version or base.schema_version,
+            parents=parents,
+        )
+
+    def _log_firing(self, record: FiringRecord, status: str, error: str | None) -> None:
+        if self.log.enabled:
+            self.log.record_firing(
+                record.firing_id,
+                record.node_id,
+                next(iter(record.inputs.values())).trace_id if record.inputs else None,
+                tuple(p.packet_id for p in record.inputs.values()),
+                record.start_ns,
+                record.end_ns or time.time_ns(),
+                status,
+                record.attempt,
+                error,
+            )
+
+    # -- sources -----------------------------------------------------------------------------
+
+    async def run_source(self, run: NodeRun, gate: SourceGate | None = None) -> None:
+        """Run a source's loop; each emission starts a trace. Failures are routed as errors.
+
+        With a ``gate`` (the debugger's), every emission waits for a permit first.
+        """
+        record = FiringRecord(next(_firing_ids), run.node_id, {})
+
+        async def emit(port: str, value: Any) -> None:
+            if gate is not None:
+                await gate.acquire(run)
+            packet = await self.emit(run, port, value, None, record)
+            if gate is not None:
+                gate.emitted(run, port, packet)
+
+        ctx = NodeContext(run.node_id, emit)
+        try:
+            await run.instance.run(ctx)  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing source must not stop the others
+            error = (
+                exc.error
+                if isinstance(exc, _EmitError)
+                else ErrorPacket.from_exception(exc, node_id=run.node_id)
+            )
+            record.end_ns = time.time_ns()
+            record.error = error
+            record.status = await self._route_error(run, error, {}, record)
+            self._log_firing(record, record.status, error.message)
+        finally:
+            self.wake.set()
+
+
+class SourceGate(Protocol):
+    """Lets a source emit one packet at a time (the debugger steps sources this way)."""
+
+    async def acquire(self, run: NodeRun) -> None:
+        """Wait for the permit to emit one packet."""
+        ...
+
+    def emitted(self, run: NodeRun, port: str, packet: DataPacket) -> None:
+        """The permitted packet went out."""
+        ...
+
+
+class _EmitError(Exception):
+    """An emission the port or the wire refused; carries the ErrorPacket."""
+
+    def __init__(self, error: ErrorPacket) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _own_error(
+    error: ErrorPacket, run: NodeRun, first: DataPacket | None, attempt: int
+) -> ErrorPacket:
+    """A node's returned ErrorPacket, with the node, trace, input and attempt filled in."""
+    return ErrorPacket(
+        error.code,
+        error.message,
+        error.node_id or run.node_id,
+        error.trace_id or (first.trace_id if first is not None else None),
+        error.recoverable,
+        attempt,
+        error.timestamp,
+        error.details,
+        error.packet or first,
+    )
+
+
+def _size(packet: DataPacket) -> int:
+    binary = packet.binary_value
+    if binary is None:
+        return sys.getsizeof(packet.value)
+    if isinstance(binary, BinaryRef):
+        return binary.nbytes or 0
+    return int(binary.nbytes) if hasattr(binary, "nbytes") else int(binary.size)
