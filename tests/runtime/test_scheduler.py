@@ -223,3 +223,25 @@ def test_progress_can_be_shown_and_turned_off(
     assert "firings" in capsys.readouterr().err
     GraphRuntime(graph, registry, progress=False).run()
     assert capsys.readouterr().err == ""
+
+
+def test_the_log_traces_one_input_and_writes_parquet(
+    graph: Graph, registry: NodeRegistry, tmp_path: Any
+) -> None:
+    import pandas as pd
+
+    from dataflow_jupyter.runtime import ExecutionLog
+
+    ids = chain(graph, ("numbers", {"count": 4}), ("add-one", {}), ("add-one", {}))
+    log = ExecutionLog(path=tmp_path / "run.parquet")
+    rt = GraphRuntime(graph, registry, log=log)
+    result = rt.run()
+    trace_id = result.packets[f"{ids[2]}.out"][0].trace_id
+    path = rt.log.trace(trace_id)
+    assert path["node_id"].tolist() == [ids[0], ids[1], ids[1], ids[2], ids[2]]
+    assert path["kind"].tolist() == ["packet", "firing", "packet", "firing", "packet"]
+    summary = rt.log.summary()
+    assert summary.loc[ids[1], "firings"] == 4
+    log.close()
+    on_disk = pd.read_parquet(tmp_path / "run.parquet")
+    assert len(on_disk) == len(rt.log.to_pandas())
