@@ -103,6 +103,7 @@ class NodeRun:
     """One node instance and its run state."""
 
     __slots__ = (
+        "blocking",
         "buffered",
         "busy",
         "checks",
@@ -124,6 +125,7 @@ class NodeRun:
         "replays",
         "required",
         "rr",
+        "single",
         "spec",
         "stats",
         "timeout",
@@ -158,6 +160,8 @@ class NodeRun:
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
         self.inline = False  # set by the session when its executor lets inline nodes run inline
+        self.single: tuple[str, Channel, deque[DataPacket]] | None = None
+        self.blocking: list[Channel] = []
         self.buffered: list[tuple[str, Any]] = []
         buffered = self.buffered
 
@@ -171,8 +175,28 @@ class NodeRun:
         """Whether a packet waits on ``port``."""
         return any(self.inputs[port])
 
+    def wired(self) -> None:
+        """Note the shortcuts the wiring allows (called once the edges are in place)."""
+        ports = list(self.inputs)
+        if (
+            len(ports) == 1
+            and not self.fire_any
+            and self.required
+            and len(self.inputs[ports[0]]) == 1
+        ):
+            port = ports[0]
+            self.single = (port, self.inputs[port][0], self.in_frames[port])
+        self.blocking = [
+            wire.channel
+            for wires in self.outputs.values()
+            for wire in wires
+            if wire.channel.overflow == "block"
+        ]
+
     def ready(self) -> bool:
         """Whether the firing rule holds (see the module docstring); ``busy`` is not checked."""
+        if self.single is not None:
+            return bool(self.single[1]) or bool(self.replays)
         if self.is_source:
             return False
         if self.replays:
@@ -185,6 +209,12 @@ class NodeRun:
         """Take one firing's inputs from the channels (see the module docstring)."""
         if self.replays:
             return self.replays.popleft()
+        if self.single is not None:  # one required port fed by one edge: the common case
+            port, channel, frame = self.single
+            packet = channel.take()
+            self.stats.received += 1
+            frame.append(packet)
+            return {port: packet}
         inputs: dict[str, DataPacket] = {}
         if self.fire_any or not self.required:
             port = next(p for p in self.inputs if self.has(p))
@@ -286,6 +316,8 @@ class Session:
                     compile_expression(edge.transform) if edge.transform else None,
                 )
             )
+        for run in self.nodes.values():
+            run.wired()
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -383,39 +415,42 @@ class Session:
 
         Only when every ``block`` output has room; otherwise return ``False`` and let a
         worker fire it (it can wait for room). A failure, or sends that find a channel
-        full, continue in a task that keeps the node busy, so order is kept.
+        full, continue in a task that keeps the node busy, so order is kept. This is the
+        runtime's hot path: it allocates one context-free firing and no coroutine.
         """
-        for wires in run.outputs.values():
-            for wire in wires:
-                if wire.channel.overflow == "block" and len(wire.channel) >= wire.channel.size:
-                    return False
+        for channel in run.blocking:
+            if len(channel) >= channel.size:
+                return False
         inputs = run.take_inputs()
         first = next(iter(inputs.values()), None)
-        record = FiringRecord(next(_firing_ids), run.node_id, inputs)
+        firing_id = next(_firing_ids)
         run.stats.firings += 1
         buffered = run.buffered
         buffered.clear()
-        ctx = run.ctx
-        ctx.trace_id = first.trace_id if first is not None else None
+        run.ctx.trace_id = trace_id = first.trace_id if first is not None else None
         publish = self.publish
         if publish is not None:
             publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
-        record.start_ns = time.time_ns()
+        start = time.time_ns()
         error: ErrorPacket | None = None
         waiting: list[tuple[Wire, DataPacket]] = []
+        emitted = 0
         try:
-            result = run.process(inputs, ctx)
+            result = run.process(inputs, run.ctx)
             if isinstance(result, ErrorPacket):
                 error = _own_error(result, run, first, 1)
             else:
                 if result:
                     buffered.extend(result.items())
-                outputs = record.outputs
                 for port, value in buffered:
-                    packet, wires = self._prepare(run, port, value, inputs, record)
-                    outputs.append((port, packet))
+                    packet, wires = self._prepare(run, port, value, inputs, firing_id)
+                    emitted += 1
                     for wire in wires:
-                        sent = self._on_wire(wire, packet)
+                        sent = (
+                            packet
+                            if wire.filter is None and wire.transform is None
+                            else self._on_wire(wire, packet)
+                        )
                         if sent is not None and (waiting or not wire.channel.offer(sent)):
                             waiting.append((wire, sent))
         except _EmitError as exc:
@@ -424,21 +459,26 @@ class Session:
             error = ErrorPacket.from_exception(
                 exc, node_id=run.node_id, packet=first, recoverable=run.spec.execution.recoverable
             )
-        record.end_ns = time.time_ns()
-        if buffered or waiting:
+        end = time.time_ns()
+        if emitted:
             self.wake.set()
         if error is not None or waiting:
+            record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
             run.busy = True
             self.in_flight += 1
             asyncio.get_running_loop().create_task(self._finish(run, record, error, waiting))
             return True
-        if record.outputs:
-            record.status = "ok"
-        else:
-            record.status = "filtered"
+        status = "ok"
+        if not emitted:
+            status = "filtered"
             run.stats.filtered += 1
         if self.log.enabled:
-            self._log_firing(record, record.status, None)
+            ids = (
+                (first.packet_id,)
+                if len(inputs) == 1 and first is not None
+                else tuple(p.packet_id for p in inputs.values())
+            )
+            self.log.record_firing(firing_id, run.node_id, trace_id, ids, start, end, status, 1)
         if publish is not None:
             publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
         return True
@@ -552,7 +592,8 @@ class Session:
         record: FiringRecord | None = None,
     ) -> DataPacket:
         """Wrap ``value``, check it against the port, record it and send it on every wire."""
-        packet, wires = self._prepare(run, port, value, inputs, record)
+        firing_id = record.firing_id if record is not None else None
+        packet, wires = self._prepare(run, port, value, inputs, firing_id)
         for wire in wires:
             await self._send(wire, packet)
         return packet
@@ -563,7 +604,7 @@ class Session:
         port: str,
         value: Any,
         inputs: Mapping[str, DataPacket] | None,
-        record: FiringRecord | None,
+        firing_id: int | None,
     ) -> tuple[DataPacket, list[Wire]]:
         """Wrap, check and record an emitted value; return the packet and the wires to send on.
 
@@ -599,7 +640,7 @@ class Session:
                 packet.timestamp,
                 _size(packet),
                 packet.parents,
-                record.firing_id if record is not None else None,
+                firing_id,
             )
         if not wires:
             kept = self.outputs.setdefault(f"{run.node_id}.{port}", [])
