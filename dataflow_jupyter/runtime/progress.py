@@ -60,5 +60,6 @@ class Progress:
     def close(self) -> None:
         """Finish the line."""
         if self._bar is not None:
+            self._next = 0.0  # the last refresh is never skipped
             self.update()
             self._bar.close()

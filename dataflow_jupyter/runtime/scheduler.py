@@ -161,6 +161,18 @@ class GraphRuntime:
             self._background = None
         return self._result(self._session) if self._session is not None else None
 
+    async def aclose(self) -> None:
+        """Stop a started run, then release the executor's threads, the state and the log."""
+        await self.stop()
+        await self.executor.close()
+        await self.state.close()
+        self.log.close()
+
+    def close(self) -> None:
+        """``aclose()`` from synchronous code."""
+        self._loops.run(self.aclose())
+        self._loops.close()
+
     @property
     def running(self) -> bool:
         """Whether a started run is still going."""

@@ -1,0 +1,417 @@
+"""The ``dataflow`` command, run as a user runs it: in a subprocess, on files in tmp_path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from dataflow_jupyter import Graph, NodeRegistry, __version__
+
+CLI = [sys.executable, "-m", "dataflow_jupyter.cli"]
+# A background job of a script inherits SIGINT ignored (and the CLI keeps it so); a user's
+# terminal does not. The Ctrl-C tests restore Python's default handler first.
+CLI_WITH_SIGINT = [
+    sys.executable,
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from dataflow_jupyter.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+TIMEOUT_S = 60
+
+FAIL_NODE = """
+from dataflow_jupyter.node import PureNode
+
+
+class AlwaysFail(PureNode):
+    def process(self, inputs, ctx):
+        raise RuntimeError("boom: this node always fails")
+"""
+
+SLOW_NODE = """
+import time
+
+from dataflow_jupyter.node import PureNode
+
+
+class Slow(PureNode):
+    def process(self, inputs, ctx):
+        time.sleep(0.2)
+        return {"out": inputs["in"]}
+"""
+
+BAD_SETUP_NODE = """
+from dataflow_jupyter.node import PureNode
+
+
+class BadSetup(PureNode):
+    async def setup(self):
+        raise ConnectionError("cannot reach the service")
+
+    def process(self, inputs, ctx):
+        return {"out": inputs["in"]}
+"""
+
+
+def node_schema(type_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": type_id,
+        "version": "1.0.0",
+        "compatibility": {"minRuntime": "0.1.0"},
+        "category": "Test",
+        "name": type_id.replace("-", " ").title(),
+        "ports": {
+            "inputs": [{"name": "in", "type": "any", "required": True}],
+            "outputs": [{"name": "out", "type": "any"}],
+        },
+        **extra,
+    }
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    """A node pack: a node that always fails, a slow (threaded) one, one that cannot set up."""
+    root = tmp_path / "pack"
+    for folder, schema, code in (
+        ("AlwaysFail", node_schema("always-fail", execution={"offload": "none"}), FAIL_NODE),
+        ("Slow", node_schema("slow"), SLOW_NODE),
+        ("BadSetup", node_schema("bad-setup"), BAD_SETUP_NODE),
+    ):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+        (root / folder / "node.py").write_text(code, encoding="utf-8")
+    return root
+
+
+def registry(*paths: Path) -> NodeRegistry:
+    return NodeRegistry(paths=paths)
+
+
+def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def save(graph: Graph, folder: Path) -> Path:
+    return graph.save(folder / f"{graph.id}.dfgraph.json")
+
+
+def demo_graph(folder: Path) -> Path:
+    """inject (3 times) -> filter -> debug-log."""
+    g = Graph(id="demo", registry=registry())
+    src = g.add_node("inject", settings={"value": {"x": 2}, "count": 3})
+    flt = g.add_node("filter", settings={"expression": "value['x'] > 1"})
+    log = g.add_node("debug-log")
+    g.connect(src, "out", flt, "in")
+    g.connect(flt, "out", log, "in")
+    return save(g, folder)
+
+
+def endless_graph(folder: Path, *chain: str, nodes: Path | None = None) -> Path:
+    """An inject that never ends (every 10 ms) -> ``chain`` (default: debug-log)."""
+    g = Graph(id="endless", registry=registry(*([nodes] if nodes else [])))
+    last = g.add_node("inject", settings={"value": "tick", "count": 0, "intervalMs": 10})
+    for type_id in chain or ("debug-log",):
+        node = g.add_node(type_id)
+        g.connect(last, "out", node, "in")
+        last = node
+    return save(g, folder)
+
+
+def counters(stdout: str, node_id: str) -> list[int]:
+    """The row of ``node_id`` in the summary's node table."""
+    match = re.search(rf"^\s+{node_id}((?:\s+\d+)+)\s*$", stdout, re.MULTILINE)
+    assert match is not None, stdout
+    return [int(n) for n in match.group(1).split()]
+
+
+# -- version, validate ---------------------------------------------------------------------
+
+
+def test_version(tmp_path: Path) -> None:
+    done = cli("--version", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"dataflow-jupyter {__version__}"
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    done = cli("validate", demo_graph(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok: demo 1.0.0, 3 nodes, 2 edges\n"
+
+
+def test_validate_lists_every_problem(tmp_path: Path) -> None:
+    g = Graph(id="broken", registry=registry())
+    src = g.add_node("inject", settings={"count": 0})  # endless without an interval
+    log = g.add_node("debug-log", settings={"level": "loud"})
+    g.connect(src, "out", log, "nope")
+    done = cli("validate", save(g, tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "4 problems" in done.stderr
+    assert "setting 'level'" in done.stderr
+    assert "no input port 'nope'" in done.stderr
+    assert "required input 'in' is not connected" in done.stderr
+    assert "count 0 emits until stopped and needs intervalMs > 0" in done.stderr
+
+
+def test_validate_unknown_node_type(tmp_path: Path) -> None:
+    data = json.loads(demo_graph(tmp_path).read_text(encoding="utf-8"))
+    data["nodes"][1]["typeId"] = "filtre"
+    path = tmp_path / "typo.dfgraph.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    done = cli("validate", path, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown node type 'filtre'" in done.stderr
+    assert "did you mean 'filter'" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_missing_file_is_bad_input(tmp_path: Path, command: str) -> None:
+    done = cli(command, tmp_path / "nowhere.dfgraph.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "cannot read the graph file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_not_json_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "junk.dfgraph.json"
+    path.write_text("{not json", encoding="utf-8")
+    done = cli("run", path, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid graph" in done.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--max-concurrency", "0", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--max-concurrency" in done.stderr
+
+
+# -- run -----------------------------------------------------------------------------------
+
+
+def test_run_ok_prints_summary(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("finished graph 'demo' 1.0.0 in ")
+    assert counters(out, "n1")[:3] == [0, 3, 0]  # received, emitted, firings
+    assert counters(out, "n2")[:3] == [3, 3, 3]
+    assert counters(out, "n3")[:3] == [3, 3, 3]
+    assert "  n3.out: 3 packets" in out
+    assert "errors: 0" in out
+    assert "dead letters: 0" in out
+    assert out.count('n3: {"x": 2}') == 0  # node logs go to stderr, not stdout
+    assert done.stderr.count('n3: {"x": 2}') == 3
+
+
+def test_run_quiet_prints_one_line(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"finished graph 'demo' 1\.0\.0 in [\d.]+ s: 3 outputs, 0 errors, 0 dead letters\n",
+        done.stdout,
+    )
+    assert done.stderr == ""
+
+
+def test_failing_node_exits_1(tmp_path: Path, pack: Path) -> None:
+    g = Graph(id="failing", registry=registry(pack))
+    src = g.add_node("inject", settings={"value": 1, "count": 2})
+    bad = g.add_node("always-fail")
+    g.connect(src, "out", bad, "in")
+    done = cli("run", save(g, tmp_path), "--nodes", pack, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "errors: 2" in done.stdout
+    assert "dead letters: 2" in done.stdout
+    assert "  n2: NODE_EXCEPTION: " in done.stdout
+    assert "boom: this node always fails" in done.stdout
+    assert counters(done.stdout, "n2")[6] == 2  # dead_lettered
+
+
+def test_failing_setup_exits_1(tmp_path: Path, pack: Path) -> None:
+    g = Graph(id="unreachable", registry=registry(pack))
+    g.connect(g.add_node("inject"), "out", g.add_node("bad-setup"), "in")
+    done = cli("run", save(g, tmp_path), "--nodes", pack, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "the run failed" in done.stderr
+    assert "failed to set up" in done.stderr
+    assert "cannot reach the service" in done.stderr
+    assert done.stdout == ""
+
+
+def test_node_pack_is_needed_for_its_types(tmp_path: Path, pack: Path) -> None:
+    g = Graph(id="failing", registry=registry(pack))
+    g.connect(g.add_node("inject"), "out", g.add_node("always-fail"), "in")
+    done = cli("validate", save(g, tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown node type 'always-fail'" in done.stderr
+
+
+def test_missing_nodes_folder_is_bad_input(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--nodes", tmp_path / "absent", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "is not a folder" in done.stderr
+
+
+def test_file_state_in_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    done = cli("run", demo_graph(tmp_path), "--state-dir", state, "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert state.is_dir()
+
+
+def test_file_state_default_folder(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--state", "file", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".dataflow-state" / "demo").is_dir()
+
+
+def test_state_dir_needs_file_state(tmp_path: Path) -> None:
+    graph = demo_graph(tmp_path)
+    done = cli("run", graph, "--state", "memory", "--state-dir", tmp_path / "s", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--state-dir is for --state file" in done.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("dataflow_jupyter.state.redis") is not None,
+    reason="Redis state has shipped; its CLI test lives with the Redis integration tests",
+)
+def test_redis_state_not_shipped_is_bad_input(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--state", "redis", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "redis" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_log_file(tmp_path: Path) -> None:
+    log = tmp_path / "run.parquet"
+    done = cli("run", demo_graph(tmp_path), "--log", log, "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    kinds = pq.read_table(log).column("kind").to_pylist()
+    assert kinds.count("packet") == 9  # 3 from inject, 3 from filter, 3 from debug-log
+    assert kinds.count("firing") == 6
+
+
+def test_log_file_with_unknown_suffix_is_bad_input(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--log", tmp_path / "run.txt", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "expected .parquet" in done.stderr
+
+
+# -- nodes ---------------------------------------------------------------------------------
+
+
+def test_nodes_table(tmp_path: Path, pack: Path) -> None:
+    done = cli("nodes", "--nodes", pack, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split() == ["id", "version", "category", "name", "inputs", "outputs"]
+    ids = [row.split()[0] for row in rows]
+    assert {"inject", "debug-log", "filter", "always-fail", "slow"} <= set(ids)
+
+
+def test_nodes_json(tmp_path: Path) -> None:
+    done = cli("nodes", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    specs = json.loads(done.stdout)
+    inject = next(spec for spec in specs if spec["id"] == "inject")
+    assert inject["version"] == "1.0.0"
+    assert inject["ports"]["outputs"][0]["name"] == "out"
+
+
+def test_nodes_reports_broken_folders(tmp_path: Path, pack: Path) -> None:
+    broken = pack / "Broken"
+    broken.mkdir()
+    (broken / "schema.json").write_text("{oops", encoding="utf-8")
+    done = cli("nodes", "--nodes", pack, cwd=tmp_path)
+    assert done.returncode == 0
+    assert f"warning: {broken}: schema.json is not valid JSON" in done.stderr
+    assert "always-fail" in done.stdout
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def start(args: list[str | Path], folder: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """``dataflow`` in the background, stdout and stderr to files (a pipe could fill up)."""
+    out, err = folder / "stdout.txt", folder / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*CLI_WITH_SIGINT, *map(str, args)], stdout=stdout, stderr=stderr, cwd=folder
+        )
+    return process, out, err
+
+
+def wait_for(path: Path, text: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while text not in path.read_text(encoding="utf-8", errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{text!r} never appeared:\n{path.read_text(encoding='utf-8')}")
+        time.sleep(0.05)
+
+
+def finish(process: subprocess.Popen[bytes], timeout: float) -> int:
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=TIMEOUT_S)
+        raise
+
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@posix_only
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    log = tmp_path / "run.parquet"
+    started = time.monotonic()
+    process, out, err = start(["run", endless_graph(tmp_path), "--log", log], tmp_path)
+    wait_for(err, '"tick"', process)  # the run is under way
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
+    process.send_signal(signal.SIGINT)
+    assert finish(process, timeout=10) == 130
+    stdout = out.read_text(encoding="utf-8")
+    assert stdout.startswith("stopped graph 'endless' 1.0.0 after ")
+    emitted = counters(stdout, "n1")[1]
+    assert emitted > 0
+    assert counters(stdout, "n2")[:3] == [emitted, emitted, emitted]  # drained, nothing lost
+    assert f"n2.out: {emitted} packets" in stdout
+    assert "dead letters: 0" in stdout
+    assert "Traceback" not in err.read_text(encoding="utf-8")
+    events = pq.read_table(log)  # closed properly: a complete, readable file
+    kinds = events.column("kind").to_pylist()
+    assert kinds.count("firing") == emitted
+    assert kinds.count("packet") == 2 * emitted
+
+
+@posix_only
+def test_second_ctrl_c_exits_at_once(tmp_path: Path, pack: Path) -> None:
+    graph = endless_graph(tmp_path, "slow", "debug-log", nodes=pack)  # draining takes long
+    process, _, err = start(["run", graph, "--nodes", pack, "--no-progress"], tmp_path)
+    wait_for(err, '"tick"', process)
+    time.sleep(0.5)  # packets pile up in front of the slow node
+    process.send_signal(signal.SIGINT)
+    wait_for(err, "stopping", process)
+    process.send_signal(signal.SIGINT)
+    assert finish(process, timeout=10) == 130
+    assert "exiting now" in err.read_text(encoding="utf-8")
