@@ -101,6 +101,9 @@ class GraphRuntime:
         self._sources: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[RunResult] | None = None
         self._loops = LoopOwner()
+        # Nodes are instantiated now, so bad settings fail here and the first run starts at
+        # once; every later run (or a changed graph) gets a fresh session.
+        self._prepared: Session | None = self._new_session()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "idle"
@@ -215,7 +218,18 @@ class GraphRuntime:
         return self._session
 
     def _open_session(self) -> Session:
-        self._session = Session(
+        """A fresh session: the one prepared by the constructor if the graph is unchanged."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.matches(self.graph):
+            prepared.publish = self._publish if self._subscribers else None
+            prepared.started_ns = time.time_ns()
+            self._session = prepared
+            return prepared
+        self._session = self._new_session()
+        return self._session
+
+    def _new_session(self) -> Session:
+        return Session(
             self.graph,
             self.registry,
             self._order,
@@ -227,7 +241,6 @@ class GraphRuntime:
             max_outputs=self.max_outputs,
             publish=self._publish if self._subscribers else None,
         )
-        return self._session
 
     def _publish(self, event: dict[str, Any]) -> None:
         for callback in list(self._subscribers):

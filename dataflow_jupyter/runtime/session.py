@@ -269,6 +269,7 @@ class Session:
         publish: Callable[[dict[str, Any]], None] | None,
     ) -> None:
         self.graph = graph
+        self._described = (graph.nodes, graph.edges)
         self.executor = executor
         self.log = log
         self.dlq = dlq
@@ -283,8 +284,9 @@ class Session:
         self.in_flight = 0
         self.started_ns = time.time_ns()
         inline_ok = bool(getattr(executor, "runs_inline", False))
+        described_by_id = {node.id: node for node in graph.nodes}
         for index, node_id in enumerate(order):
-            described = graph.node(node_id)
+            described = described_by_id[node_id]
             node_type = registry.get(described.type_id, described.version)
             instance = node_type.load()(node_id, described.settings)
             if isinstance(instance, StatefulNode):
@@ -319,6 +321,20 @@ class Session:
         for run in self.nodes.values():
             run.wired()
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
+
+    def matches(self, graph: Graph) -> bool:
+        """Whether ``graph`` still holds the very node and edge descriptions this was built from.
+
+        Descriptions are frozen and replaced on every change, so identity tells.
+        """
+        nodes, edges = self._described
+        now_nodes, now_edges = graph.nodes, graph.edges
+        return (
+            len(nodes) == len(now_nodes)
+            and len(edges) == len(now_edges)
+            and all(a is b for a, b in zip(nodes, now_nodes, strict=True))
+            and all(a is b for a, b in zip(edges, now_edges, strict=True))
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
