@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import time
@@ -44,7 +45,7 @@ from dataflow_jupyter.runtime.session import NodeRun, Session
 from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import pandas as pd
 
@@ -250,6 +251,10 @@ class GraphRuntime:
                 _log.exception("event subscriber %r failed", callback)
 
     async def _drive(self, session: Session) -> None:
+        with _heap_frozen():
+            await self._dispatch(session)
+
+    async def _dispatch(self, session: Session) -> None:
         workers: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         progress = Progress.maybe(self.progress, session)
@@ -339,6 +344,30 @@ class GraphRuntime:
         finally:
             await session.teardown()
         return self._result(session)
+
+
+_frozen_runs = 0
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the cyclic GC off the heap that existed before the run, while runs go on.
+
+    A run allocates a packet, a dict and a few tuples per hop; each young collection would
+    otherwise be followed by full ones that walk every object of the kernel (pandas,
+    pyarrow, the notebook's data). ``gc.freeze`` parks those objects until the last run
+    ends; garbage made during the run is collected as usual.
+    """
+    global _frozen_runs  # noqa: PLW0603 - one counter for every runtime of the process
+    if _frozen_runs == 0:
+        gc.freeze()
+    _frozen_runs += 1
+    try:
+        yield
+    finally:
+        _frozen_runs -= 1
+        if _frozen_runs == 0:
+            gc.unfreeze()
 
 
 def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
