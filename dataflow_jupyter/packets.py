@@ -168,6 +168,24 @@ class DataPacket:
             return _binary_to_pandas(self.binary_value)
         return value_to_pandas(self.value)
 
+    def table(self) -> pa.Table | None:
+        """The payload as an Arrow table, or ``None`` when it is not tabular.
+
+        A table as itself, a record batch or a ``BinaryRef`` as a table (no copy of the
+        columns), a list of row dicts as a new table.
+        """
+        data = self.binary_value
+        if isinstance(data, BinaryRef):
+            data = data.read()
+        if isinstance(data, pa.RecordBatch):
+            return pa.Table.from_batches([data])
+        if isinstance(data, pa.Table):
+            return data
+        value = self.value
+        if data is None and isinstance(value, list) and all(isinstance(r, Mapping) for r in value):
+            return pa.Table.from_pylist([dict(r) for r in value])
+        return None
+
     def metadata(self) -> dict[str, Any]:
         """The packet's metadata (everything but the payload) as a plain dict."""
         return {

@@ -123,3 +123,14 @@ def test_error_packet_from_exception_keeps_traceback_and_input() -> None:
 def test_any_json_value_becomes_a_frame(value: object) -> None:
     frame = DataPacket(value).to_pandas()
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_table_gives_the_payload_as_an_arrow_table(tmp_path: pytest.TempPathFactory) -> None:
+    table = pa.table({"x": [1, 2]})
+    assert DataPacket(binary_value=table).table() is table
+    assert DataPacket(binary_value=table.to_batches()[0]).table().equals(table)
+    ref = BinaryRef.write(table, tmp_path / "t.arrow")  # type: ignore[operator]
+    assert DataPacket(binary_value=ref).table().equals(table)
+    assert DataPacket([{"x": 1}, {"x": 2}]).table().equals(table)
+    assert DataPacket({"x": 1}).table() is None
+    assert DataPacket(binary_value=pa.py_buffer(b"x")).table() is None
