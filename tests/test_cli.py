@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import signal
@@ -290,15 +289,14 @@ def test_state_dir_needs_file_state(tmp_path: Path) -> None:
     assert "--state-dir is for --state file" in done.stderr
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("dataflow_jupyter.state.redis") is not None,
-    reason="Redis state has shipped; its CLI test lives with the Redis integration tests",
-)
-def test_redis_state_not_shipped_is_bad_input(tmp_path: Path) -> None:
-    done = cli("run", demo_graph(tmp_path), "--state", "redis", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "redis" in done.stderr
-    assert "Traceback" not in done.stderr
+@pytest.mark.integration
+def test_redis_state_runs_against_a_real_server(tmp_path: Path, redis_server: Any) -> None:
+    path = demo_graph(tmp_path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["config"]["stateStorage"] = {"type": "redis", "url": redis_server.url}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    done = cli("run", path, "--state", "redis", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 def test_log_file(tmp_path: Path) -> None:

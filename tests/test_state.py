@@ -18,6 +18,7 @@ from dataflow_jupyter.state import (
     StateKeyError,
 )
 from dataflow_jupyter.state.file import StateCorruptError
+from dataflow_jupyter.state.redis import RedisState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -44,10 +45,15 @@ ESCAPING_KEYS = [
 ]
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", pytest.param("redis", marks=pytest.mark.integration)])
 async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateAdapter]:
     adapter: StateAdapter
-    adapter = MemoryState() if request.param == "memory" else FileState(tmp_path / "state")
+    if request.param == "redis":
+        adapter = RedisState(request.getfixturevalue("redis_server").url, retry_for_s=0)
+    elif request.param == "file":
+        adapter = FileState(tmp_path / "state")
+    else:
+        adapter = MemoryState()
     yield adapter
     await adapter.close()
 

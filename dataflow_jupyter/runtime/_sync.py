@@ -9,6 +9,8 @@ successor of nest-asyncio), so tasks stay on the kernel loop and keep running be
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ class LoopOwner:
         except RuntimeError:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
+                # a runtime dropped without close() still closes its loop, in order
+                weakref.finalize(self, _close_quietly, self._loop)
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -48,3 +52,10 @@ class LoopOwner:
         if self._loop is not None and not self._loop.is_running():
             self._loop.close()
         self._loop = None
+
+
+def _close_quietly(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_running() and not loop.is_closed():
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

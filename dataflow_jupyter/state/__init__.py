@@ -2,9 +2,10 @@
 
 A ``StateAdapter`` is a small async key-value store. Keys are ``/``-separated paths
 (``graph/node/key``); values are JSON-compatible or Arrow tables. Three adapters: memory
-(``MemoryState``), a folder of files replaced atomically (``FileState``) and Redis (in the
-standard-library issue). A node sees a ``NamespacedState``: the same calls, under its own
-prefix, so two nodes never see each other's keys.
+(``MemoryState``), a folder of files replaced atomically (``FileState``) and Redis
+(``dataflow_jupyter.state.redis.RedisState``, imported on demand: redis-py is slow to
+import). A node sees a ``NamespacedState``: the same calls, under its own prefix, so two
+nodes never see each other's keys.
 """
 
 from __future__ import annotations
