@@ -1,0 +1,292 @@
+"""filter-rows: keep the rows of a table for which an expression, compiled to Arrow, is true.
+
+The expression text comes from a graph file, so it is never run as Python. It is parsed with
+``ast`` and translated, node by node, into a ``pyarrow.compute.Expression``; anything outside
+the subset below is refused when the node is built, with a message saying what and why.
+
+========================  =========================================================
+text                      Arrow expression
+========================  =========================================================
+``price``                 ``pc.field("price")``; ``col("a b")`` for any column name
+``3``, ``2.5``, ``'x'``   ``pc.scalar(...)``; ``True`` / ``False`` too (not ``None``:
+                          use ``is_null(x)``)
+``a < b`` (chains)        comparisons ``== != < <= > >=``, chained with ``&``
+``x in [1, 2]``           ``x.isin([1, 2])`` (``not in``: inverted); literals only
+``and`` / ``or`` / not    ``&`` / ``|`` / ``~`` (Kleene logic: null and false is false)
+``+ - * / **``, ``-x``    ``add_checked`` ... ``power_checked``, ``negate_checked``
+functions                 ``is_null is_valid isin abs lower upper starts_with
+                          ends_with contains``
+========================  =========================================================
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import TYPE_CHECKING, Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataflow_jupyter.node import NodeContext, PureNode
+from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from dataflow_jupyter.packets import DataPacket
+
+MAX_DEPTH: Final = 100
+MAX_LITERALS: Final = 100_000
+
+_COMPARISONS: Final[Mapping[type[ast.cmpop], Callable[[Any, Any], Any]]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ARITHMETIC: Final[Mapping[type[ast.operator], str]] = {
+    ast.Add: "add_checked",
+    ast.Sub: "subtract_checked",
+    ast.Mult: "multiply_checked",
+    ast.Div: "divide_checked",
+    ast.Pow: "power_checked",
+}
+_UNARY_FUNCTIONS: Final = {
+    "is_null": "is_null",
+    "is_valid": "is_valid",
+    "abs": "abs_checked",
+    "lower": "utf8_lower",
+    "upper": "utf8_upper",
+}
+_PATTERN_FUNCTIONS: Final = {
+    "starts_with": "starts_with",
+    "ends_with": "ends_with",
+    "contains": "match_substring",
+}
+FUNCTIONS: Final = tuple(sorted({"col", "isin", *_UNARY_FUNCTIONS, *_PATTERN_FUNCTIONS}))
+_SYMBOLS: Final[Mapping[type[ast.operator], str]] = {
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+}
+_SUPPORTED: Final = (
+    "it supports column names (or col('name')), numbers, strings, True/False, comparisons, "
+    "in / not in a list, and / or / not, + - * / ** and the functions " + ", ".join(FUNCTIONS)
+)
+
+
+class FilterRows(PureNode):
+    """Emits ``table.filter(expression)`` on ``out``.
+
+    The expression is compiled once, here: a refused one fails the node's construction
+    (``ValueError``). A table without a column the expression names, or whose types do not
+    fit it, gives an ``ErrorPacket`` (``EXPRESSION``) on ``error``.
+    """
+
+    def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(node_id, settings)
+        self.where = f"filter-rows (node {node_id!r})"
+        self.text: str = self.settings["expression"]
+        self.expression, self.columns = compile_filter(self.text)
+
+    def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
+        table = inputs["in"].table()
+        if table is None:
+            return not_a_table(self.where, "in", inputs["in"])
+        missing = [name for name in self.columns if name not in table.column_names]
+        if missing:
+            msg = (
+                f"{self.where}: expression {self.text!r} uses column {missing[0]!r}, which the "
+                f"table lacks; its columns: {', '.join(table.column_names) or 'none'}"
+            )
+            return ErrorPacket(ErrorCode.EXPRESSION, msg)
+        try:
+            return {"out": table.filter(self.expression)}
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            types = ", ".join(f"{f.name}: {f.type}" for f in table.schema if f.name in self.columns)
+            msg = f"{self.where}: expression {self.text!r} fails on columns ({types}): {exc}"
+            return ErrorPacket(ErrorCode.EXPRESSION, msg)
+
+
+def compile_filter(text: str) -> tuple[pc.Expression, list[str]]:
+    """``text`` as an Arrow expression and the columns it reads; ``ValueError`` if refused."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        msg = f"filter-rows expression {text!r:.80} is not a valid expression: {exc}"
+        raise ValueError(msg) from exc
+    compiler = _Compiler(text)
+    return compiler.compile(tree.body, 0), compiler.columns
+
+
+class _Compiler:
+    """Translates an ``ast`` node into an Arrow expression, refusing what it does not know."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.columns: list[str] = []
+
+    def refuse(self, problem: str) -> ValueError:
+        return ValueError(f"filter-rows expression {self.text!r:.80} {problem}; {_SUPPORTED}")
+
+    def column(self, name: str) -> pc.Expression:
+        if name not in self.columns:
+            self.columns.append(name)
+        return pc.field(name)
+
+    def compile(self, node: ast.expr, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            msg = f"is nested more than {MAX_DEPTH} levels deep"
+            raise ValueError(f"filter-rows expression {self.text!r:.80} {msg}")
+        depth += 1
+        if isinstance(node, ast.Name):
+            return self.column(node.id)
+        if isinstance(node, ast.Constant):
+            return self.literal(node)
+        if isinstance(node, ast.BoolOp):
+            parts = [self.compile(value, depth) for value in node.values]
+            combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
+            result = parts[0]
+            for part in parts[1:]:
+                result = combine(result, part)
+            return result
+        if isinstance(node, ast.UnaryOp):
+            operand = self.compile(node.operand, depth)
+            if isinstance(node.op, ast.Not):
+                return ~operand
+            if isinstance(node.op, ast.USub):
+                return pc.negate_checked(operand)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            raise self.refuse("uses '~' (bitwise not); use 'not'")
+        if isinstance(node, ast.BinOp):
+            function = _ARITHMETIC.get(type(node.op))
+            if function is None:
+                symbol = _SYMBOLS.get(type(node.op), type(node.op).__name__)
+                raise self.refuse(f"uses the operator {symbol!r}")
+            left, right = self.compile(node.left, depth), self.compile(node.right, depth)
+            return getattr(pc, function)(left, right)
+        if isinstance(node, ast.Compare):
+            return self.compare(node, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        raise self.refuse(f"uses {_what(node)}, which filter-rows does not support")
+
+    def literal(self, node: ast.Constant) -> pc.Expression:
+        value = node.value
+        if value is None:
+            raise self.refuse("compares with None; test for nulls with is_null(x)")
+        if not isinstance(value, bool | int | float | str):
+            raise self.refuse(f"uses a {type(value).__name__} constant")
+        try:
+            return pc.scalar(value)
+        except (OverflowError, pa.ArrowInvalid) as exc:
+            raise self.refuse(f"uses the constant {value!r:.40}, which Arrow cannot hold") from exc
+
+    def literals(self, node: ast.expr) -> list[Any]:
+        if not isinstance(node, ast.List | ast.Tuple | ast.Set):
+            raise self.refuse("uses 'in' / isin with something else than a list of literals")
+        if len(node.elts) > MAX_LITERALS:
+            raise self.refuse(f"lists more than {MAX_LITERALS:,} values")
+        values = []
+        for element in node.elts:
+            if not isinstance(element, ast.Constant) or not isinstance(
+                element.value, bool | int | float | str | None
+            ):
+                raise self.refuse("uses 'in' / isin with a list holding more than literals")
+            values.append(element.value)
+        return values
+
+    def isin(self, subject: Any, values: list[Any]) -> pc.Expression:
+        try:
+            value_set = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise self.refuse(f"lists values of mixed types {values!r:.60}") from exc
+        return pc.is_in(subject, value_set=value_set)
+
+    def compare(self, node: ast.Compare, depth: int) -> Any:
+        if len(node.ops) > 1 and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
+            raise self.refuse("chains 'in' with other comparisons; join them with 'and'")
+        result = None
+        left = self.compile(node.left, depth)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.In | ast.NotIn):
+                test = self.isin(left, self.literals(right_node))
+                part = ~test if isinstance(op, ast.NotIn) else test
+                right = None
+            else:
+                compare = _COMPARISONS.get(type(op))
+                if compare is None:
+                    raise self.refuse(f"uses {'is' if isinstance(op, ast.Is) else 'is not'}")
+                right = self.compile(right_node, depth)
+                part = compare(left, right)
+            result = part if result is None else result & part
+            left = right
+        return result
+
+    def call(self, node: ast.Call, depth: int) -> Any:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name is None:
+            raise self.refuse(f"calls {ast.unparse(node.func)!r:.40}")
+        if node.keywords:
+            raise self.refuse(f"passes keyword arguments to {name}()")
+        args = node.args
+        if name == "col":
+            if (
+                len(args) != 1
+                or not isinstance(args[0], ast.Constant)
+                or not isinstance(args[0].value, str)
+            ):
+                raise self.refuse("calls col() without exactly one column name string")
+            return self.column(args[0].value)
+        if name == "isin":
+            if len(args) != 2:
+                raise self.refuse("calls isin() without (column, [values])")
+            return self.isin(self.compile(args[0], depth), self.literals(args[1]))
+        if name in _UNARY_FUNCTIONS:
+            if len(args) != 1:
+                raise self.refuse(f"calls {name}() with {len(args)} arguments; it takes 1")
+            return getattr(pc, _UNARY_FUNCTIONS[name])(self.compile(args[0], depth))
+        if name in _PATTERN_FUNCTIONS:
+            if (
+                len(args) != 2
+                or not isinstance(args[1], ast.Constant)
+                or not isinstance(args[1].value, str)
+            ):
+                raise self.refuse(f"calls {name}() without (column, 'text')")
+            subject = self.compile(args[0], depth)
+            return getattr(pc, _PATTERN_FUNCTIONS[name])(subject, pattern=args[1].value)
+        raise self.refuse(f"calls {name!r}, which filter-rows does not know")
+
+
+def _what(node: ast.AST) -> str:
+    kinds = {
+        ast.Attribute: "an attribute",
+        ast.Subscript: "indexing",
+        ast.Lambda: "a lambda",
+        ast.IfExp: "'x if c else y'",
+        ast.JoinedStr: "an f-string",
+        ast.NamedExpr: "':='",
+    }
+    for kind, text in kinds.items():
+        if isinstance(node, kind):
+            return f"{text} ({ast.unparse(node)!r:.40})"
+    return f"{type(node).__name__} ({ast.unparse(node)!r:.40})"
+
+
+def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
+    """The error for a packet whose payload is not a table."""
+    got = type(packet.payload).__name__
+    msg = (
+        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
+        "read-file) or a list of row dicts"
+    )
+    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)
