@@ -4,7 +4,8 @@ It appears once a run has lasted a second (short runs stay quiet), shows firings
 errors and dead letters with rates, and goes away at the end. In a terminal it is a tqdm
 line on stderr; in a notebook the same line updates in place in the cell's output. Pass
 ``progress=False`` to the runtime to turn it off; ``None`` (the default) shows it when
-stderr is a terminal or a notebook kernel runs.
+stderr is a terminal or a notebook kernel runs, except for runs started in the background
+with ``start()``, whose line would land in whatever cell runs at the time.
 """
 
 from __future__ import annotations

@@ -257,7 +257,10 @@ class GraphRuntime:
     async def _dispatch(self, session: Session) -> None:
         workers: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
-        progress = Progress.maybe(self.progress, session)
+        # A background run shows progress only when asked: its line would land in whatever
+        # cell runs at the time.
+        shown = self.progress if self.progress is not None or not self.running else False
+        progress = Progress.maybe(shown, session)
         passes = 0
         try:
             while True:
