@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dataflow_jupyter.packets import ErrorPacket
 from dataflow_jupyter.state import NamespacedState, StateAdapter
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ __all__ = [
 _log = logging.getLogger("dataflow_jupyter.nodes")
 
 Emitter = Callable[[str, Any], Awaitable[None]]
-ProcessResult = Mapping[str, Any] | None
+ProcessResult = Mapping[str, Any] | ErrorPacket | None
 
 
 class NodeContext:

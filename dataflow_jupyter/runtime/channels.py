@@ -82,6 +82,8 @@ class Channel:
             except asyncio.CancelledError:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: pass the room on
                 raise
 
     def offer(self, packet: DataPacket) -> bool:

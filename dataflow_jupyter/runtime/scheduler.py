@@ -118,8 +118,13 @@ class GraphRuntime:
 
     async def run_async(self) -> RunResult:
         """Run the graph to the end on the current loop."""
+        return await self._run(None)
+
+    async def _run(self, set_up: asyncio.Event | None) -> RunResult:
         session = self._open_session()
         await session.setup()
+        if set_up is not None:
+            set_up.set()
         try:
             self._sources = [
                 asyncio.create_task(session.run_source(run), name=f"dataflow source {run.node_id}")
@@ -133,12 +138,22 @@ class GraphRuntime:
         return self._result(session)
 
     async def start(self) -> None:
-        """Start the graph in the background on the running loop and return at once."""
+        """Start the graph in the background on the running loop.
+
+        Returns once every node is set up (a listener accepts connections from then on);
+        a node that fails to set up raises here.
+        """
         if self.running:
             msg = f"graph {self.graph.id!r} is already running; call stop() first"
             raise RuntimeError(msg)
-        self._background = asyncio.create_task(self.run_async(), name="dataflow run")
-        await asyncio.sleep(0)
+        set_up = asyncio.Event()
+        task = self._background = asyncio.create_task(self._run(set_up), name="dataflow run")
+        waiting = asyncio.ensure_future(set_up.wait())
+        await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done() and not set_up.is_set():  # setup failed: say so here
+            self._background = None
+            task.result()
 
     async def stop(self, *, drain: bool = True, timeout: float = 10.0) -> RunResult | None:
         """Stop a started run: stop the sources, drain in-flight packets, tear down.

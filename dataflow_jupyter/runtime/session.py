@@ -460,6 +460,7 @@ class Session:
                     buffered.extend(result.items())
                 for port, value in buffered:
                     packet, wires = self._prepare(run, port, value, inputs, firing_id)
+                    self._record(run, port, packet, wires, firing_id)
                     emitted += 1
                     for wire in wires:
                         sent = (
@@ -610,8 +611,16 @@ class Session:
         """Wrap ``value``, check it against the port, record it and send it on every wire."""
         firing_id = record.firing_id if record is not None else None
         packet, wires = self._prepare(run, port, value, inputs, firing_id)
-        for wire in wires:
-            await self._send(wire, packet)
+        taken = 0
+        try:
+            for wire in wires:
+                await self._send(wire, packet)
+                taken += 1
+        finally:
+            # a send cancelled before any edge took the packet (a webhook's 503) never
+            # emitted it; once one edge has it, it counts
+            if taken or not wires:
+                self._record(run, port, packet, wires, firing_id)
         return packet
 
     def _prepare(
@@ -622,9 +631,10 @@ class Session:
         inputs: Mapping[str, DataPacket] | None,
         firing_id: int | None,
     ) -> tuple[DataPacket, list[Wire]]:
-        """Wrap, check and record an emitted value; return the packet and the wires to send on.
+        """Wrap and check an emitted value; return the packet and the wires to send on.
 
-        Raises ``_EmitError`` when the port does not exist or refuses the value.
+        Raises ``_EmitError`` when the port does not exist or refuses the value. The caller
+        sends the packet, then ``_record``s it.
         """
         wires = run.outputs.get(port)
         if wires is None:
@@ -645,6 +655,17 @@ class Session:
                         ErrorCode.TYPE_MISMATCH, problem, run.node_id, packet.trace_id, packet=first
                     )
                 )
+        return packet, wires
+
+    def _record(
+        self,
+        run: NodeRun,
+        port: str,
+        packet: DataPacket,
+        wires: list[Wire],
+        firing_id: int | None,
+    ) -> None:
+        """Count a packet that left ``port`` (its wires took it) in stats, frames and log."""
         run.stats.emitted += 1
         run.out_frames[port].append(packet)
         if self.log.enabled:
@@ -662,7 +683,6 @@ class Session:
             kept = self.outputs.setdefault(f"{run.node_id}.{port}", [])
             if len(kept) < self.max_outputs:
                 kept.append(packet)
-        return packet, wires
 
     async def _send(self, wire: Wire, packet: DataPacket) -> None:
         sent = self._on_wire(wire, packet)
