@@ -20,27 +20,23 @@ when empty), ``text`` decodes it (the answer's charset, else UTF-8), ``bytes`` g
 text: a packet's ``value`` is JSON, and an Arrow buffer would not fit an ``object`` port.
 Headers repeated in the answer are joined with ``", "``.
 
-The helpers at the bottom are repeated in ``http-poller``: a node folder imports only
-``dataflow_jupyter.node``/``packets``/``types``, never a sibling folder.
+One attempt is ``dataflow_jupyter.httpfetch.fetch``, which ``http-poller`` shares.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
 
+from dataflow_jupyter.httpfetch import check_headers, check_url, fetch
 from dataflow_jupyter.node import IONode, NodeContext
 from dataflow_jupyter.packets import DataPacket, ErrorCode, ErrorPacket
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "DELETE"})
 
 
@@ -49,8 +45,8 @@ class HTTPRequest(IONode):
 
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
-        _check_url(self.settings["url"], node_id, self.version)
-        _check_headers(self.settings["headers"], node_id, self.version)
+        check_url(self.settings["url"], node_id, self.spec.id, self.version)
+        check_headers(self.settings["headers"], node_id, self.spec.id, self.version)
         self._session: aiohttp.ClientSession | None = None
 
     async def setup(self) -> None:
@@ -96,108 +92,3 @@ class HTTPRequest(IONode):
         if isinstance(answer, ErrorPacket):
             return answer
         return {"response": answer}
-
-
-async def fetch(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    data: bytes | None,
-    response_type: str,
-    timeout_ms: int,
-    node_id: str,
-    recoverable: bool,
-) -> dict[str, Any] | ErrorPacket:
-    """One attempt: the response object, or the ErrorPacket the failure becomes."""
-    started = time.perf_counter()
-    where = {"url": url, "method": method}
-    try:
-        async with session.request(
-            method,
-            url,
-            headers=dict(headers),
-            data=data,
-            timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000),
-        ) as answer:
-            raw = await answer.read()
-            response = {
-                "status": answer.status,
-                "headers": _joined_headers(answer.headers.items()),
-                "body": _read_body(raw, answer.charset, response_type),
-                "url": str(answer.url),
-                "elapsedMs": round((time.perf_counter() - started) * 1000, 3),
-            }
-    except TimeoutError:
-        message = f"{method} {url}: no answer within {timeout_ms} ms"
-        return ErrorPacket(
-            ErrorCode.TIMEOUT, message, node_id, recoverable=recoverable, details=where
-        )
-    except aiohttp.ClientError as exc:
-        message = f"{method} {url} failed: {type(exc).__name__}: {exc}"
-        return ErrorPacket(
-            ErrorCode.IO_ERROR, message, node_id, recoverable=recoverable, details=where
-        )
-    status = response["status"]
-    if status < 400:
-        return response
-    retry = status >= 500 or status in _RETRYABLE_STATUS
-    message = f"{method} {url} answered HTTP {status}" + ("" if retry else " (not retried)")
-    return ErrorPacket(
-        ErrorCode.IO_ERROR,
-        message,
-        node_id,
-        recoverable=recoverable and retry,
-        details={**where, "status": status, "response": response},
-    )
-
-
-def _read_body(raw: bytes, charset: str | None, response_type: str) -> Any:
-    if response_type == "bytes":
-        return base64.b64encode(raw).decode("ascii")
-    try:
-        text = raw.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # an unknown charset name
-        text = raw.decode("utf-8", errors="replace")
-    if response_type == "text":
-        return text
-    if not raw:
-        return None
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        return text
-
-
-def _refuse_constant(name: str) -> Any:
-    msg = f"{name} is not JSON"
-    raise ValueError(msg)
-
-
-def _joined_headers(items: Any) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in items:
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
-
-
-def _check_url(url: str, node_id: str, version: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        msg = (
-            f"settings of http-request {version} (node {node_id!r}): setting 'url' expects an "
-            f"http:// or https:// URL; got {url!r:.80}. Write it like 'https://example.org/api'"
-        )
-        raise ValueError(msg)
-
-
-def _check_headers(headers: Any, node_id: str, version: str) -> None:
-    if not isinstance(headers, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-    ):
-        msg = (
-            f"settings of http-request {version} (node {node_id!r}): setting 'headers' expects "
-            f'an object of strings; got {headers!r:.80}. Write it like {{"X-Key": "abc"}}'
-        )
-        raise ValueError(msg)
