@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorPacket
+from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
 
 __all__ = [
     "PortSchema",
@@ -42,6 +42,7 @@ __all__ = [
     "SemVer",
     "arrow_type",
     "connection_problems",
+    "input_table",
     "parse_semver",
     "value_problem",
 ]
@@ -287,3 +288,28 @@ def _validator_for(schema_json: str) -> Any:
 
 def _validator(schema: PortSchema) -> Any:
     return _validator_for(json.dumps(schema.json_schema, sort_keys=True, default=str))
+
+
+def input_table(
+    packet: DataPacket, *, where: str, port: str, columns: Iterable[str] = ()
+) -> pa.Table | ErrorPacket:
+    """The packet's payload as a table having ``columns``, or the ErrorPacket saying why not.
+
+    For table nodes: ``where`` names the node in the message (``"aggregate (node 'n3')"``).
+    """
+    table = packet.table()
+    if table is None:
+        got = type(packet.payload).__name__
+        msg = (
+            f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. "
+            "from read-file) or a list of row dicts"
+        )
+        return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)
+    missing = [name for name in columns if name not in table.column_names]
+    if missing:
+        msg = (
+            f"{where}: the table has no column {missing[0]!r}; its columns: "
+            f"{', '.join(table.column_names) or 'none'}"
+        )
+        return ErrorPacket(ErrorCode.VALIDATION, msg)
+    return table

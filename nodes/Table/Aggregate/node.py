@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,16 +72,9 @@ class Aggregate(PureNode):
         self.columns = [*keys, *(c for c, _ in self.pairs if isinstance(c, str))]
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
-        table = inputs["in"].table()
-        if table is None:
-            return not_a_table(self.where, "in", inputs["in"])
-        missing = [name for name in self.columns if name not in table.column_names]
-        if missing:
-            msg = (
-                f"{self.where}: the table has no column {missing[0]!r}; its columns: "
-                f"{', '.join(table.column_names) or 'none'}"
-            )
-            return ErrorPacket(ErrorCode.VALIDATION, msg)
+        table = input_table(inputs["in"], where=self.where, port="in", columns=self.columns)
+        if isinstance(table, ErrorPacket):
+            return table
         try:
             result = table.group_by(self.keys, use_threads=False).aggregate(self.pairs)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -125,13 +119,3 @@ def _aggregation(item: Any, where: str) -> tuple[str | None, str, str]:
         msg = f"{where}: 'as' must be a non-empty column name; got {name!r:.60}"
         raise ValueError(msg)
     return column, op, name
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket
@@ -20,9 +21,9 @@ class Concat(PureNode):
         where = f"concat (node {self.node_id!r})"
         tables = []
         for port in ("a", "b"):
-            table = inputs[port].table()
-            if table is None:
-                return not_a_table(where, port, inputs[port])
+            table = input_table(inputs[port], where=where, port=port)
+            if isinstance(table, ErrorPacket):
+                return table
             tables.append(table)
         try:
             return {"out": pa.concat_tables(tables, promote_options=self.settings["promote"])}
@@ -38,13 +39,3 @@ class Concat(PureNode):
 
 def _columns(schema: pa.Schema) -> str:
     return ", ".join(f"{field.name}: {field.type}" for field in schema)
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)

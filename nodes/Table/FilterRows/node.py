@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -98,9 +99,9 @@ class FilterRows(PureNode):
         self.expression, self.columns = compile_filter(self.text)
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
-        table = inputs["in"].table()
-        if table is None:
-            return not_a_table(self.where, "in", inputs["in"])
+        table = input_table(inputs["in"], where=self.where, port="in")
+        if isinstance(table, ErrorPacket):
+            return table
         missing = [name for name in self.columns if name not in table.column_names]
         if missing:
             msg = (
@@ -280,13 +281,3 @@ def _what(node: ast.AST) -> str:
         if isinstance(node, kind):
             return f"{text} ({ast.unparse(node)!r:.40})"
     return f"{type(node).__name__} ({ast.unparse(node)!r:.40})"
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -42,9 +43,9 @@ class Join(PureNode):
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
         tables: dict[str, pa.Table] = {}
         for port, keys in (("left", self.keys), ("right", self.right_keys)):
-            table = inputs[port].table()
-            if table is None:
-                return not_a_table(self.where, port, inputs[port])
+            table = input_table(inputs[port], where=self.where, port=port)
+            if isinstance(table, ErrorPacket):
+                return table
             missing = [key for key in keys if key not in table.column_names]
             if missing:
                 msg = (
@@ -82,13 +83,3 @@ def _key_list(keys: Any, name: str, problem: str) -> list[str]:
         )
         raise ValueError(msg)
     return listed
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)

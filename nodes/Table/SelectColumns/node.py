@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dataflow_jupyter.node import NodeContext, PureNode
-from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.packets import ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,24 +36,7 @@ class SelectColumns(PureNode):
         self.columns: list[str] = columns
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
-        table = inputs["in"].table()
-        if table is None:
-            return not_a_table(self.where, "in", inputs["in"])
-        missing = [name for name in self.columns if name not in table.column_names]
-        if missing:
-            msg = (
-                f"{self.where}: the table has no column {missing[0]!r}; its columns: "
-                f"{', '.join(table.column_names) or 'none'}"
-            )
-            return ErrorPacket(ErrorCode.VALIDATION, msg)
+        table = input_table(inputs["in"], where=self.where, port="in", columns=self.columns)
+        if isinstance(table, ErrorPacket):
+            return table
         return {"out": table.select(self.columns)}
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from dataflow_jupyter.node import IONode, NodeContext
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
+from dataflow_jupyter.types import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,9 +76,9 @@ class WriteFile(IONode):
         self._writer: Any = None
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
-        table = inputs["in"].table()
-        if table is None:
-            return not_a_table(self.where, "in", inputs["in"])
+        table = input_table(inputs["in"], where=self.where, port="in")
+        if isinstance(table, ErrorPacket):
+            return table
         try:
             table = self._open(table) if self.schema is None else conform(table, self.schema)
             self._write(table)
@@ -176,13 +177,3 @@ def _jsonable(value: Any) -> Any:
         return base64.b64encode(value).decode()
     msg = f"{type(value).__name__} is not JSON serializable"
     raise TypeError(msg)
-
-
-def not_a_table(where: str, port: str, packet: DataPacket) -> ErrorPacket:
-    """The error for a packet whose payload is not a table."""
-    got = type(packet.payload).__name__
-    msg = (
-        f"{where} port {port!r} expects an Arrow table; got {got}. Send a pa.Table (e.g. from "
-        "read-file) or a list of row dicts"
-    )
-    return ErrorPacket(ErrorCode.TYPE_MISMATCH, msg)
