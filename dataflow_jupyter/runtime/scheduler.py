@@ -1,7 +1,8 @@
 """GraphRuntime: runs a graph on asyncio, in a script, a notebook cell or the background.
 
-Selection policy. The dispatcher walks the nodes in topological order (ties by insertion
-order). An *inline* node (synchronous ``process``, ``offload: none``, no timeout; cheap
+Selection policy. The dispatcher looks at the *marked* nodes (those that received a packet
+or went idle since it last looked) in topological order (ties by insertion order), so one
+packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node (synchronous ``process``, ``offload: none``, no timeout; cheap
 work such as Filter or Mapper) is fired right there, again while it is ready and its
 outputs have room, so one pass carries a packet down a whole chain without a task switch.
 Every other *ready* node (see ``session``) gets a worker task, while fewer than
@@ -277,26 +278,35 @@ class GraphRuntime:
         shown = self.progress if self.progress is not None or not self.running else False
         progress = Progress.maybe(shown, session)
         passes = 0
+        waiting_for_slot: list[NodeRun] = []  # ready, but max_concurrency workers run
         try:
             while True:
                 session.wake.clear()
-                for run in session.nodes.values():
+                while (run := session.next_marked()) is not None:
+                    if run.busy:
+                        continue  # its worker marks it again when it lets go
                     if run.inline:
-                        while not run.busy and run.ready() and session.fire_inline(run):
+                        while run.ready() and session.fire_inline(run) and not run.busy:
                             pass
-                    if len(workers) >= self.max_concurrency:
+                    if run.busy or not run.ready():
                         continue
-                    if not run.busy and run.ready():
-                        run.busy = True  # one worker per node; it releases the node on exit
-                        workers.add(
-                            asyncio.create_task(self._worker(session, run, workers, failures))
-                        )
+                    if len(workers) >= self.max_concurrency:
+                        waiting_for_slot.append(run)
+                        continue
+                    run.busy = True  # one worker per node; it releases the node on exit
+                    workers.add(asyncio.create_task(self._worker(session, run, workers, failures)))
+                if len(workers) < self.max_concurrency:
+                    for run in waiting_for_slot:
+                        session.mark(run)
+                    waiting_for_slot.clear()
                 if failures:
                     raise failures[0]
                 sources_alive = any(not t.done() for t in self._sources)
-                if not workers and not sources_alive and session.idle():
+                if not workers and not sources_alive and not session.marks and session.idle():
                     break
                 passes += 1
+                if session.marks:
+                    session.wake.set()  # nodes left for a free slot: look again
                 if passes % _YIELD_EVERY == 0 or not session.wake.is_set():
                     await asyncio.sleep(0)  # let sources and workers run, then look again
                 await session.wake.wait()
@@ -331,6 +341,7 @@ class GraphRuntime:
         finally:
             run.busy = False
             workers.discard(asyncio.current_task())
+            session.mark(run)
             session.wake.set()
 
     async def _cancel_sources(self) -> None:

@@ -22,6 +22,7 @@ Glossary of the state:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import itertools
 import logging
@@ -78,7 +79,7 @@ class Wire:
     """One output edge as the producer sees it."""
 
     edge_id: str
-    target: str
+    target: NodeRun
     channel: Channel
     filter: Expression | None
     transform: Expression | None
@@ -116,6 +117,7 @@ class NodeRun:
         "instance",
         "is_source",
         "last",
+        "marked",
         "node_id",
         "offload",
         "optional",
@@ -156,6 +158,7 @@ class NodeRun:
         self.rr: dict[str, int] = dict.fromkeys(self.inputs, 0)
         self.replays: deque[dict[str, DataPacket]] = deque()
         self.busy = False
+        self.marked = False  # in the session's heap of nodes to look at
         self.stats = NodeStats()
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
@@ -281,6 +284,7 @@ class Session:
         self.outputs: dict[str, list[DataPacket]] = {}
         self.errors: list[ErrorPacket] = []
         self.wake = asyncio.Event()
+        self.marks: list[int] = []  # a heap of node indices that may have become ready
         self.in_flight = 0
         self.started_ns = time.time_ns()
         inline_ok = bool(getattr(executor, "runs_inline", False))
@@ -312,14 +316,16 @@ class Session:
             self.nodes[edge.source].outputs[edge.source_port].append(
                 Wire(
                     edge.id,
-                    edge.target,
+                    self.nodes[edge.target],
                     channel,
                     compile_expression(edge.filter) if edge.filter else None,
                     compile_expression(edge.transform) if edge.transform else None,
                 )
             )
-        for run in self.nodes.values():
+        self.runs = list(self.nodes.values())  # by topological index
+        for run in self.runs:
             run.wired()
+            self.mark(run)
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
 
     def matches(self, graph: Graph) -> bool:
@@ -359,6 +365,20 @@ class Session:
                 _log.exception("node %r failed to tear down", run.node_id)
         for _, _, channel in self.channels.values():
             channel.clear_waiters()
+
+    def mark(self, run: NodeRun) -> None:
+        """Note that ``run`` may have become ready (a packet arrived, or it went idle)."""
+        if not run.marked:
+            run.marked = True
+            heapq.heappush(self.marks, run.index)
+
+    def next_marked(self) -> NodeRun | None:
+        """The marked node that comes first in topological order, unmarked; ``None`` if none."""
+        if not self.marks:
+            return None
+        run = self.runs[heapq.heappop(self.marks)]
+        run.marked = False
+        return run
 
     def ready_nodes(self) -> list[NodeRun]:
         """The nodes whose firing rule holds, in topological order."""
@@ -468,8 +488,11 @@ class Session:
                             if wire.filter is None and wire.transform is None
                             else self._on_wire(wire, packet)
                         )
-                        if sent is not None and (waiting or not wire.channel.offer(sent)):
-                            waiting.append((wire, sent))
+                        if sent is not None:
+                            if waiting or not wire.channel.offer(sent):
+                                waiting.append((wire, sent))
+                            else:
+                                self.mark(wire.target)
         except _EmitError as exc:
             error = exc.error
         except Exception as exc:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
@@ -514,6 +537,7 @@ class Session:
                 return
             for wire, packet in waiting:
                 await wire.channel.put(packet)
+                self.mark(wire.target)
                 self.wake.set()
             record.status = "ok"
             self._log_firing(record, record.status, None)
@@ -522,6 +546,7 @@ class Session:
         finally:
             run.busy = False
             self.in_flight -= 1
+            self.mark(run)
             self.wake.set()
 
     async def _attempt(
@@ -686,8 +711,10 @@ class Session:
 
     async def _send(self, wire: Wire, packet: DataPacket) -> None:
         sent = self._on_wire(wire, packet)
-        if sent is not None and not wire.channel.offer(sent):
-            await wire.channel.put(sent)
+        if sent is not None:
+            if not wire.channel.offer(sent):
+                await wire.channel.put(sent)
+            self.mark(wire.target)
         self.wake.set()
 
     def _on_wire(self, wire: Wire, packet: DataPacket) -> DataPacket | None:
