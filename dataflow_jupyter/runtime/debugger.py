@@ -31,8 +31,8 @@ from dataflow_jupyter.runtime.inspect import frame_of
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
+    from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
     from dataflow_jupyter.runtime.scheduler import GraphRuntime
-    from dataflow_jupyter.runtime.session import FiringRecord, NodeRun
 
 __all__ = ["Debugger", "Step"]
 

@@ -1,11 +1,12 @@
 """GraphRuntime: runs a graph on asyncio, in a script, a notebook cell or the background.
 
 Selection policy. The dispatcher looks at the *marked* nodes (those that received a packet
-or went idle since it last looked) in topological order (ties by insertion order), so one
-packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node (synchronous ``process``, ``offload: none``, no timeout; cheap
-work such as Filter or Mapper) is fired right there, again while it is ready and its
-outputs have room, so one pass carries a packet down a whole chain without a task switch.
-Every other *ready* node (see ``session``) gets a worker task, while fewer than
+or went idle since it last looked) in topological order (ties by insertion order), so a
+packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node
+(synchronous ``process``, ``offload: none``, no timeout; cheap work such as Filter or
+Mapper) is fired right there, again while it is ready and its outputs have room, so one
+pass carries a packet down a whole chain without a task switch. Every other *ready* node
+(see ``noderun``) gets a worker task, while fewer than
 ``max_concurrency`` workers run. A worker fires its node again and again while it stays
 ready, so a node fires one firing at a time and every edge keeps its order; independent
 branches have their own workers and run concurrently (synchronous ``process`` calls go to
@@ -42,7 +43,7 @@ from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue
 from dataflow_jupyter.runtime.inspect import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.progress import Progress
-from dataflow_jupyter.runtime.session import NodeRun, Session
+from dataflow_jupyter.runtime.session import Session
 from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.runtime.debugger import Debugger
+    from dataflow_jupyter.runtime.noderun import NodeRun
     from dataflow_jupyter.runtime.stats import Stats
 
 __all__ = ["GraphRuntime"]

@@ -1,0 +1,228 @@
+"""Node runs: one node instance and its run state, as the session moves it.
+
+- *node run* (``NodeRun``): the instance, its input channels per port, output wires per
+  port, last values of its ports, ``busy`` while a worker owns it, ``marked`` while the
+  dispatcher has it on its list to look at;
+- *ready*: not a source, and the firing rule holds: ``fire: all`` needs a packet on every
+  required input port (a node with only optional inputs needs one on any); ``fire: any``
+  needs a packet on any port;
+- *taking inputs*: one packet per required port (taken from that port's channels
+  round-robin, so every edge keeps its order), the waiting or last-seen packet of optional
+  ports;
+- *wire*: an output edge: its channel, its target and its optional ``filter`` /
+  ``transform`` expressions, evaluated on the wire before the packet is queued.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from dataflow_jupyter.node import NodeContext
+from dataflow_jupyter.runtime.stats import NodeStats
+from dataflow_jupyter.types import PortType
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dataflow_jupyter.expressions import Expression
+    from dataflow_jupyter.node import DataFlowNode
+    from dataflow_jupyter.packets import DataPacket, ErrorPacket
+    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.spec import NodeSpec
+    from dataflow_jupyter.types import PortSchema
+
+__all__ = ["DONE", "Done", "FiringRecord", "NodeRun", "Wire"]
+
+
+class Done:
+    """An awaitable that is already complete: what ``ctx.emit`` gives a synchronous node."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+DONE: Final = Done()
+
+
+@dataclass(slots=True)
+class Wire:
+    """One output edge as the producer sees it."""
+
+    edge_id: str
+    target: NodeRun
+    channel: Channel
+    filter: Expression | None
+    transform: Expression | None
+
+
+@dataclass(slots=True)
+class FiringRecord:
+    """What one firing did (the debugger shows it as a ``Step``)."""
+
+    firing_id: int
+    node_id: str
+    inputs: dict[str, DataPacket]
+    outputs: list[tuple[str, DataPacket]] = field(default_factory=list)
+    status: str = "ok"
+    error: ErrorPacket | None = None
+    attempt: int = 1
+    start_ns: int = 0
+    end_ns: int = 0
+
+
+class NodeRun:
+    """One node instance and its run state."""
+
+    __slots__ = (
+        "blocking",
+        "buffered",
+        "busy",
+        "checks",
+        "ctx",
+        "fire_any",
+        "in_frames",
+        "index",
+        "inline",
+        "inputs",
+        "instance",
+        "is_source",
+        "last",
+        "marked",
+        "node_id",
+        "offload",
+        "optional",
+        "out_frames",
+        "outputs",
+        "process",
+        "replays",
+        "required",
+        "rr",
+        "single",
+        "spec",
+        "stats",
+        "timeout",
+        "versions",
+    )
+
+    def __init__(self, node_id: str, index: int, instance: DataFlowNode, spec: NodeSpec) -> None:
+        self.node_id = node_id
+        self.index = index
+        self.instance = instance
+        self.spec = spec
+        self.process: Callable[..., Any] = getattr(instance, "process", _no_process)
+        self.is_source = instance.is_source()
+        self.fire_any = spec.execution.fire == "any"
+        self.offload = spec.execution.offload == "thread"
+        timeout_ms = spec.execution.timeout_ms
+        self.timeout = timeout_ms / 1000 if timeout_ms else None
+        self.required = tuple(p.name for p in spec.ports.inputs if p.required)
+        self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
+        self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}
+        self.outputs: dict[str, list[Wire]] = {p.name: [] for p in spec.ports.outputs}
+        self.checks: dict[str, PortSchema | None] = {
+            p.name: None if p.type in (PortType.ANY, PortType.SIGNAL) else p.port_schema()
+            for p in spec.ports.outputs
+        }
+        self.versions = {p.name: p.schema_version for p in spec.ports.outputs if p.schema_version}
+        self.last: dict[str, DataPacket] = {}
+        self.rr: dict[str, int] = dict.fromkeys(self.inputs, 0)
+        self.replays: deque[dict[str, DataPacket]] = deque()
+        self.busy = False
+        self.marked = False  # in the session's heap of nodes to look at
+        self.stats = NodeStats()
+        self.in_frames: dict[str, deque[DataPacket]] = {}
+        self.out_frames: dict[str, deque[DataPacket]] = {}
+        self.inline = False  # set by the session when its executor lets inline nodes run inline
+        self.single: tuple[str, Channel, deque[DataPacket]] | None = None
+        self.blocking: list[Channel] = []
+        self.buffered: list[tuple[str, Any]] = []
+        buffered = self.buffered
+
+        def emit(port: str, value: Any) -> Done:
+            buffered.append((port, value))
+            return DONE
+
+        self.ctx = NodeContext(node_id, emit)
+
+    def has(self, port: str) -> bool:
+        """Whether a packet waits on ``port``."""
+        return any(self.inputs[port])
+
+    def wired(self) -> None:
+        """Note the shortcuts the wiring allows (called once the edges are in place)."""
+        ports = list(self.inputs)
+        if (
+            len(ports) == 1
+            and not self.fire_any
+            and self.required
+            and len(self.inputs[ports[0]]) == 1
+        ):
+            port = ports[0]
+            self.single = (port, self.inputs[port][0], self.in_frames[port])
+        self.blocking = [
+            wire.channel
+            for wires in self.outputs.values()
+            for wire in wires
+            if wire.channel.overflow == "block"
+        ]
+
+    def ready(self) -> bool:
+        """Whether the firing rule holds (see the module docstring); ``busy`` is not checked."""
+        if self.single is not None:
+            return bool(self.single[1]) or bool(self.replays)
+        if self.is_source:
+            return False
+        if self.replays:
+            return True
+        if self.fire_any or not self.required:
+            return any(self.has(port) for port in self.inputs)
+        return all(self.has(port) for port in self.required)
+
+    def take_inputs(self) -> dict[str, DataPacket]:
+        """Take one firing's inputs from the channels (see the module docstring)."""
+        if self.replays:
+            return self.replays.popleft()
+        if self.single is not None:  # one required port fed by one edge: the common case
+            port, channel, frame = self.single
+            packet = channel.take()
+            self.stats.received += 1
+            frame.append(packet)
+            return {port: packet}
+        inputs: dict[str, DataPacket] = {}
+        if self.fire_any or not self.required:
+            port = next(p for p in self.inputs if self.has(p))
+            inputs[port] = self._take(port)
+        else:
+            for port in self.required:
+                inputs[port] = self._take(port)
+            for port in self.optional:
+                if self.has(port):
+                    inputs[port] = self._take(port)
+        for port, packet in self.last.items():
+            inputs.setdefault(port, packet)
+        return inputs
+
+    def _take(self, port: str) -> DataPacket:
+        channels = self.inputs[port]
+        start = self.rr[port]
+        for offset in range(len(channels)):
+            channel = channels[(start + offset) % len(channels)]
+            if channel:
+                self.rr[port] = (start + offset + 1) % len(channels)
+                packet = channel.take()
+                self.last[port] = packet
+                self.stats.received += 1
+                frame = self.in_frames.get(port)
+                if frame is not None:
+                    frame.append(packet)
+                return packet
+        msg = f"node {self.node_id!r} port {port!r} has no packet"  # ready() guards this
+        raise LookupError(msg)
+
+
+def _no_process(inputs: dict[str, DataPacket], ctx: NodeContext) -> None:
+    return None
