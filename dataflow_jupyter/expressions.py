@@ -67,11 +67,12 @@ import re
 import sys
 import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator
     from types import CodeType
 
     from dataflow_jupyter.packets import DataPacket
@@ -169,7 +170,10 @@ def _size(obj: Any, cap: int) -> int:
         elif isinstance(item, float):
             total += 24
         else:
-            total += 1
+            try:  # a range, a dict view, ...: as many as it holds
+                total += max(len(item), 1)
+            except (TypeError, OverflowError):
+                total += 1
         if total > cap:
             return total
     return total
@@ -269,7 +273,53 @@ def _sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
     if isinstance(start, bool) or not isinstance(start, int | float):
         msg = f"sum() adds numbers only; start must be a number, got {type(start).__name__}"
         raise _Refusal(msg)
-    return sum(iterable, start)
+    return sum(_metered(iterable, "sum()"), start)
+
+
+_METER_STEP: Final = 256
+
+
+def _metered(iterable: Iterable[Any], what: str) -> Iterator[Any]:
+    """``iterable``, charging the budget one unit per item drawn (in steps of 256).
+
+    Every safe function that walks an iterable walks it through this, so building or
+    scanning is bounded like repetition is, whatever the iterable (a range, a dict view, a
+    zip of many of them).
+    """
+    count = 0
+    for item in iterable:
+        count += 1
+        if count == _METER_STEP:
+            _charge(count, what)
+            count = 0
+        yield item
+    if count:
+        _charge(count, what)
+
+
+def _walking(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``function`` with its first argument walked through ``_metered``."""
+
+    def walk(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 or (args and function not in (max, min)):  # max(a, b) walks nothing
+            first = args[0]
+            if isinstance(first, Mapping):
+                first = first.items() if function is dict else first.keys()
+            args = (_metered(first, f"{name}()"), *args[1:])
+        return function(*args, **kwargs)
+
+    walk.__name__ = name
+    return walk
+
+
+def _zip(*iterables: Iterable[Any], **kwargs: Any) -> Iterator[tuple[Any, ...]]:
+    return zip(*(_metered(it, "zip()") for it in iterables), **kwargs)  # noqa: B905 - kwargs has strict=
+
+
+def _int(*args: Any, **kwargs: Any) -> int:
+    number = int(*args, **kwargs)
+    _check_bits(number.bit_length(), "int()")
+    return number
 
 
 def _call(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -316,26 +366,26 @@ def _padding(name: str) -> Callable[..., Any]:
 
 SAFE_FUNCTIONS: Final[Mapping[str, Any]] = {
     "abs": abs,
-    "all": all,
-    "any": any,
+    "all": _walking(all, "all"),
+    "any": _walking(any, "any"),
     "bool": bool,
-    "dict": dict,
-    "enumerate": enumerate,
+    "dict": _walking(dict, "dict"),
+    "enumerate": _walking(enumerate, "enumerate"),
     "float": float,
-    "int": int,
+    "int": _int,
     "len": len,
-    "list": list,
-    "max": max,
-    "min": min,
+    "list": _walking(list, "list"),
+    "max": _walking(max, "max"),
+    "min": _walking(min, "min"),
     "range": _range,
     "reversed": reversed,
     "round": _round,
-    "set": set,
-    "sorted": sorted,
+    "set": _walking(set, "set"),
+    "sorted": _walking(sorted, "sorted"),
     "str": _str,
     "sum": _sum,
-    "tuple": tuple,
-    "zip": zip,
+    "tuple": _walking(tuple, "tuple"),
+    "zip": _zip,
 }
 
 # Methods that can build large results: called only directly, through a guard.
