@@ -6,7 +6,6 @@ every problem is collected; nothing here raises on a bad graph.
 
 from __future__ import annotations
 
-import ast
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from dataflow_jupyter import _graph_analysis
 from dataflow_jupyter._graph_model import listing, size_problems
+from dataflow_jupyter.expressions import ExpressionError, compile_expression
 from dataflow_jupyter.registry import UnknownNodeError
 from dataflow_jupyter.types import connection_problems
 
@@ -146,13 +146,14 @@ def _port(
 
 
 def expression_problem(text: str) -> str | None:
+    """Why the safe evaluator refuses ``text`` (the very check the runtime makes), or ``None``.
+
+    Compiling parses and checks only; nothing is evaluated.
+    """
     try:
-        ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        at = f" at column {exc.offset}" if exc.offset else ""
-        return f"{text!r:.60} is not a valid Python expression: {exc.msg}{at}"
-    except (ValueError, RecursionError, MemoryError):
-        return f"{text!r:.60} is not a valid Python expression: too complex or contains NUL"
+        compile_expression(text)
+    except ExpressionError as exc:
+        return str(exc)
     return None
 
 

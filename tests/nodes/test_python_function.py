@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from typing import Any
@@ -16,6 +17,13 @@ from dataflow_jupyter.runtime import RunResult
 from dataflow_jupyter.spec import SettingsError
 
 NOT_A_FUNCTION = 42
+ALLOWED = f"math,builtins,no_such_module_xyz,os,{__name__}"
+
+
+@pytest.fixture(autouse=True)
+def allowed_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packages these tests reference, allowed as a user would allow theirs."""
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", ALLOWED)
 
 
 def tag(value: Any) -> Any:
@@ -186,12 +194,31 @@ def test_tables_in_and_out(registry: NodeRegistry) -> None:
         (f"{__name__}:fetch", f"'{__name__}:fetch' is a coroutine function (async def)"),
     ],
 )
-def test_an_unknown_reference_fails_at_construction(
+def test_an_unknown_reference_fails_at_setup(
     python_function: type[DataFlowNode], reference: str, message: str
 ) -> None:
+    node = python_function("fn", {"function": reference})  # reads the reference only
     with pytest.raises(ValueError, match=re.escape(message)) as info:
-        python_function("fn", {"function": reference})
+        asyncio.run(node.setup())
     assert str(info.value).startswith("python-function 1.0.0 (node 'fn'): ")
+
+
+@pytest.mark.parametrize("reference", ["builtins:exec", "os:system", "importlib:import_module"])
+def test_a_package_that_is_not_allowed_is_refused_without_importing(
+    python_function: type[DataFlowNode], reference: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math")
+    with pytest.raises(ValueError, match="which is not allowed") as info:
+        python_function("fn", {"function": reference})
+    assert "DATAFLOW_PYTHON_MODULES=" in str(info.value)
+
+
+def test_validating_a_graph_imports_nothing(
+    python_function: type[DataFlowNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "never_imported_pkg")
+    python_function("fn", {"function": "never_imported_pkg.sub:f"})
+    assert "never_imported_pkg" not in sys.modules
 
 
 def test_an_unknown_reference_fails_the_run_before_any_packet(registry: NodeRegistry) -> None:
@@ -199,8 +226,9 @@ def test_an_unknown_reference_fails_the_run_before_any_packet(registry: NodeRegi
     src = graph.add_node("values-source", settings={"values": [1]})
     fn = graph.add_node("python-function", settings={"function": "math:nope"})
     graph.connect(src, "out", fn, "in")
-    with pytest.raises(ValueError, match="cannot find function 'math:nope'"):
+    with pytest.raises(RuntimeError, match="failed to set up") as info:
         run_graph(graph, registry)
+    assert "cannot find function 'math:nope'" in str(info.value)
 
 
 @pytest.mark.parametrize(

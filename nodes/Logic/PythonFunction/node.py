@@ -1,14 +1,22 @@
 """python-function: call a function, named by reference, on each packet's payload.
 
-The graph stores the reference (``module:function`` or a bare name), never code. The
-reference is resolved when the node is built, so an unknown one fails the run before any
-packet flows, with a message naming what was looked up where.
+The graph stores the reference (``module:function`` or a bare name), never code.
+
+Trust: a graph file comes from someone else, so a reference may not pick just any
+importable function (``builtins:exec`` or ``os:system`` would run whatever a packet
+carries). A bare name is looked up in the notebook's namespace (``__main__``): code the user
+ran themselves. A ``module:function`` reference is allowed only when the module's top-level
+package is listed in the ``DATAFLOW_PYTHON_MODULES`` environment variable
+(comma-separated, e.g. ``math,mypkg``); otherwise building the node fails, saying so. That
+check reads the reference only; the module is imported in ``setup()``, so validating a graph
+(``dataflow validate``) never imports anything.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -35,19 +43,45 @@ class PythonFunction(PureNode):
 
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
-        self.function = resolve(self.settings["function"], node_id, self.version)
+        check_allowed(self.settings["function"], node_id, self.version)
+        self.function: Callable[[Any], Any] | None = None
+
+    async def setup(self) -> None:
+        self.function = resolve(self.settings["function"], self.node_id, self.version)
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> dict[str, Any] | None:
         packet = inputs["in"]
         payload = packet.payload
         if isinstance(payload, BinaryRef):
             payload = payload.read()
+        if self.function is None:  # called without setup(), e.g. straight from a test
+            self.function = resolve(self.settings["function"], self.node_id, self.version)
         result = self.function(payload)
         if result is None:
             return None
         if isinstance(result, pd.DataFrame):
             result = pa.Table.from_pandas(result, preserve_index=False)
         return {"out": result}
+
+
+ALLOWED_MODULES_ENV = "DATAFLOW_PYTHON_MODULES"
+
+
+def check_allowed(reference: str, node_id: str, version: str) -> None:
+    """Refuse a ``module:function`` whose package is not allowed (see the module docstring)."""
+    module_name, sep, _ = reference.partition(":")
+    if not sep:
+        return
+    allowed = {m.strip() for m in os.environ.get(ALLOWED_MODULES_ENV, "").split(",") if m.strip()}
+    package = module_name.split(".")[0]
+    if package not in allowed:
+        msg = (
+            f"python-function {version} (node {node_id!r}): function {reference!r} is in "
+            f"package {package!r}, which is not allowed. A graph file may only call functions "
+            f"of packages you allow: set {ALLOWED_MODULES_ENV}={package} (comma-separated), or "
+            "define the function in the notebook and reference it by name"
+        )
+        raise ValueError(msg)
 
 
 def resolve(reference: str, node_id: str, version: str) -> Callable[[Any], Any]:
