@@ -314,6 +314,9 @@ class NodeRegistry:
             msg = f"{spec.id} {spec.version} is already registered (from {self._types[spec.key]})"
             raise ValueError(msg)
         if node_class is not None:
+            bound = node_class.__dict__.get("spec")
+            if bound is not None and bound != spec:  # one class for two versions: one each
+                node_class = type(node_class.__name__, (node_class,), {"spec": spec})
             node_class.spec = spec
         node_type = NodeType(spec, None, "registered", node_class=node_class)
         self._types[spec.key] = node_type

@@ -23,6 +23,7 @@ instance's settings; ``node_spec_json_schema()`` is the JSON Schema shipped in t
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import math
 import re
@@ -261,7 +262,7 @@ class NodeSpec(_Model):
         problems = self.setting_problems(given)
         if problems:
             raise SettingsError(self.id, self.version, problems)
-        resolved = {s.name: s.default for s in self.settings}
+        resolved = {s.name: copy.deepcopy(s.default) for s in self.settings}
         resolved.update({k: v for k, v in given.items() if v is not None})
         return resolved
 

@@ -154,3 +154,11 @@ def test_the_node_json_schema_accepts_the_seed_example() -> None:
     jsonschema.validate(HTTP_REQUEST, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**HTTP_REQUEST, "colour": "red"}, schema)
+
+
+def test_mutable_defaults_are_not_shared_between_nodes() -> None:
+    spec = spec_with_settings({"name": "seen", "type": "json", "default": []})
+    first, second = spec.validate_settings({}), spec.validate_settings({})
+    first["seen"].append(1)
+    assert second["seen"] == []
+    assert spec.settings[0].default == []

@@ -95,15 +95,24 @@ class DeadLetterQueue:
     def replay(self, node_id: str | None = None) -> Any:
         """Fire the failed nodes again with their inputs (all, or those of ``node_id``).
 
-        The replayed letters leave the queue; the ones that fail again come back. Returns the
-        ``RunResult`` of the replay.
+        The replayed letters leave the queue; the ones that fail again come back. A source's
+        failure has no input to replay and stays. Returns the ``RunResult`` of the replay.
         """
         if self._replay is None:
             msg = "this dead-letter queue is not attached to a runtime; nothing can replay it"
             raise RuntimeError(msg)
-        chosen = [x for x in self._letters if node_id is None or x.node_id == node_id]
-        self._letters = [x for x in self._letters if x not in chosen]
-        return self._replay(chosen)
+        chosen = [
+            x
+            for x in self._letters
+            if (node_id is None or x.node_id == node_id) and x.inputs  # a source's has none
+        ]
+        kept = self._letters
+        self._letters = [x for x in kept if x not in chosen]
+        try:
+            return self._replay(chosen)
+        except BaseException:
+            self._letters = kept  # a replay that could not run loses nothing
+            raise
 
     def _repr_html_(self) -> str:
         return str(self.to_pandas().to_html())

@@ -116,9 +116,10 @@ class NodeRun:
         self.process: Callable[..., Any] = getattr(instance, "process", _no_process)
         self.is_source = instance.is_source()
         self.fire_any = spec.execution.fire == "any"
-        self.offload = spec.execution.offload == "thread"
         timeout_ms = spec.execution.timeout_ms
         self.timeout = timeout_ms / 1000 if timeout_ms else None
+        # a synchronous call can only be timed out from outside: in a thread
+        self.offload = spec.execution.offload == "thread" or self.timeout is not None
         self.required = tuple(p.name for p in spec.ports.inputs if p.required)
         self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
         self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}

@@ -117,11 +117,21 @@ class GraphRuntime:
 
     def run(self) -> RunResult:
         """Run the graph to the end and return its result (blocking; fine in a notebook cell)."""
+        self._refuse_while_running("run")
         return self._loops.run(self.run_async())
 
     async def run_async(self) -> RunResult:
         """Run the graph to the end on the current loop."""
+        self._refuse_while_running("run")
         return await self._run(None)
+
+    def _refuse_while_running(self, what: str) -> None:
+        if self.running:
+            msg = (
+                f"graph {self.graph.id!r} is running in the background (start()); {what} would "
+                "share its state. Call `await rt.stop()` first, or make a second GraphRuntime"
+            )
+            raise RuntimeError(msg)
 
     async def _run(self, set_up: asyncio.Event | None) -> RunResult:
         session = self._open_session()
@@ -204,6 +214,7 @@ class GraphRuntime:
         """A step-by-step debugger over a fresh run of this graph (see ``Debugger``)."""
         from dataflow_jupyter.runtime.debugger import Debugger  # noqa: PLC0415 - cycle
 
+        self._refuse_while_running("debugger()")
         return Debugger(self)
 
     @property
@@ -226,6 +237,9 @@ class GraphRuntime:
         Returns a function that unsubscribes.
         """
         self._subscribers.append(callback)
+        for session in (self._session, self._prepared):  # a run going on hears it from now
+            if session is not None:
+                session.publish = self._publish
         return lambda: self._subscribers.remove(callback)
 
     # -- internals -----------------------------------------------------------------------------
@@ -315,10 +329,11 @@ class GraphRuntime:
                 if progress is not None:
                     progress.update()
         finally:
-            for task in list(workers):
+            pending = [*workers, *session.finishing]
+            for task in pending:
                 task.cancel()
-            if workers:
-                await asyncio.gather(*workers, return_exceptions=True)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
             if progress is not None:
                 progress.close()
 
@@ -363,6 +378,7 @@ class GraphRuntime:
         )
 
     def _replay(self, letters: list[DeadLetter]) -> RunResult:
+        self._refuse_while_running("replay()")
         return self._loops.run(self._replay_async(letters))
 
     async def _replay_async(self, letters: list[DeadLetter]) -> RunResult:

@@ -85,6 +85,7 @@ class Session:
         self.errors: list[ErrorPacket] = []
         self.wake = asyncio.Event()
         self.marks: list[int] = []  # a heap of node indices that may have become ready
+        self.finishing: set[asyncio.Task[None]] = set()  # inline firings that went on async
         self.in_flight = 0
         self.started_ns = time.time_ns()
         inline_ok = bool(getattr(executor, "runs_inline", False))
@@ -306,7 +307,9 @@ class Session:
             record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
             run.busy = True
             self.in_flight += 1
-            asyncio.get_running_loop().create_task(self._finish(run, record, error, waiting))
+            task = asyncio.get_running_loop().create_task(self._finish(run, record, error, waiting))
+            self.finishing.add(task)
+            task.add_done_callback(self.finishing.discard)
             return True
         status = "ok"
         if not emitted:
@@ -332,13 +335,13 @@ class Session:
     ) -> None:
         """The rest of an inline firing: sends that wait for room, or retries and routing."""
         try:
-            if error is not None:
-                await self.fire_with(run, record.inputs, record, error)
-                return
-            for wire, packet in waiting:
+            for wire, packet in waiting:  # already counted as emitted: they must arrive
                 await wire.channel.put(packet)
                 self.mark(wire.target)
                 self.wake.set()
+            if error is not None:
+                await self.fire_with(run, record.inputs, record, error)
+                return
             record.status = "ok"
             self._log_firing(record, record.status, None)
             if self.publish is not None:
@@ -415,10 +418,14 @@ class Session:
                 {"type": "node-execution-error", "node_id": run.node_id, "error": error.to_dict()}
             )
         if run.outputs.get("error"):
-            run.stats.errors += 1
-            packet = await self.emit(run, "error", error, inputs, record)
-            record.outputs.append(("error", packet))
-            return "error"
+            try:
+                packet = await self.emit(run, "error", error, inputs, record)
+            except _EmitError as refused:  # the error edge's own expression failed
+                _log.warning("node %r: error output refused: %s", run.node_id, refused)
+            else:
+                run.stats.errors += 1
+                record.outputs.append(("error", packet))
+                return "error"
         run.stats.dead_lettered += 1
         self.dlq.append(DeadLetter(error, run.node_id, dict(inputs)))
         return "dead_letter"
@@ -530,7 +537,11 @@ class Session:
             except Exception as exc:
                 message = f"edge {wire.edge_id!r}: {exc}"
                 error = ErrorPacket(
-                    ErrorCode.EXPRESSION, message, None, packet.trace_id, packet=packet
+                    ErrorCode.EXPRESSION,
+                    message,
+                    packet.origin_node,
+                    packet.trace_id,
+                    packet=packet,
                 )
                 raise _EmitError(error) from exc
         return packet

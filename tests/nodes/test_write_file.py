@@ -128,7 +128,10 @@ def test_jsonl_lines(registry: NodeRegistry, tmp_path: Path) -> None:
     assert [json.loads(line) for line in path.read_text().splitlines()] == ROWS
 
 
-def test_jsonl_dates_nan_and_append(registry: NodeRegistry, tmp_path: Path) -> None:
+def test_jsonl_dates_nan_and_append(
+    registry: NodeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", __name__)  # python-function makes the table
     path = tmp_path / "when.ndjson"
     for mode in ("overwrite", "append"):
         graph = Graph(id="write", registry=registry)

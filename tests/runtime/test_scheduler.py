@@ -245,3 +245,36 @@ def test_the_log_traces_one_input_and_writes_parquet(
     log.close()
     on_disk = pd.read_parquet(tmp_path / "run.parquet")
     assert len(on_disk) == len(rt.log.to_pandas())
+
+
+async def test_a_second_run_is_refused_while_one_runs_in_the_background(
+    graph: Graph, registry: NodeRegistry
+) -> None:
+    chain(graph, ("inject", {"value": 1, "count": 0, "intervalMs": 5}), ("add-one", {}))
+    rt = GraphRuntime(graph, registry)
+    await rt.start()
+    with pytest.raises(RuntimeError, match="is running in the background"):
+        await rt.run_async()
+    with pytest.raises(RuntimeError, match="is running in the background"):
+        rt.debugger()
+    await rt.stop()
+
+
+def test_a_timeout_holds_for_a_synchronous_inline_node(
+    graph: Graph, registry: NodeRegistry
+) -> None:
+    from _testnodes import Sleeper, spec
+
+    registry.register(
+        spec(
+            "slow-inline",
+            ["in"],
+            ["out"],
+            settings=[{"name": "seconds", "type": "number", "default": 0.3}],
+            execution={"offload": "none", "timeoutMs": 30},
+        ),
+        type("SlowInline", (Sleeper,), {}),
+    )
+    chain(graph, ("inject", {"value": 1}), ("slow-inline", {}))
+    (error,) = GraphRuntime(graph, registry).run().errors
+    assert error.code == "TIMEOUT"
