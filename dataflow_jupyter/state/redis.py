@@ -316,10 +316,15 @@ def _redact(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    netloc = parts.netloc.rpartition("@")[2]  # the host as written ([::1] keeps its brackets)
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc}"
+    query = (
+        "&".join(
+            "password=***" if item.lower().startswith("password=") else item
+            for item in parts.query.split("&")
+        )
+        if parts.query
+        else ""
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -163,3 +163,14 @@ def test_invalid_settings_are_refused(
 def test_aggregations_are_required(aggregate: type[DataFlowNode]) -> None:
     with pytest.raises(SettingsError, match="setting 'aggregations' is required"):
         aggregate("agg", {"keys": ["sym"]})
+
+
+def test_a_key_named_like_an_aggregate(registry: NodeRegistry) -> None:
+    tables, errors = run_table_node(
+        registry,
+        "aggregate",
+        {"keys": ["x_sum"], "aggregations": [{"column": "x", "op": "sum", "as": "total"}]},
+        {"in": [{"x_sum": ["a", "a", "b"], "x": [1, 2, 5]}]},
+    )
+    assert errors == []
+    assert tables[0].to_pylist() == [{"x_sum": "a", "total": 3}, {"x_sum": "b", "total": 5}]

@@ -304,3 +304,10 @@ async def test_a_sliding_window_loses_nothing_when_redis_restarts(
     window: Any = await runtime.state.get("restart/win/window/null")
     assert [value["n"] for _, value in window["items"]] == list(range(200))
     await runtime.state.close()
+
+
+def test_passwords_never_show() -> None:
+    from dataflow_jupyter.state.redis import RedisState
+
+    assert "hunter2" not in repr(RedisState("redis://127.0.0.1:6399/0?password=hunter2"))
+    assert "pw" not in repr(RedisState("redis://u:pw@[::1]:6399/0"))

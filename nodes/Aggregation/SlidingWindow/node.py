@@ -52,7 +52,12 @@ if TYPE_CHECKING:
 
 _PREFIX: Final = "window/"
 _MAX_NAME: Final = 200
-_ARROW_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_ARROW_ERRORS: Final = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    OverflowError,  # an integer beyond int64
+)
 
 Items = list[list[Any]]  # [[timestamp_ns, value], ...], oldest first
 

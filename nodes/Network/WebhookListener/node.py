@@ -180,8 +180,9 @@ class WebhookListener(IONode):
         bearer = credentials.strip() if scheme.lower() == "bearer" else ""
         header = request.headers.get("X-Webhook-Token", "")
         # both compared, always: the time taken does not depend on which header matched
-        by_bearer = hmac.compare_digest(bearer.encode(), self._token)
-        by_header = hmac.compare_digest(header.encode(), self._token)
+        # aiohttp decodes header bytes with surrogateescape: encode them back the same way
+        by_bearer = hmac.compare_digest(bearer.encode("utf-8", "surrogateescape"), self._token)
+        by_header = hmac.compare_digest(header.encode("utf-8", "surrogateescape"), self._token)
         return by_bearer or by_header
 
     def _headers(self, request: web.Request) -> dict[str, str]:

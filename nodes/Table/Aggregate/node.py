@@ -81,14 +81,15 @@ class Aggregate(PureNode):
             ops = ", ".join(f"{op}({c or ''})" for c, op in self.pairs)
             msg = f"{self.where}: cannot compute {ops}: {exc}"
             return ErrorPacket(ErrorCode.VALIDATION, msg)
-        keys = set(self.keys)
-        # The result holds the keys and the aggregates (named <column>_<op>, which may repeat);
-        # the order of the aggregates among themselves is the order asked for.
-        aggregated = [
-            result.column(i) for i, name in enumerate(result.column_names) if name not in keys
-        ]
-        columns = [result.column(key) for key in self.keys] + aggregated
-        return {"out": pa.Table.from_arrays(columns, names=self.keys + self.names)}
+        # The result holds the keys (first or last, by pyarrow version) and the aggregates in
+        # the order asked for; their names (<column>_<op>) may repeat or equal a key's.
+        count = len(self.keys)
+        columns = result.columns
+        if result.column_names[:count] == self.keys:
+            keys, aggregated = columns[:count], columns[count:]
+        else:
+            aggregated, keys = columns[: len(columns) - count], columns[len(columns) - count :]
+        return {"out": pa.Table.from_arrays(keys + aggregated, names=self.keys + self.names)}
 
 
 def _aggregation(item: Any, where: str) -> tuple[str | None, str, str]:
