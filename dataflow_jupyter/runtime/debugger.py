@@ -9,6 +9,9 @@ dbg.resume()                    # runs until a breakpoint is about to fire: retu
 dbg.pending                     # queued packets per edge, as a DataFrame
 ```
 
+While debugging, ``block`` edges hold whatever they are given: nothing runs between steps,
+so a firing that emitted more than an edge's size would otherwise wait forever.
+
 Deterministic order: each step fires the first ready node in topological order (ties by
 insertion order). Only when no node is ready does a source emit, one packet per step; the
 sources take turns in topological order. Sources run as tasks that wait for a permit before
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +115,12 @@ class Debugger:
     def __init__(self, runtime: GraphRuntime) -> None:
         self._rt = runtime
         self._session = runtime._open_session()
+        # Nothing runs between steps, so a firing that emits more than a `block` edge holds
+        # would wait forever: while debugging, edges hold what they are given (``pending``
+        # shows it). Drop policies keep their size: dropping is what they are for.
+        for _, _, channel in self._session.channels.values():
+            if channel.overflow == "block":
+                channel.size = sys.maxsize
         self._gate: _Gate | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._turn = 0
@@ -205,9 +215,9 @@ class Debugger:
     async def _start(self) -> None:
         if self._started:
             return
-        self._started = True
         self._gate = _Gate()
-        await self._session.setup()
+        await self._session.setup()  # a failure here leaves the debugger unstarted
+        self._started = True
         for run in self._session.nodes.values():
             if run.is_source:
                 task = asyncio.create_task(self._session.run_source(run, self._gate))

@@ -87,3 +87,18 @@ def test_a_breakpoint_on_an_unknown_node_is_refused(graph: Graph, registry: Node
     dbg = GraphRuntime(graph, registry).debugger()
     with pytest.raises(KeyError, match="no node 'nope'"):
         dbg.add_breakpoint("nope")
+
+
+def test_a_firing_may_emit_more_than_an_edge_holds(graph: Graph, registry: NodeRegistry) -> None:
+    src = graph.add_node("inject", settings={"value": [1, 2, 3]})
+    em = graph.add_node("emitter")
+    log = graph.add_node("debug-log")
+    graph.connect(src, "out", em, "in")
+    graph.connect(em, "out", log, "in", buffer={"size": 1})
+    dbg = GraphRuntime(graph, registry).debugger()
+    steps = dbg.step(10)
+    assert [(s.node_id, s.kind) for s in steps] == [
+        (src, "emit"), (em, "firing"), (log, "firing"), (log, "firing"), (log, "firing"),
+    ]  # fmt: skip
+    assert [s.outputs[0][1].value for s in steps[2:]] == [1, 2, 3]
+    assert dbg.done
