@@ -29,9 +29,10 @@ from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["RETRYABLE_STATUS", "check_headers", "check_url", "fetch"]
+__all__ = ["MAX_BODY_BYTES", "RETRYABLE_STATUS", "check_headers", "check_url", "fetch"]
 
 RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
+MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # an answer is one packet value, held in memory
 
 
 async def fetch(
@@ -45,8 +46,13 @@ async def fetch(
     timeout_ms: int,
     node_id: str,
     recoverable: bool,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> dict[str, Any] | ErrorPacket:
-    """One attempt: the response object, or the ErrorPacket the failure becomes."""
+    """One attempt: the response object, or the ErrorPacket the failure becomes.
+
+    A body longer than ``max_body_bytes`` is not read to the end: it is an ``IO_ERROR``
+    that is not retried (the next attempt would get the same).
+    """
     started = time.perf_counter()
     where = {"url": url, "method": method}
     try:
@@ -57,7 +63,13 @@ async def fetch(
             data=data,
             timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000),
         ) as answer:
-            raw = await answer.read()
+            raw = await _read_capped(answer, max_body_bytes)
+            if raw is None:
+                message = (
+                    f"{method} {url}: the answer is larger than {max_body_bytes:,} bytes; a "
+                    "packet holds one answer in memory. Ask for less (a page, a range)"
+                )
+                return ErrorPacket(ErrorCode.IO_ERROR, message, node_id, details=where)
             response = {
                 "status": answer.status,
                 "headers": _joined_headers(answer.headers.items()),
@@ -87,6 +99,20 @@ async def fetch(
         recoverable=recoverable and retry,
         details={**where, "status": status, "response": response},
     )
+
+
+async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body, or ``None`` as soon as it is known to be longer than ``limit``."""
+    if answer.content_length is not None and answer.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _read_body(raw: bytes, charset: str | None, response_type: str) -> Any:

@@ -271,3 +271,25 @@ def test_the_url_is_required(net_registry: NodeRegistry) -> None:
     node_class = net_registry.get("http-request", "1.0.0").load()
     with pytest.raises(ValueError, match="setting 'url' is required"):
         node_class("req", {})
+
+
+async def test_an_answer_larger_than_the_cap_is_refused(http_server: Any) -> None:
+    import aiohttp
+
+    from dataflow_jupyter.httpfetch import fetch
+
+    async with aiohttp.ClientSession() as session:
+        answer = await fetch(
+            session, "GET", http_server.url("/text"), headers={}, data=None,
+            response_type="text", timeout_ms=5000, node_id="n", recoverable=True,
+            max_body_bytes=5,
+        )  # fmt: skip
+        whole = await fetch(
+            session, "GET", http_server.url("/text"), headers={}, data=None,
+            response_type="text", timeout_ms=5000, node_id="n", recoverable=True,
+        )  # fmt: skip
+    assert isinstance(answer, ErrorPacket)
+    assert answer.code is ErrorCode.IO_ERROR
+    assert not answer.recoverable
+    assert "larger than 5 bytes" in answer.message
+    assert whole["body"] == http_server.TEXT
