@@ -116,10 +116,6 @@ class Channel:
         """The queued packets, oldest first (for inspection)."""
         return list(self._items)
 
-    def push_front(self, packet: DataPacket) -> None:
-        """Put a packet back at the head (a firing that was not started gives it back)."""
-        self._items.appendleft(packet)
-
     def clear_waiters(self) -> None:
         """Cancel producers waiting for room (the run is stopping)."""
         while self._waiters:

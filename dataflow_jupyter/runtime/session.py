@@ -181,10 +181,6 @@ class Session:
         run.marked = False
         return run
 
-    def ready_nodes(self) -> list[NodeRun]:
-        """The nodes whose firing rule holds, in topological order."""
-        return [run for run in self.nodes.values() if run.ready()]
-
     def idle(self) -> bool:
         """Nothing is in flight and no node is ready."""
         return self.in_flight == 0 and not any(run.ready() for run in self.nodes.values())
@@ -256,7 +252,7 @@ class Session:
         runtime's hot path: it allocates one context-free firing and no coroutine.
         """
         for channel in run.blocking:
-            if len(channel) >= channel.size:
+            if channel.full:
                 return False
         inputs = run.take_inputs()
         first = next(iter(inputs.values()), None)
