@@ -1,7 +1,7 @@
 # The two commands of the README: `make lab` and `make test`. Both set everything up first.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test lint typecheck layers pytest schemas
+.PHONY: help setup system lab test lint typecheck layers pytest schemas
 
 # uv from PATH, else a private copy installed with pip into .tools/ (a fresh machine has none).
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -12,14 +12,17 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make lab    set everything up and open JupyterLab on notebooks/"
-	@echo "make test   set everything up and run every test (lint, types, layers, tests, notebooks)"
+	@echo "make test   set everything up and run every test (lint, types, layers, tests, notebooks, browser)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
+# `uv sync` builds the package, and the build bundles the canvas (labextension/build.mjs,
+# through hatch-jupyter-builder). A cached build without the bundle is rebuilt.
 setup: $(UV)
 	$(UV) sync --locked
+	@test -f dataflow_jupyter/static/canvas.js || $(UV) sync --locked --reinstall-package dataflow-jupyter
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
@@ -30,6 +33,7 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent typecheck
 
 layers: setup
 	$(BIN)/lint-imports
@@ -37,7 +41,20 @@ layers: setup
 pytest: setup
 	$(BIN)/pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
 
-test: lint typecheck layers pytest
+# The services the tests drive for real: redis-server and Chromium (Debian packages).
+# Installed with apt when missing and we are root; otherwise those tests say what is missing.
+SYSTEM_MISSING := $(strip $(if $(shell command -v redis-server 2>/dev/null),,redis-server) \
+	$(if $(wildcard /usr/bin/chromium),,chromium))
+system:
+ifneq ($(SYSTEM_MISSING),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && apt-get install -y $(SYSTEM_MISSING); \
+	else \
+		echo "missing Debian packages: $(SYSTEM_MISSING) (apt-get install -y $(SYSTEM_MISSING) as root)"; \
+	fi
+endif
+
+test: system lint typecheck layers pytest
 
 # Regenerate the JSON Schemas shipped in the package (a test checks they are current).
 schemas: setup

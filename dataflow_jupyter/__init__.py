@@ -45,6 +45,7 @@ from dataflow_jupyter.state import (
     StateKeyError,
 )
 from dataflow_jupyter.types import PortSchema, PortType
+from dataflow_jupyter.widget import GraphEditor
 
 __all__ = [
     "BinaryRef",
@@ -63,6 +64,7 @@ __all__ = [
     "Graph",
     "GraphAnalysis",
     "GraphEdge",
+    "GraphEditor",
     "GraphNode",
     "GraphRuntime",
     "GraphSchema",

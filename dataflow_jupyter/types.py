@@ -144,7 +144,10 @@ def connection_problems(source: PortSchema, target: PortSchema) -> list[str]:
     if target.type in (PortType.ANY, PortType.SIGNAL) or source.type is PortType.ANY:
         pass
     elif source.type is not target.type:
-        problems.append(f"a {source.type.value} output cannot feed a {target.type.value} input")
+        problems.append(
+            f"{_article(source.type)} {source.type.value} output cannot feed "
+            f"{_article(target.type)} {target.type.value} input"
+        )
         return problems
     elif target.type is PortType.TABLE:
         problems.extend(_column_problems(source, target))
@@ -152,6 +155,10 @@ def connection_problems(source: PortSchema, target: PortSchema) -> list[str]:
         problems.extend(_object_schema_problems(source, target))
     problems.extend(_version_problems(source, target))
     return problems
+
+
+def _article(port_type: PortType) -> str:
+    return "an" if port_type.value[0] in "aeiou" else "a"
 
 
 def _column_problems(source: PortSchema, target: PortSchema) -> list[str]:

@@ -9,6 +9,10 @@ dbg.resume()                    # runs until a breakpoint is about to fire: retu
 dbg.pending                     # queued packets per edge, as a DataFrame
 ```
 
+Code that already runs on the loop (the canvas widget) uses ``await dbg.step_async()``,
+``await dbg.resume_async()`` and ``await dbg.aclose()``: the synchronous calls would
+re-enter the running loop.
+
 While debugging, ``block`` edges hold whatever they are given: nothing runs between steps,
 so a firing that emitted more than an edge's size would otherwise wait forever.
 
@@ -143,7 +147,7 @@ class Debugger:
         ``step(n)`` executes up to ``n`` and returns the list of steps.
         """
         if n is None:
-            return self._rt._loops.run(self._step_async(check_breakpoints=False))
+            return self._rt._loops.run(self.step_async())
         steps = []
         for _ in range(n):
             step = self.step()
@@ -152,9 +156,17 @@ class Debugger:
             steps.append(step)
         return steps
 
+    async def step_async(self) -> Step | None:
+        """``step()`` for code that already runs on the loop (the canvas's Step button)."""
+        return await self._step_async(check_breakpoints=False)
+
     def resume(self) -> Step | None:
         """Run until a breakpoint is about to fire and return that step; ``None`` at the end."""
-        return self._rt._loops.run(self._resume_async())
+        return self._rt._loops.run(self.resume_async())
+
+    async def resume_async(self) -> Step | None:
+        """``resume()`` for code that already runs on the loop (the canvas's Run button)."""
+        return await self._resume_async()
 
     def add_breakpoint(self, node_id: str, condition: str | None = None) -> None:
         """Stop ``resume()`` before ``node_id`` fires (when ``condition`` holds on its input)."""
@@ -208,7 +220,12 @@ class Debugger:
     def close(self) -> None:
         """Stop the sources and tear the nodes down."""
         if self._started and not self.done:
-            self._rt._loops.run(self._finish())
+            self._rt._loops.run(self.aclose())
+
+    async def aclose(self) -> None:
+        """``close()`` for code that already runs on the loop."""
+        if self._started and not self.done:
+            await self._finish()
 
     # -- internals ------------------------------------------------------------------------------
 

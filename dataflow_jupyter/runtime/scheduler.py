@@ -22,7 +22,8 @@ after ``timeout``), tears the nodes down and leaves no task behind.
 
 Modes: ``run()`` (blocking; works in a notebook cell, where a loop already runs),
 ``await run_async()``, ``await start()`` / ``await stop()`` (deployed: the notebook stays
-usable) and ``debugger()`` (one firing per ``step()``, driven from cells).
+usable; ``await wait()`` waits for a started run to end) and ``debugger()`` (one firing
+per ``step()``, driven from cells).
 """
 
 from __future__ import annotations
@@ -192,6 +193,24 @@ class GraphRuntime:
         finally:
             self._background = None
         return self._result(self._session) if self._session is not None else None
+
+    async def wait(self) -> RunResult | None:
+        """Wait until a started run ends (on its own or through ``stop()``); return its result.
+
+        ``None`` when no run was started (or ``stop()`` already collected it), or when
+        ``stop(drain=False)`` cancelled it. A run that failed raises its exception here.
+        Waiting never stops the run: cancelling the waiter leaves the run going.
+        """
+        task = self._background
+        if task is None:
+            return None
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            waiter = asyncio.current_task()
+            if task.cancelled() and (waiter is None or not waiter.cancelling()):
+                return None  # the run was cancelled, not this waiter
+            raise
 
     async def aclose(self) -> None:
         """Stop a started run, then release the executor's threads, the state and the log."""

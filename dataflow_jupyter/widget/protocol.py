@@ -1,0 +1,174 @@
+"""The widget protocol, kernel side (DESIGN.md §5).
+
+``labextension/src/protocol.ts`` is the front-end side; ``tests/widget/test_protocol.py``
+checks that both name the same message types with the same fields.
+
+Three traits carry state: ``graph`` (the whole GraphSchema document, written by the canvas
+when a drag stops or a structural edit ends, and by Python), ``catalog`` (the registry's node
+specs plus the port-type connection rules) and ``status`` (a snapshot of the run, at most
+once a second and whenever the run state changes). Custom messages, each ``{"type": ...}``,
+carry everything else; binary payloads travel in the message's buffers, never as JSON.
+
+Front end -> kernel: ``deploy-graph``, ``run``, ``stop``, ``step``, ``set-breakpoint``,
+``inspect``, ``load-layout-engine``. Kernel -> front end: ``node-status`` (changes only, at
+most ~10 a second), ``node-execution-error``, ``inspect-result`` (an Arrow IPC stream in
+``buffers[0]``), ``deploy-result``, ``layout-engine`` (elkjs's worker source in
+``buffers[0]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, TypedDict
+
+__all__ = [
+    "FRONTEND_MESSAGES",
+    "KERNEL_MESSAGES",
+    "DeployGraphMessage",
+    "DeployResultMessage",
+    "EdgeStatus",
+    "InspectMessage",
+    "InspectResultMessage",
+    "LayoutEngineMessage",
+    "LoadLayoutEngineMessage",
+    "NodeExecutionErrorMessage",
+    "NodeState",
+    "NodeStatus",
+    "NodeStatusMessage",
+    "RunMessage",
+    "RunState",
+    "SetBreakpointMessage",
+    "StatusSnapshot",
+    "StepMessage",
+    "StopMessage",
+]
+
+RunState = Literal["idle", "running", "stepping", "done", "stopped", "failed"]
+NodeState = Literal["idle", "running", "done", "error", "breakpoint"]
+
+
+# -- shared shapes -------------------------------------------------------------------------------
+
+
+class NodeStatus(TypedDict):
+    status: NodeState
+    firings: int
+    received: int
+    emitted: int
+    errors: int
+    error: str | None  # the message of the node's last error, shown on the node
+
+
+class EdgeStatus(TypedDict):
+    queued: int
+    delivered: int
+    dropped: int
+
+
+class StatusSnapshot(TypedDict):
+    """The ``status`` trait: the whole run as it stands."""
+
+    run: RunState
+    message: str | None
+    nodes: dict[str, NodeStatus]
+    edges: dict[str, EdgeStatus]
+    debugAt: str | None  # JSON field name, camelCase as in protocol.ts
+    breakpoints: list[str]
+
+
+# -- front end -> kernel -------------------------------------------------------------------------
+
+
+class DeployGraphMessage(TypedDict):
+    type: Literal["deploy-graph"]
+    graph: dict[str, Any]
+
+
+class RunMessage(TypedDict):
+    type: Literal["run"]
+
+
+class StopMessage(TypedDict):
+    type: Literal["stop"]
+
+
+class StepMessage(TypedDict):
+    type: Literal["step"]
+
+
+class SetBreakpointMessage(TypedDict):
+    type: Literal["set-breakpoint"]
+    node: str
+    enabled: bool
+
+
+class InspectMessage(TypedDict):
+    """An output port (``node`` + ``port``) or an edge (read at its target's input port)."""
+
+    type: Literal["inspect"]
+    request: int
+    node: str | None
+    port: str | None
+    edge: str | None
+    offset: int
+    limit: int
+
+
+class LoadLayoutEngineMessage(TypedDict):
+    type: Literal["load-layout-engine"]
+
+
+# -- kernel -> front end -------------------------------------------------------------------------
+
+
+class NodeStatusMessage(TypedDict):
+    type: Literal["node-status"]
+    run: RunState
+    message: str | None
+    nodes: dict[str, NodeStatus]
+    edges: dict[str, EdgeStatus]
+    debugAt: str | None  # JSON field name, camelCase as in protocol.ts
+    breakpoints: list[str]
+
+
+class NodeExecutionErrorMessage(TypedDict):
+    type: Literal["node-execution-error"]
+    node: str
+    error: dict[str, Any]  # ErrorPacket.to_dict()
+
+
+class InspectResultMessage(TypedDict):
+    type: Literal["inspect-result"]
+    request: int
+    where: str
+    offset: int
+    total: int
+    error: str | None
+
+
+class DeployResultMessage(TypedDict):
+    type: Literal["deploy-result"]
+    ok: bool
+    problems: list[str]
+
+
+class LayoutEngineMessage(TypedDict):
+    type: Literal["layout-engine"]
+
+
+FRONTEND_MESSAGES: Final[dict[str, type]] = {
+    "deploy-graph": DeployGraphMessage,
+    "run": RunMessage,
+    "stop": StopMessage,
+    "step": StepMessage,
+    "set-breakpoint": SetBreakpointMessage,
+    "inspect": InspectMessage,
+    "load-layout-engine": LoadLayoutEngineMessage,
+}
+
+KERNEL_MESSAGES: Final[dict[str, type]] = {
+    "node-status": NodeStatusMessage,
+    "node-execution-error": NodeExecutionErrorMessage,
+    "inspect-result": InspectResultMessage,
+    "deploy-result": DeployResultMessage,
+    "layout-engine": LayoutEngineMessage,
+}

@@ -1,0 +1,155 @@
+/**
+ * The canvas node: a header in the spec's colour with icon, name, id and breakpoint toggle;
+ * one React Flow `Handle` per port (inputs left, outputs right, each labelled with name and
+ * type); a status badge with counters; the last error. Memoised: it re-renders when its own
+ * document node changes or when its own slice of the run status does (read from the store).
+ */
+import { memo, type CSSProperties, type MouseEvent } from "react";
+import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { useCanvas } from "./context";
+import { cls, compactNumber } from "./format";
+import { NodeIcon } from "./icons";
+import { MSG } from "./messages";
+import { useStatus } from "./status";
+import type { FlowNode as FlowNodeType, PortSpec } from "./types";
+
+const UNKNOWN_COLOR = "#64748b";
+
+function portClass(p: PortSpec): string {
+  return cls("dfj-handle", `dfj-type-${p.unknown ? "unknown" : p.type}`);
+}
+
+const InputPort = memo(function InputPort({ port }: { port: PortSpec }) {
+  const title = p2title(port, true);
+  return (
+    <div className={cls("dfj-port", "dfj-port-in", port.unknown && "dfj-port-unknown")} title={title}>
+      <Handle type="target" position={Position.Left} id={port.name} className={portClass(port)} title={title} />
+      <span className="dfj-port-name">{port.name}</span>
+      <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>
+    </div>
+  );
+});
+
+const OutputPort = memo(function OutputPort({ nodeId, port }: { nodeId: string; port: PortSpec }) {
+  const { actions } = useCanvas();
+  const title = p2title(port, false);
+  const inspect = (e: MouseEvent) => {
+    e.stopPropagation();
+    actions.inspectPort(nodeId, port.name);
+  };
+  return (
+    <div className={cls("dfj-port", "dfj-port-out", port.unknown && "dfj-port-unknown")} title={title}>
+      <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>
+      <span
+        className="dfj-port-name dfj-port-inspect nodrag"
+        data-testid={`port-${port.name}`}
+        role="button"
+        title={MSG.inspectPortTitle(port.name)}
+        onClick={inspect}
+      >
+        {port.name}
+      </span>
+      <Handle type="source" position={Position.Right} id={port.name} className={portClass(port)} title={title} />
+    </div>
+  );
+});
+
+function p2title(p: PortSpec, input: boolean): string {
+  if (p.unknown) return MSG.unknownPortTitle(p.name);
+  return MSG.portTitle(p.name, p.type, p.description, input && p.required === true);
+}
+
+function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
+  const { store, actions } = useCanvas();
+  const status = useStatus(store, (s) => s.nodes[id]);
+  const breakpoint = useStatus(store, (s) => s.breakpoints.includes(id));
+  const debugAt = useStatus(store, (s) => s.debugAt === id);
+  const { node, spec, inputs, outputs } = data;
+  const state = status?.status ?? "idle";
+  const color = spec?.ui.color ?? UNKNOWN_COLOR;
+
+  const toggleBreakpoint = (e: MouseEvent) => {
+    e.stopPropagation();
+    actions.toggleBreakpoint(id);
+  };
+  const openError = (e: MouseEvent) => {
+    e.stopPropagation();
+    actions.showError(id);
+  };
+
+  return (
+    <div
+      className={cls(
+        "dfj-node",
+        selected && "dfj-selected",
+        debugAt && "dfj-debug-at",
+        !spec && "dfj-unknown",
+        `dfj-state-${state}`,
+      )}
+      data-node-id={id}
+      style={{ "--dfj-node-color": color } as CSSProperties}
+    >
+      <div className="dfj-node-header" style={{ background: color }} title={spec?.description}>
+        <span className="dfj-node-icon">
+          <NodeIcon name={spec?.ui.icon ?? "unknown"} />
+        </span>
+        <span className="dfj-node-name">{spec?.name ?? (node.typeId || "?")}</span>
+        <span className="dfj-node-id">{id}</span>
+        <button
+          type="button"
+          className={cls("dfj-bp", "nodrag", breakpoint && "dfj-on")}
+          data-testid="node-breakpoint"
+          aria-pressed={breakpoint}
+          title={breakpoint ? MSG.breakpointOn : MSG.breakpointOff}
+          onClick={toggleBreakpoint}
+        />
+      </div>
+      {!spec && (
+        <div className="dfj-node-unknown" data-testid="node-unknown" title={MSG.unknownTypeTitle(node.typeId, node.version)}>
+          {MSG.unknownType(node.typeId, node.version)}
+        </div>
+      )}
+      {(inputs.length > 0 || outputs.length > 0) && (
+        <div className="dfj-node-ports">
+          <div className="dfj-ports-in">
+            {inputs.map((p) => (
+              <InputPort key={p.name} port={p} />
+            ))}
+          </div>
+          <div className="dfj-ports-out">
+            {outputs.map((p) => (
+              <OutputPort key={p.name} nodeId={id} port={p} />
+            ))}
+          </div>
+        </div>
+      )}
+      <div className="dfj-node-footer">
+        <span
+          className={cls("dfj-node-status", `dfj-state-${state}`)}
+          data-testid="node-status"
+          data-status={state}
+          title={MSG.statusTitle(state, status?.firings ?? 0, status?.emitted ?? 0, status?.errors ?? 0)}
+        >
+          <span className="dfj-status-dot" />
+          <span className="dfj-status-text">{state}</span>
+          <span className="dfj-counters">
+            {compactNumber(status?.firings ?? 0)} / {compactNumber(status?.emitted ?? 0)}
+          </span>
+        </span>
+      </div>
+      {status?.error && (
+        <div
+          className="dfj-node-error nodrag"
+          data-testid="node-error"
+          role="button"
+          title={MSG.errorOnNodeTitle(status.error)}
+          onClick={openError}
+        >
+          {status.error}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export const FlowNode = memo(FlowNodeView);

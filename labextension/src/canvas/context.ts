@@ -1,0 +1,28 @@
+/**
+ * What the memoised node and edge components need besides their props: the status store and
+ * a few stable actions. Provided once by the App; the value never changes identity, so the
+ * context itself never re-renders the graph.
+ */
+import { createContext, useContext } from "react";
+import { EMPTY_STATUS, StatusStore } from "./status";
+
+export interface CanvasActions {
+  toggleBreakpoint(node: string): void;
+  showError(node: string): void;
+  inspectPort(node: string, port: string): void;
+  inspectEdge(edge: string): void;
+}
+
+export interface CanvasContextValue {
+  store: StatusStore;
+  actions: CanvasActions;
+}
+
+const noop = (): void => undefined;
+
+export const CanvasContext = createContext<CanvasContextValue>({
+  store: new StatusStore(EMPTY_STATUS),
+  actions: { toggleBreakpoint: noop, showError: noop, inspectPort: noop, inspectEdge: noop },
+});
+
+export const useCanvas = (): CanvasContextValue => useContext(CanvasContext);

@@ -1,0 +1,154 @@
+/**
+ * Every text the canvas shows to a user, in one place (STYLE.md point 6). Components and
+ * pure helpers import from here; nothing else spells out user-facing words.
+ */
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+export const MSG = {
+  // ---- empty states ------------------------------------------------------------------------
+  emptyGraph: "Drag a node from the palette, or click one",
+  emptyCatalog:
+    "No node types are available: the catalog is empty. Check the registry the GraphEditor was given.",
+
+  // ---- palette -----------------------------------------------------------------------------
+  paletteTitle: "Nodes",
+  paletteSearch: "Search nodes…",
+  paletteNoMatch: (query: string) => `No node matches “${query}”.`,
+  paletteHint: "Click a node to add it, or drag it onto the canvas.",
+  paletteGroupToggle: (category: string, open: boolean) =>
+    `${open ? "Collapse" : "Expand"} ${category}`,
+
+  // ---- connections ------------------------------------------------------------------------
+  connectionRefused: (from: string, to: string, reason: string) =>
+    `Cannot connect ${from} → ${to}: ${reason}`,
+  endpoint: (nodeName: string, port: string, type: string) => `${nodeName}.${port} (${type})`,
+  reasonSelfLoop: "a node cannot feed itself",
+  reasonDuplicate: "these two ports are already connected",
+  reasonSameDirection: "connect an output (right side) to an input (left side)",
+  reasonMissingNode: (id: string) => `node ${id} is not in the graph`,
+  reasonUnknownType: (id: string) =>
+    `the type of node ${id} is not in the catalog, so its ports are unknown`,
+  reasonUnknownPort: (id: string, port: string, side: "output" | "input") =>
+    `node ${id} has no ${side} port ${port}`,
+  reasonTypeMismatch: (source: string, target: string) =>
+    `${article(source)} ${source} output cannot feed ${article(target)} ${target} input`,
+  reasonMissingColumn: (name: string, type: string) =>
+    `the input needs column '${name}' (${type}), which the output lacks`,
+  reasonColumnType: (name: string, have: string, wanted: string) =>
+    `column '${name}' is ${have} at the output but ${wanted} at the input`,
+  reasonMissingProperty: (name: string) =>
+    `the input requires property '${name}', which the output lacks`,
+  reasonSchemaId: (source: string, target: string) =>
+    `schema '${source}' cannot feed schema '${target}'`,
+  reasonSchemaMajor: (id: string, have: string, wanted: string) =>
+    `schema '${id}' ${have} cannot feed ${wanted}: major versions differ`,
+
+  // ---- node --------------------------------------------------------------------------------
+  unknownType: (typeId: string, version: string) => `unknown type ${typeId} ${version}`.trim(),
+  unknownTypeTitle: (typeId: string, version: string) =>
+    `The catalog has no node type ${typeId} ${version}. Install it, or change the node's version.`,
+  unknownPortTitle: (port: string) => `${port}: this port is not in the node's spec`,
+  portTitle: (name: string, type: string, description: string | undefined, required: boolean) =>
+    `${name}: ${type}${required ? " (required)" : ""}${description ? `\n${description}` : ""}`,
+  inspectPortTitle: (port: string) => `Inspect the last packets of ${port}`,
+  breakpointOn: "Breakpoint set: click to remove it",
+  breakpointOff: "Set a breakpoint: the debugger stops before this node fires",
+  statusTitle: (status: string, firings: number, emitted: number, errors: number) =>
+    `${status}: ${plural(firings, "firing", "firings")}, ${plural(emitted, "packet", "packets")} emitted` +
+    (errors ? `, ${plural(errors, "error", "errors")}` : ""),
+  errorOnNodeTitle: (message: string) => `${message}\n\nClick for the details.`,
+
+  // ---- edges -------------------------------------------------------------------------------
+  edgeLabel: (queued: number, delivered: number, dropped: number) =>
+    `${queued} queued · ${delivered} delivered` + (dropped ? ` · ${dropped} dropped` : ""),
+  edgeLabelTitle: "Packets waiting on this edge, delivered, and dropped. Click to inspect.",
+
+  // ---- toolbar -----------------------------------------------------------------------------
+  run: "Run",
+  runTitle: "Deploy the graph and run it in the kernel",
+  stop: "Stop",
+  stopTitle: "Stop the run (or end the debugging session)",
+  step: "Step",
+  stepTitle: "Deploy the graph and execute exactly one firing under the debugger",
+  layout: "Auto-layout",
+  layoutBusy: "Laying out…",
+  layoutTitle: "Arrange the nodes from left to right",
+  fit: "Fit",
+  fitTitle: "Show the whole graph",
+  undo: "Undo",
+  undoTitle: "Undo (Ctrl+Z)",
+  redo: "Redo",
+  redoTitle: "Redo (Ctrl+Shift+Z or Ctrl+Y)",
+  runState: (run: string, message: string | null) => (message ? `${run}: ${message}` : run),
+
+  crashed: (error: string) =>
+    `The canvas stopped on an unexpected error: ${error}. The graph in Python is unchanged.`,
+  retry: "Reload the canvas",
+
+  // ---- problems ----------------------------------------------------------------------------
+  problemsTitle: "Problems",
+  dismiss: "Dismiss",
+  close: "Close",
+  messageFailed: (type: string, error: string) =>
+    `The canvas could not handle the kernel's "${type}" message: ${error}`,
+  layoutFailed: (error: string) => `Auto-layout failed: ${error}`,
+  layoutEngineTimeout:
+    "The layout engine did not arrive from the kernel within 30 s. Is the kernel busy running a cell?",
+  layoutEngineEmpty: "The kernel sent no layout engine (the layout-engine message had no buffer).",
+
+  // ---- settings ----------------------------------------------------------------------------
+  settingsTitle: "Node settings",
+  settingsNone: "This node has no settings.",
+  settingsPick: "Select a node to edit its settings.",
+  settingsMany: (n: number) => `${n} nodes are selected; select one to edit its settings.`,
+  settingsUnknownType: (typeId: string, version: string) =>
+    `The catalog has no node type ${typeId} ${version}, so its settings cannot be edited here.`,
+  apply: "Apply",
+  reset: "Reset",
+  applied: "Applied.",
+  notSet: "— not set —",
+  defaultHint: (value: string) => `default: ${value}`,
+  errRequired: "Required: enter a value.",
+  errNumber: (text: string) => `Expected a number; got “${text}”.`,
+  errInteger: (text: string) => `Expected a whole number; got “${text}”.`,
+  errMinimum: (min: number) => `Must be at least ${min}.`,
+  errMaximum: (max: number) => `Must be at most ${max}.`,
+  errEnum: (options: string[]) => `Choose one of: ${options.join(", ")}.`,
+  errJson: (error: string) => `Not valid JSON: ${error}. Strings need double quotes, e.g. "text".`,
+
+  // ---- inspector ---------------------------------------------------------------------------
+  inspectorTitle: "Inspector",
+  inspectorLoading: "Loading…",
+  inspectorEmpty: "No packets have crossed here yet. Run the graph, then Refresh.",
+  inspectorRows: (first: number, last: number, total: number) => `rows ${first}–${last} of ${total}`,
+  inspectorEdge: (id: string) => `edge ${id}`,
+  inspectorPort: (node: string, port: string) => `${node}.${port}`,
+  prev: "Prev",
+  next: "Next",
+  refresh: "Refresh",
+  bytes: (n: number) => `<${plural(n, "byte", "bytes")}>`,
+
+  // ---- error details -----------------------------------------------------------------------
+  errorTitle: (node: string) => `Error in ${node}`,
+  errorNoPacket:
+    "No error packet for this node has reached the canvas yet; this is the message from the run status.",
+  errorFields: {
+    code: "code",
+    message: "message",
+    node_id: "node",
+    trace_id: "trace",
+    attempt: "attempt",
+    recoverable: "recoverable",
+    timestamp: "time",
+    failed_packet_id: "failed packet",
+    details: "details",
+  },
+  yes: "yes",
+  no: "no",
+} as const;
+
+/** "a" or "an" before a port type's name, as the kernel writes it. */
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? "an" : "a";
+}

@@ -1,0 +1,58 @@
+/**
+ * The Auto-layout button: lay the document's nodes out with ELK (their measured sizes),
+ * commit the positions as one undo step and one trait write, then fit the view. While ELK
+ * works (the first time, while its worker arrives from the kernel) `layingOut` is true.
+ */
+import { useCallback, useRef, useState } from "react";
+import type { ReactFlowInstance } from "@xyflow/react";
+import { moveNodes } from "./graphDoc";
+import { elkGraph, elkPositions, type LayoutEngine } from "./layout";
+import { MSG } from "./messages";
+import type { FlowEdge, FlowNode } from "./types";
+import type { GraphDocument } from "./useGraphDocument";
+import { FIT_OPTIONS } from "./useFlowView";
+
+interface Options {
+  graph: GraphDocument;
+  engine: LayoutEngine;
+  view: { measuredSizes(): Map<string, { width?: number; height?: number }>; requestFit(): void };
+  rf: ReactFlowInstance<FlowNode, FlowEdge>;
+  onError(message: string): void;
+}
+
+export function useAutoLayout({ graph, engine, view, rf, onError }: Options) {
+  const [layingOut, setLayingOut] = useState(false);
+  const busy = useRef(false);
+  const { commit, current } = graph;
+  const { measuredSizes, requestFit } = view;
+
+  const run = useCallback(async () => {
+    if (busy.current) return;
+    busy.current = true;
+    setLayingOut(true);
+    try {
+      const sizes = measuredSizes();
+      const doc = current();
+      const input = elkGraph(
+        doc.nodes.map((n) => ({ id: n.id, width: sizes.get(n.id)?.width, height: sizes.get(n.id)?.height })),
+        doc.edges,
+      );
+      const result = await engine.layout(input);
+      const next = moveNodes(current(), elkPositions(result));
+      if (next === current()) {
+        void rf.fitView({ ...FIT_OPTIONS, duration: 200 });
+      } else {
+        requestFit();
+        commit(next);
+      }
+    } catch (e) {
+      onError(MSG.layoutFailed(e instanceof Error ? e.message : String(e)));
+    } finally {
+      busy.current = false;
+      setLayingOut(false);
+    }
+  }, [commit, current, engine, measuredSizes, onError, requestFit, rf]);
+
+  const onLayout = useCallback(() => void run(), [run]);
+  return { layingOut, onLayout };
+}

@@ -1,0 +1,374 @@
+"""The canvas in a real JupyterLab in Chromium: build, run, step, inspect, keyboard.
+
+Each scenario opens a notebook the test writes, runs its cells like a user (Ctrl+Enter),
+works the canvas with the mouse and keyboard, and saves a screenshot in
+``tests/artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import ARTIFACTS, open_notebook, run_cell, screenshot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+pytestmark = pytest.mark.browser
+
+RAISING_NODE = """
+from dataflow_jupyter import Graph, GraphEditor, NodeRegistry, NodeSpec, PureNode
+
+class Boom(PureNode):
+    def process(self, inputs, ctx):
+        raise ValueError("boom: this node refuses every packet")
+
+registry = NodeRegistry.default()
+registry.register(NodeSpec.model_validate({
+    "id": "boom", "version": "1.0.0", "category": "Test", "name": "Boom",
+    "ports": {"inputs": [{"name": "in", "type": "any"}], "outputs": [{"name": "out"}]},
+}), Boom)
+graph = Graph("raising", registry=registry)
+graph.add_node("inject", id="src", settings={"value": 1, "count": 2})
+graph.add_node("boom", id="bad")
+graph.connect("src.out", "bad.in")
+editor = GraphEditor(graph, registry=registry)
+editor
+"""
+
+CHAIN = """
+from dataflow_jupyter import Graph, GraphEditor, GraphRuntime
+graph = Graph("chain")
+graph.add_node("inject", id="src", settings={"value": 20, "count": 1}, position=(0, 0))
+graph.add_node("mapper", id="add", settings={"expression": "value + 1"}, position=(260, 0))
+graph.add_node("mapper", id="double", settings={"expression": "value * 2"}, position=(520, 0))
+graph.add_node("debug-log", id="sink", position=(780, 0))
+graph.connect("src.out", "add.in")
+graph.connect("add.out", "double.in")
+graph.connect("double.out", "sink.in")
+rt = GraphRuntime(graph)
+editor = GraphEditor(runtime=rt)
+editor
+"""
+
+BIG = """
+from dataflow_jupyter import Graph, GraphEditor
+graph = Graph("big")
+graph.add_node("inject", id="n0", settings={"value": 0, "count": 1})
+for i in range(1, 499):
+    graph.add_node("mapper", id=f"n{i}", settings={"expression": "value + 1"})
+    graph.connect(f"n{i - 1}.out", f"n{i}.in")
+graph.add_node("debug-log", id="n499")
+graph.connect("n498.out", "n499.in")
+editor = GraphEditor(graph)
+editor
+"""
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def canvas(page: Page) -> Locator:
+    locator = page.locator(".dfj-canvas").first
+    locator.wait_for()
+    return locator
+
+
+def node(page: Page, node_id: str) -> Locator:
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]')
+
+
+def node_ids(page: Page) -> list[str]:
+    return page.locator(".react-flow__node").evaluate_all("els => els.map(e => e.dataset.id)")
+
+
+def status_of(page: Page, node_id: str) -> str | None:
+    return node(page, node_id).locator('[data-testid="node-status"]').get_attribute("data-status")
+
+
+def wait_for_status(page: Page, node_id: str, wanted: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := status_of(page, node_id)) != wanted:
+        if time.monotonic() > deadline:
+            pytest.fail(f"node {node_id} stayed {seen!r}, expected {wanted!r}")
+        page.wait_for_timeout(100)
+
+
+def drag(page: Page, source: Locator, target: Locator) -> None:
+    """Press on ``source``, move to ``target`` in steps, release (how React Flow connects)."""
+    start, end = source.bounding_box(), target.bounding_box()
+    assert start is not None
+    assert end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def handle(page: Page, node_id: str, port: str, kind: str) -> Locator:
+    return node(page, node_id).locator(f'.react-flow__handle.{kind}[data-handleid="{port}"]')
+
+
+def connect(page: Page, source: str, target: str) -> None:
+    (source_node, source_port), (target_node, target_port) = source.split("."), target.split(".")
+    drag(
+        page,
+        handle(page, source_node, source_port, "source"),
+        handle(page, target_node, target_port, "target"),
+    )
+
+
+def debug_at(page: Page) -> str | None:
+    """The id of the node the canvas highlights as the debugger's position."""
+    ids = page.locator(".react-flow__node").evaluate_all(
+        "els => els.filter(e => e.classList.contains('dfj-debug-at')"
+        " || e.querySelector('.dfj-debug-at')).map(e => e.dataset.id)"
+    )
+    return ids[0] if ids else None
+
+
+def wait_for_debug_at(page: Page, node_id: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := debug_at(page)) != node_id:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the debugger highlight is on {seen!r}, expected {node_id!r}")
+        page.wait_for_timeout(100)
+
+
+def cell_output(page: Page, index: int) -> str:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").inner_text()
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+def test_build_run_and_inspect_from_the_palette(lab, page):
+    """(a) Empty editor → three nodes from the palette → connect → set a setting → Run."""
+    cells = [
+        "from dataflow_jupyter import GraphEditor\neditor = GraphEditor()\neditor",
+        "graph = editor.to_graph()\n"
+        "print(sorted(n.id for n in graph.nodes), sorted(e.describe() for e in graph.edges))\n"
+        "print(graph.node('n2').settings)",
+        "print(editor.inspect('n3.in')['value'].tolist())",
+    ]
+    open_notebook(page, lab.notebook("build.ipynb", cells))
+    run_cell(page, 0)
+    canvas(page)
+    for type_id in ("inject", "mapper", "debug-log"):
+        page.locator(f'[data-testid="palette-item-{type_id}"]').click()
+    page.wait_for_function("document.querySelectorAll('.react-flow__node').length === 3")
+    assert sorted(node_ids(page)) == ["n1", "n2", "n3"]
+
+    connect(page, "n1.out", "n2.in")
+    connect(page, "n2.out", "n3.in")
+    page.wait_for_function("document.querySelectorAll('.react-flow__edge').length === 2")
+
+    node(page, "n2").locator(".dfj-node-header, header").first.click()
+    field = page.locator('[data-testid="setting-expression"]')
+    field.fill("(value or 20) * 2 + 2")
+    page.locator('[data-testid="settings-apply"]').click()
+    expect_no_settings_error(page)
+
+    page.locator('[data-testid="run"]').click()
+    for node_id in ("n1", "n2", "n3"):
+        wait_for_status(page, node_id, "done")
+    layout = page.locator('[data-testid="layout"]')
+    layout.click()
+    page.wait_for_function(
+        "el => !el.disabled && !/laying/i.test(el.textContent)", arg=layout.element_handle()
+    )
+    page.wait_for_timeout(400)  # the fit-view animation
+    page.locator(".react-flow__edge").nth(1).click(force=True)
+    table = page.locator('[data-testid="inspector-table"]')
+    table.wait_for()
+    header = table.locator("thead").inner_text()
+    assert "value" in header
+    assert "42" in table.locator("tbody").inner_text()
+    screenshot(page, "a-build-run-inspect")
+    canvas(page).screenshot(path=ARTIFACTS / "a-canvas.png")  # the README's picture
+
+    run_cell(page, 1)
+    printed = cell_output(page, 1)
+    assert "['n1', 'n2', 'n3']" in printed
+    assert "n1.out -> n2.in" in printed
+    assert "n2.out -> n3.in" in printed
+    assert "(value or 20) * 2 + 2" in printed
+    run_cell(page, 2)
+    assert "[42]" in cell_output(page, 2)
+
+
+def test_palette_search_drag_refused_connection_and_undo(lab, page):
+    """Search and drag from the palette, a connection refused with its reason, undo/redo."""
+    cells = [
+        "from dataflow_jupyter import GraphEditor\neditor = GraphEditor()\neditor",
+        "print(sorted(n['typeId'] for n in editor.graph['nodes']), len(editor.graph['edges']))",
+    ]
+    open_notebook(page, lab.notebook("palette.ipynb", cells))
+    run_cell(page, 0)
+    canvas(page)
+    page.locator('[data-testid="palette-search"]').fill("select col")
+    assert page.locator('[data-testid^="palette-item-"]').count() == 1
+    pane = page.locator(".dfj-canvas .react-flow__pane")
+    page.locator('[data-testid="palette-item-select-columns"]').drag_to(
+        pane, target_position={"x": 420, "y": 120}
+    )
+    page.locator('[data-testid="palette-search"]').fill("")
+    page.locator('[data-testid="palette-item-mapper"]').click()
+    page.wait_for_function("document.querySelectorAll('.react-flow__node').length === 2")
+
+    connect(page, "n2.error", "n1.in")  # an error_packet output into a table input
+    refused = page.locator('[data-testid="connection-refused"]')
+    refused.wait_for()
+    assert "an error_packet output cannot feed a table input" in refused.inner_text()
+    assert page.locator(".react-flow__edge").count() == 0
+    screenshot(page, "f-connection-refused")
+
+    undo, redo = page.locator('[data-testid="undo"]'), page.locator('[data-testid="redo"]')
+    undo.click()
+    page.wait_for_function("document.querySelectorAll('.react-flow__node').length === 1")
+    redo.click()
+    page.wait_for_function("document.querySelectorAll('.react-flow__node').length === 2")
+    run_cell(page, 1)
+    assert cell_output(page, 1).strip() == "['mapper', 'select-columns'] 0"
+
+
+def expect_no_settings_error(page: Page) -> None:
+    page.wait_for_timeout(200)
+    assert page.locator('[data-testid="settings-error"]').count() == 0
+
+
+def test_a_node_that_raises_shows_its_error(lab, page):
+    """(b) A node that raises: status error, the message on the node, the packet in details."""
+    open_notebook(page, lab.notebook("raising.ipynb", [RAISING_NODE]))
+    run_cell(page, 0)
+    canvas(page)
+    page.locator('[data-testid="run"]').click()
+    wait_for_status(page, "bad", "error")
+    message = node(page, "bad").locator('[data-testid="node-error"]')
+    message.wait_for()
+    assert "boom: this node refuses every packet" in message.inner_text()
+    message.click()
+    details = page.locator('[data-testid="error-details"]')
+    details.wait_for()
+    assert "NODE_EXCEPTION" in details.inner_text()
+    screenshot(page, "b-node-error")
+
+
+def test_step_moves_the_highlight_one_node_at_a_time(lab, page):
+    """(c) Step from the canvas, then from cells: the highlight follows the debugger."""
+    cells = [
+        CHAIN,
+        "dbg = rt.debugger()\nstep = dbg.step()\nprint(step.node_id)",
+        "print(dbg.step().node_id)",
+    ]
+    open_notebook(page, lab.notebook("step.ipynb", cells))
+    run_cell(page, 0)
+    canvas(page)
+    seen = []
+    for node_id in ("src", "add", "double", "sink"):
+        page.locator('[data-testid="step"]').click()
+        wait_for_debug_at(page, node_id)
+        seen.append(debug_at(page))
+        if node_id == "add":
+            screenshot(page, "c-step")
+    assert seen == ["src", "add", "double", "sink"]
+    assert status_of(page, "sink") in {"done", "idle"}
+
+    page.locator('[data-testid="stop"]').click()
+    page.wait_for_timeout(500)
+    run_cell(page, 1)
+    assert cell_output(page, 1).strip() == "src"
+    wait_for_debug_at(page, "src")
+    run_cell(page, 2)
+    assert cell_output(page, 2).strip() == "add"
+    wait_for_debug_at(page, "add")
+
+
+def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
+    """(d) Backspace and D D with canvas focus keep every cell; the wheel never scrolls."""
+    cells = [CHAIN, "print('second cell')", "print('third cell')"]
+    open_notebook(page, lab.notebook("keys.ipynb", cells))
+    run_cell(page, 0)
+    canvas(page)
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+
+    pane = page.locator(".dfj-canvas .react-flow__pane")
+    pane.click(position={"x": 30, "y": 30})
+    for key in ("Backspace", "d", "d", "Delete", "x", "a", "b"):
+        page.keyboard.press(key)
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
+    assert sorted(node_ids(page)) == ["add", "double", "sink", "src"]
+
+    node(page, "sink").locator(".dfj-node-header, header").first.click()
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.querySelectorAll('.react-flow__node').length === 3")
+    page.keyboard.press("d")
+    page.keyboard.press("d")
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
+
+    node(page, "add").locator(".dfj-node-header, header").first.click()
+    field = page.locator('[data-testid="setting-expression"]')
+    field.click()
+    field.press("End")
+    page.keyboard.type(" + 0 dd")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    assert field.input_value() == "value + 1 + 0"
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
+    assert len(node_ids(page)) == 3
+
+    scroller = ".jp-WindowedPanel-outer"
+    before = page.eval_on_selector(scroller, "e => e.scrollTop")
+    zoom_before = viewport_transform(page)
+    box = pane.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(5):
+        page.mouse.wheel(0, 240)
+        page.wait_for_timeout(60)
+    assert page.eval_on_selector(scroller, "e => e.scrollTop") == before
+    assert viewport_transform(page) != zoom_before
+    screenshot(page, "d-keys-stay-in-canvas")
+
+
+def viewport_transform(page: Page) -> str:
+    return page.locator(".dfj-canvas .react-flow__viewport").evaluate("e => e.style.transform")
+
+
+def test_a_500_node_graph_renders_and_lays_out(lab, page):
+    """(e) 500 nodes: time to first render and to auto-layout (kept for the benchmarks README)."""
+    positions = (
+        "spots = {(n['position']['x'], n['position']['y']) for n in editor.graph['nodes']}\n"
+        "print(len(spots), 'distinct positions')"
+    )
+    open_notebook(page, lab.notebook("big.ipynb", [BIG, positions]))
+    started = time.monotonic()
+    run_cell(page, 0, timeout=120)
+    canvas(page)
+    page.wait_for_selector('.react-flow__node[data-id="n0"]', timeout=60_000)
+    rendered_s = time.monotonic() - started
+
+    button = page.locator('[data-testid="layout"]')
+    positions_before = page.locator(".react-flow__node").first.evaluate("e => e.style.transform")
+    started = time.monotonic()
+    button.click()
+    page.wait_for_function(
+        "([el, before]) => !el.disabled && !/laying/i.test(el.textContent)"
+        " && document.querySelector('.react-flow__node').style.transform !== before",
+        arg=[button.element_handle(), positions_before],
+        timeout=120_000,
+    )
+    layout_s = time.monotonic() - started
+    page.wait_for_timeout(500)  # the fit-view animation
+    screenshot(page, "e-500-nodes")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    timings = {"nodes": 500, "render_s": round(rendered_s, 2), "layout_s": round(layout_s, 2)}
+    (ARTIFACTS / "500-nodes.json").write_text(json.dumps(timings))
+    print(f"500-node graph: rendered in {rendered_s:.2f} s, laid out in {layout_s:.2f} s")
+    run_cell(page, 1)
+    # every node had (0, 0); laid out, each has its own place, synced back to Python
+    assert cell_output(page, 1).strip() == "500 distinct positions"
