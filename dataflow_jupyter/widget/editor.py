@@ -13,6 +13,9 @@ ids are kept across every round trip (never renumbered).
 
 Messages (``protocol``) are read by ``messages.parse_message``; a malformed or unknown one
 is logged as a warning on the logger ``dataflow_jupyter.widget`` and answered with nothing.
+JupyterLab 4.6 with ipykernel 7 delivers widget messages on a kernel subshell, a thread with
+its own loop; the editor hands each message to the loop it was made on (the kernel's), so
+runs, steps and the status board only ever live on that one loop.
 Handlers never raise and never block: runs and steps are tasks on the kernel's loop
 (``control.RunControl``), and nothing awaits a reply from the front end. ``inspect`` is
 answered with an Arrow IPC stream in the buffers (``inspection``), ``load-layout-engine``
@@ -25,6 +28,7 @@ made; when they are missing the class still imports, and the constructor says wh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -119,6 +123,7 @@ class GraphEditor(anywidget.AnyWidget):
             "inspect": self._on_inspect,
             "load-layout-engine": self._on_load_layout_engine,
         }
+        self._loop = _running_loop()  # the kernel's loop: messages are handled on it
         self.on_msg(self._on_message)
 
     # -- the graph -----------------------------------------------------------------------------
@@ -284,6 +289,16 @@ class GraphEditor(anywidget.AnyWidget):
     # -- messages ------------------------------------------------------------------------------
 
     def _on_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running() and _running_loop() is not loop:
+            # JupyterLab 4.6 with ipykernel 7 sends widget messages on a kernel *subshell*:
+            # another thread with its own loop. Runs, steps and the status board live on
+            # the kernel's main loop, so the message is handled there.
+            loop.call_soon_threadsafe(self._handle_message, content)
+            return
+        self._handle_message(content)
+
+    def _handle_message(self, content: Any) -> None:
         try:
             message = parse_message(content)
         except MalformedMessage as exc:
@@ -367,6 +382,13 @@ class _Sink:
 
     def set_snapshot(self, snapshot: StatusSnapshot) -> None:
         self._editor.status = dict(snapshot)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _check_assets(cls: type) -> None:

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from playwright.sync_api import Browser, Page
 
@@ -237,3 +237,21 @@ def run_cell(page: Page, index: int, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"cell {index} did not finish within {timeout} s")
         page.wait_for_timeout(100)
+
+
+def output_when(
+    page: Page, index: int, wanted: Callable[[str], bool], timeout: float = 20.0
+) -> str:
+    """Run cell ``index`` until its output satisfies ``wanted``, and return that output.
+
+    Canvas edits reach the kernel asynchronously (ipywidgets holds back a state update while
+    an earlier one is unanswered), so a cell run at once may see the previous state.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        run_cell(page, index)
+        text = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+        output = text.inner_text()
+        if wanted(output) or time.monotonic() > deadline:
+            return output
+        page.wait_for_timeout(300)

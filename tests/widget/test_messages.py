@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 import pandas as pd
@@ -238,6 +239,38 @@ async def test_step_moves_debug_at_node_by_node(
     canvas.send({"type": "stop"})
     await canvas.editor.wait()
     assert canvas.editor.status["run"] == "stopped"
+
+
+async def test_messages_from_a_subshell_thread_are_handled_on_the_editors_loop(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry
+) -> None:
+    """JupyterLab 4.6 + ipykernel 7 deliver widget messages on a subshell: a thread and loop
+    of their own. Steps started there must still run on the kernel's loop."""
+    canvas = amake_canvas(chain, registry=registry)
+    main_thread = threading.get_ident()
+    handled_on: list[int] = []
+    step = canvas.editor._handlers["step"]
+
+    def recording_step(message: dict[str, Any]) -> None:
+        handled_on.append(threading.get_ident())
+        step(message)
+
+    canvas.editor._handlers["step"] = recording_step
+
+    def subshell() -> None:  # a thread with its own running loop, as ipykernel's subshells
+        async def deliver() -> None:
+            for _ in range(2):
+                canvas.editor._on_message(canvas.editor, {"type": "step"}, [])
+
+        asyncio.run(deliver())
+
+    thread = threading.Thread(target=subshell)
+    thread.start()
+    await asyncio.to_thread(thread.join)
+    await canvas.until("node-status", lambda m: m["debugAt"] == "inc")
+    await canvas.editor.wait()
+    assert handled_on == [main_thread, main_thread]
+    assert [s.node_id for s in canvas.editor.debugger().history] == ["src", "inc"]
 
 
 async def test_several_steps_at_once_run_one_after_another(
