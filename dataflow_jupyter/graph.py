@@ -45,6 +45,7 @@ ones, the first cycle); its docstring defines each term.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -79,10 +80,15 @@ from dataflow_jupyter._graph_model import (
     parse_json,
     shape_problems,
 )
+from dataflow_jupyter._graph_picture import graph_svg
 from dataflow_jupyter.registry import NodeRegistry
+
+GRAPH_MIME_TYPE = "application/vnd.dataflow.graph+json"
+_log = logging.getLogger("dataflow_jupyter.graph")
 
 __all__ = [
     "EXTENSION",
+    "GRAPH_MIME_TYPE",
     "ID_PATTERN",
     "MAX_EDGES",
     "MAX_NODES",
@@ -139,6 +145,19 @@ class Graph:
     def __repr__(self) -> str:
         size = f"{len(self._nodes)} nodes, {len(self._edges)} edges"
         return f"<Graph {self.id!r} {self.version}: {size}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """How a notebook shows the graph: its document, an SVG picture and ``repr``.
+
+        The picture is what GitHub, nbviewer and a JupyterLab without a kernel show, so a
+        shared notebook still shows its graphs (``_graph_picture``).
+        """
+        bundle: dict[str, Any] = {"text/plain": repr(self), GRAPH_MIME_TYPE: self.to_dict()}
+        try:
+            bundle["image/svg+xml"] = graph_svg(self, self._registry_for(None))
+        except Exception:  # noqa: BLE001 - a picture that fails leaves the text, never an error
+            _log.exception("could not draw graph %r", self.id)
+        return bundle
 
     @property
     def nodes(self) -> tuple[GraphNode, ...]:

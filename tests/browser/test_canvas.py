@@ -233,6 +233,8 @@ def test_palette_search_drag_refused_connection_and_undo(lab, page):
         "print({n['id']: (n['position']['x'], n['position']['y']) for n in editor.graph['nodes']})",
         "editor.add_node('filter', id='from_python', settings={'expression': 'True'})\n"
         "editor.connect('n2.out', 'from_python.in', id='wire')",
+        "writes = []\neditor.observe(lambda change: writes.append(1), names='graph')",
+        "print(len(writes), 'writes')",
     ]
     open_notebook(page, lab.notebook("palette.ipynb", cells))
     run_cell(page, 0)
@@ -262,7 +264,8 @@ def test_palette_search_drag_refused_connection_and_undo(lab, page):
     listed = output_when(page, 1, lambda out: "mapper" in out)
     assert listed.strip() == "['mapper', 'select-columns'] 0"
 
-    # a drag syncs the position when it stops
+    # a drag syncs the position when it stops, once, not per mouse move
+    run_cell(page, 4)
     run_cell(page, 2)
     before = cell_output(page, 2)
     header = node(page, "n1").locator(".dfj-node-header, header").first
@@ -275,6 +278,7 @@ def test_palette_search_drag_refused_connection_and_undo(lab, page):
     after = output_when(page, 2, lambda out: out != before)
     assert after != before
     assert after.split("'n2'")[1] == before.split("'n2'")[1]  # only n1 moved
+    assert output_when(page, 5, lambda out: "1 writes" in out).strip() == "1 writes"
 
     # Python edits show on the canvas, with the ids Python gave
     run_cell(page, 3)

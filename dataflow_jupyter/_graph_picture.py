@@ -1,0 +1,185 @@
+"""A static SVG picture of a graph, so shared notebooks show their graphs without a kernel.
+
+``Graph._repr_mimebundle_`` puts it beside the document (``application/vnd.dataflow.graph+json``)
+and ``text/plain``: GitHub, nbviewer, VS Code and JupyterLab without a kernel show the picture.
+
+Each node is a box with its type's colour (``ui.color``) and name, its id, and one row per
+port (inputs on the left, outputs on the right); each edge is a curve from its output port
+to its input port, labelled with its filter or transform when it has one. Nodes stand where
+their ``position`` says; when two nodes share a position (a graph built in Python without
+positions), the picture places every node by level instead (sources on the left), leaving
+the graph untouched. Text is escaped; a node whose type is not installed is drawn grey with
+the ports its edges name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from dataflow_jupyter.graph import Graph, GraphNode
+    from dataflow_jupyter.registry import NodeRegistry
+
+__all__ = ["graph_svg"]
+
+_WIDTH: Final = 190
+_HEADER: Final = 26
+_ROW: Final = 18
+_MARGIN: Final = 24
+_LEVEL_GAP: Final = 80
+_ROW_GAP: Final = 28
+_MAX_WIDTH: Final = 960
+_UNKNOWN_COLOR: Final = "#94a3b8"
+_FONT: Final = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
+
+
+@dataclass(frozen=True, slots=True)
+class _Box:
+    node: GraphNode
+    name: str
+    color: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    x: float = 0.0
+    y: float = 0.0
+
+    @property
+    def height(self) -> float:
+        return _HEADER + _ROW * max(len(self.inputs), len(self.outputs), 1) + 8
+
+    def port_y(self, port: str, side: tuple[str, ...]) -> float:
+        index = side.index(port) if port in side else 0
+        return self.y + _HEADER + _ROW * index + _ROW / 2 + 4
+
+
+def graph_svg(graph: Graph, registry: NodeRegistry | None) -> str:
+    """The graph as a standalone SVG document (a string)."""
+    boxes = _placed([_box(node, graph, registry) for node in graph.nodes], graph)
+    if not boxes:
+        return _document(240, 60, [_text(16, 34, f"{graph.id}: an empty graph", "#64748b")])
+    left = min(b.x for b in boxes.values()) - _MARGIN
+    top = min(b.y for b in boxes.values()) - _MARGIN
+    right = max(b.x + _WIDTH for b in boxes.values()) + _MARGIN
+    bottom = max(b.y + b.height for b in boxes.values()) + _MARGIN
+    parts = [f'<g transform="translate({-left:.1f},{-top:.1f})">']
+    labels = []
+    for edge in graph.edges:
+        source, target = boxes.get(edge.source), boxes.get(edge.target)
+        if source is not None and target is not None:
+            path, label = _edge(source, edge.source_port, target, edge.target_port)
+            parts.append(path)
+            if edge.filter or edge.transform:
+                labels.append(_label(label, edge.filter or edge.transform or ""))
+    parts.extend(_node(box) for box in boxes.values())
+    parts.extend(labels)  # over the nodes, so a label between two close nodes stays readable
+    parts.append("</g>")
+    return _document(right - left, bottom - top, parts, title=f"graph {graph.id}")
+
+
+def _box(node: GraphNode, graph: Graph, registry: NodeRegistry | None) -> _Box:
+    spec = None
+    if registry is not None and registry.has(node.type_id, node.version):
+        spec = registry.spec(node.type_id, node.version)
+    if spec is not None:
+        return _Box(
+            node,
+            spec.name,
+            spec.ui.color,
+            tuple(port.name for port in spec.ports.inputs),
+            tuple(port.name for port in spec.ports.outputs),
+        )
+    inputs = tuple(dict.fromkeys(e.target_port for e in graph.edges if e.target == node.id))
+    outputs = tuple(dict.fromkeys(e.source_port for e in graph.edges if e.source == node.id))
+    return _Box(node, f"{node.type_id} {node.version}", _UNKNOWN_COLOR, inputs, outputs)
+
+
+def _placed(boxes: list[_Box], graph: Graph) -> dict[str, _Box]:
+    spots = Counter((b.node.position.x, b.node.position.y) for b in boxes)
+    levels = graph.analyze().levels
+    if max(spots.values(), default=1) == 1 or levels is None:
+        return {b.node.id: _at(b, b.node.position.x, b.node.position.y) for b in boxes}
+    by_id = {b.node.id: b for b in boxes}
+    placed: dict[str, _Box] = {}
+    for column, level in enumerate(levels):
+        y = 0.0
+        for node_id in level:
+            box = by_id[node_id]
+            placed[node_id] = _at(box, column * (_WIDTH + _LEVEL_GAP), y)
+            y += box.height + _ROW_GAP
+    return placed
+
+
+def _at(box: _Box, x: float, y: float) -> _Box:
+    return _Box(box.node, box.name, box.color, box.inputs, box.outputs, x, y)
+
+
+def _edge(source: _Box, out: str, target: _Box, into: str) -> tuple[str, tuple[float, float]]:
+    """The edge's curve, and the point where its label goes."""
+    x1, y1 = source.x + _WIDTH, source.port_y(out, source.outputs)
+    x2, y2 = target.x, target.port_y(into, target.inputs)
+    bend = max(40.0, abs(x2 - x1) / 2)
+    path = (
+        f'<path d="M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} '
+        f'{x2:.1f},{y2:.1f}" fill="none" stroke="#94a3b8" stroke-width="1.6"/>'
+    )
+    return path, ((x1 + x2) / 2, (y1 + y2) / 2 - 5)
+
+
+def _label(at: tuple[float, float], text: str) -> str:
+    halo = '<g stroke="#ffffff" stroke-width="3" paint-order="stroke">'
+    return halo + _text(at[0], at[1], _clip(text, 28), "#475569", anchor="middle") + "</g>"
+
+
+def _node(box: _Box) -> str:
+    x, y, w, h = box.x, box.y, _WIDTH, box.height
+    parts = [
+        f"<g><title>{escape(box.node.id)}: {escape(box.name)}</title>",
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w}" height="{h:.1f}" rx="6" fill="#ffffff" '
+        'stroke="#cbd5e1"/>',
+        f'<path d="M{x:.1f},{y + 6:.1f} a6,6 0 0 1 6,-6 h{w - 12} a6,6 0 0 1 6,6 '
+        f'v{_HEADER - 6} h-{w} z" fill="{escape(box.color)}"/>',
+        _text(x + 8, y + 17, _clip(box.name, 18), "#ffffff", weight="600"),
+        _text(x + w - 8, y + 17, _clip(box.node.id, 10), "#ffffff", anchor="end", size=10),
+    ]
+    for port in box.inputs:
+        py = box.port_y(port, box.inputs)
+        parts.append(f'<circle cx="{x:.1f}" cy="{py:.1f}" r="3.5" fill="#64748b"/>')
+        parts.append(_text(x + 8, py + 4, _clip(port, 12), "#334155"))
+    for port in box.outputs:
+        py = box.port_y(port, box.outputs)
+        parts.append(f'<circle cx="{x + w:.1f}" cy="{py:.1f}" r="3.5" fill="#64748b"/>')
+        parts.append(_text(x + w - 8, py + 4, _clip(port, 12), "#334155", anchor="end"))
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    color: str,
+    *,
+    anchor: str = "start",
+    size: int = 11,
+    weight: str = "400",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" fill="{color}" font-size="{size}" '
+        f'font-weight="{weight}" text-anchor="{anchor}" style="{_FONT}">{escape(text)}</text>'
+    )
+
+
+def _document(width: float, height: float, parts: list[str], title: str = "graph") -> str:
+    shown = min(width, _MAX_WIDTH)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'width="{shown:.0f}" height="{height * shown / width:.0f}" role="img">'
+        f"<title>{escape(title)}</title>{''.join(parts)}</svg>"
+    )
