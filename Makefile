@@ -1,7 +1,7 @@
 # The two commands of the README: `make lab` and `make test`. Both set everything up first.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup system lab test lint typecheck layers pytest schemas
+.PHONY: help setup system lab test lint typecheck frontend layers pytest schemas
 
 # uv from PATH, else a private copy installed with pip into .tools/ (a fresh machine has none).
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
@@ -33,7 +33,11 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
-	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } && npm run --silent typecheck
+
+# The front end: TypeScript type check, then its unit tests (node --test).
+frontend: setup
+	cd labextension && { test -d node_modules || npm ci --no-audit --no-fund; } \
+		&& npm run --silent typecheck && npm run --silent test
 
 layers: setup
 	$(BIN)/lint-imports
@@ -54,7 +58,7 @@ ifneq ($(SYSTEM_MISSING),)
 	fi
 endif
 
-test: system lint typecheck layers pytest
+test: system lint typecheck frontend layers pytest
 
 # Regenerate the JSON Schemas shipped in the package (a test checks they are current).
 schemas: setup

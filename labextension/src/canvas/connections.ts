@@ -6,7 +6,8 @@
  * string refuses, null allows). A pair the rules do not list falls back to the kernel's rule
  * (types.py `connection_problems`): `any`/`signal` inputs and `any` outputs connect to
  * everything, otherwise the types must be equal. Narrowed ports are checked like the kernel
- * does: table columns, required object properties, and schema ids with their major versions.
+ * does: table columns, object properties (required, and their types), and schema ids with
+ * their major versions. `tests/widget/test_connection_parity.py` holds the two to the same verdicts.
  */
 import { specKey } from "./catalog";
 import { edgeKey, type DocIndex, type PortConnection } from "./graphDoc";
@@ -47,9 +48,17 @@ export function portProblem(source: PortSpec, target: PortSpec, rules: Connectio
   }
   if (source.type === target.type && target.type === "object" && isObject(target.schema) && isObject(source.schema)) {
     const props = isObject(source.schema.properties) ? source.schema.properties : {};
+    const wantedProps = isObject(target.schema.properties) ? target.schema.properties : {};
     const required = Array.isArray(target.schema.required) ? target.schema.required : [];
     for (const name of required) {
       if (typeof name === "string" && !(name in props)) return MSG.reasonMissingProperty(name);
+    }
+    for (const [name, wanted] of Object.entries(wantedProps)) {
+      const have = props[name];
+      if (!isObject(have) || !isObject(wanted)) continue;
+      if (have.type && wanted.type && JSON.stringify(have.type) !== JSON.stringify(wanted.type)) {
+        return MSG.reasonPropertyType(name, String(have.type), String(wanted.type));
+      }
     }
   }
   if (source.schemaId && target.schemaId) {

@@ -37,6 +37,8 @@ export const MSG = {
     `the input needs column '${name}' (${type}), which the output lacks`,
   reasonColumnType: (name: string, have: string, wanted: string) =>
     `column '${name}' is ${have} at the output but ${wanted} at the input`,
+  reasonPropertyType: (name: string, have: string, wanted: string) =>
+    `property '${name}' is ${have} at the output but ${wanted} at the input`,
   reasonMissingProperty: (name: string) =>
     `the input requires property '${name}', which the output lacks`,
   reasonSchemaId: (source: string, target: string) =>
