@@ -8,6 +8,7 @@ works the canvas with the mouse and keyboard, and saves a screenshot in
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -402,6 +403,39 @@ def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
 
 def viewport_transform(page: Page) -> str:
     return page.locator(".dfj-canvas .react-flow__viewport").evaluate("e => e.style.transform")
+
+
+def test_a_run_from_the_canvas_leaves_the_notebook_free(lab, page):
+    """Run starts a background task: cells run while it goes, counters move, Stop ends it."""
+    endless = (
+        "from dataflow_jupyter import Graph, GraphEditor\n"
+        "graph = Graph('ticker')\n"
+        "graph.add_node('inject', id='tick', settings={'value': 1, 'count': 0, 'intervalMs': 20},"
+        " position=(0, 0))\n"
+        "graph.add_node('debug-log', id='log', settings={'level': 'debug'}, position=(300, 0))\n"
+        "graph.connect('tick.out', 'log.in', id='wire')\n"
+        "editor = GraphEditor(graph)\neditor"
+    )
+    cells = [endless, "print('running' if editor.runtime.running else 'idle')"]
+    open_notebook(page, lab.notebook("free.ipynb", cells))
+    run_cell(page, 0)
+    canvas(page)
+    page.locator('[data-testid="run"]').click()
+    wait_for_run(page, "running")
+    run_cell(page, 1)  # the cell runs to its end while the graph goes on
+    assert cell_output(page, 1).strip() == "running"
+    label = page.locator('[data-testid="edge-label"][data-edge-id="wire"]')
+    delivered = []
+    for _ in range(3):
+        page.wait_for_timeout(400)
+        found = re.search(r"(\d+) delivered", label.inner_text())
+        assert found is not None, label.inner_text()
+        delivered.append(int(found.group(1)))
+    assert delivered[0] < delivered[1] < delivered[2]  # live counters while it runs
+    page.locator('[data-testid="stop"]').click()
+    wait_for_run(page, "stopped")
+    run_cell(page, 1)
+    assert cell_output(page, 1).strip() == "idle"
 
 
 def test_a_500_node_graph_renders_and_lays_out(lab, page):
