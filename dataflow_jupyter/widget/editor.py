@@ -124,7 +124,9 @@ class GraphEditor(anywidget.AnyWidget):
             "load-layout-engine": self._on_load_layout_engine,
         }
         self._loop = _running_loop()  # the kernel's loop: messages are handled on it
+        self._snapshots: list[Any] = []  # display handles of the snapshot outputs
         self.on_msg(self._on_message)
+        self.observe(self._on_graph_change, names="graph")
 
     # -- the graph -----------------------------------------------------------------------------
 
@@ -286,17 +288,64 @@ class GraphEditor(anywidget.AnyWidget):
             del self._control
         super().__del__()
 
+    # -- the snapshot output ------------------------------------------------------------------
+
+    def _ipython_display_(self) -> None:
+        """Show the canvas, then a snapshot of its graph as a second output.
+
+        A widget view shows nothing without a kernel; the snapshot (the graph's SVG picture
+        and its document, as ``Graph`` shows itself) is what a shared notebook shows. While
+        the canvas is live, its stylesheet hides the snapshot output that follows it. Every
+        change of the graph updates the snapshot in place.
+        """
+        from IPython.display import display  # noqa: PLC0415 - only where a notebook shows us
+
+        bundle: Any = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})  # anywidget: a pair
+        display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            handle = display(snapshot, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+            if handle is not None:
+                self._snapshots.append(handle)
+
+    def _snapshot(self) -> dict[str, Any] | None:
+        try:
+            graph = Graph.from_dict(self.graph, registry=self._registry)
+        except GraphValidationError:
+            return None  # a draft the canvas cannot describe yet: keep the last snapshot
+        bundle = graph._repr_mimebundle_()
+        bundle["text/plain"] = f"{bundle['text/plain']} (a snapshot of the canvas above)"
+        return bundle
+
+    def _on_graph_change(self, _change: Any) -> None:
+        if self._snapshots:
+            self._on_kernel_loop(self._update_snapshots)
+
+    def _update_snapshots(self) -> None:
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return
+        for handle in self._snapshots:
+            handle.update(snapshot, raw=True)
+
     # -- messages ------------------------------------------------------------------------------
 
     def _on_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        self._on_kernel_loop(self._handle_message, content)
+
+    def _on_kernel_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Call ``callback`` on the loop the editor was made on (the kernel's), now if we are on it.
+
+        JupyterLab 4.6 with ipykernel 7 delivers widget messages and trait updates on a kernel
+        *subshell*: another thread with its own loop. Runs, steps, the status board and the
+        snapshot output live on the kernel's main loop, so the work is handed over there.
+        """
         loop = self._loop
         if loop is not None and loop.is_running() and _running_loop() is not loop:
-            # JupyterLab 4.6 with ipykernel 7 sends widget messages on a kernel *subshell*:
-            # another thread with its own loop. Runs, steps and the status board live on
-            # the kernel's main loop, so the message is handled there.
-            loop.call_soon_threadsafe(self._handle_message, content)
-            return
-        self._handle_message(content)
+            loop.call_soon_threadsafe(callback, *args)
+        else:
+            callback(*args)
 
     def _handle_message(self, content: Any) -> None:
         try:

@@ -16,6 +16,8 @@ import pytest
 from conftest import ARTIFACTS, open_notebook, output_when, run_cell, screenshot
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.browser
@@ -436,6 +438,45 @@ def test_a_run_from_the_canvas_leaves_the_notebook_free(lab, page):
     wait_for_run(page, "stopped")
     run_cell(page, 1)
     assert cell_output(page, 1).strip() == "idle"
+
+
+def test_a_saved_notebook_shows_the_graph_without_its_kernel(lab, page):
+    """The snapshot after the canvas: hidden while the canvas lives, kept up to date, saved,
+    and shown when the notebook is opened again without the kernel that made the widget."""
+    cells = [CHAIN, "editor.add_node('debug-log', id='late', position=(520, 160))"]
+    url = lab.notebook("shared.ipynb", cells)
+    open_notebook(page, url)
+    run_cell(page, 0)
+    canvas(page)
+    snapshot = page.locator('.jp-OutputArea-output[data-mime-type="image/svg+xml"]')
+    snapshot.wait_for(state="attached")
+    assert not snapshot.is_visible()  # the live canvas hides it
+    run_cell(page, 1)
+    node(page, "late").wait_for()
+    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 20
+    while ">late<" not in (saved := _snapshot_in(lab.root / "shared.ipynb")):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the saved snapshot does not show the new node: {saved[:300]}")
+        page.wait_for_timeout(250)
+
+    lab.shut_down_kernels()
+    page.goto(url)  # the widget's model died with its kernel: only the snapshot can show
+    open_notebook(page, url)
+    snapshot.wait_for(state="visible")
+    assert page.locator(".dfj-canvas").count() == 0
+    screenshot(page, "g-shared-notebook")
+
+
+def _snapshot_in(path: Path) -> str:
+    """The SVG of the saved notebook's snapshot output ('' when there is none yet)."""
+    book = json.loads(path.read_text())
+    for output in book["cells"][0].get("outputs", []):
+        svg = output.get("data", {}).get("image/svg+xml")
+        if svg:
+            return "".join(svg) if isinstance(svg, list) else svg
+    return ""
 
 
 def test_a_500_node_graph_renders_and_lays_out(lab, page):

@@ -10,6 +10,7 @@ import pytest
 
 import dataflow_jupyter
 from dataflow_jupyter import Graph, GraphEditor, GraphValidationError, NodeRegistry, PortType
+from dataflow_jupyter.graph import GRAPH_MIME_TYPE
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.types import PortSchema, connection_problems
 from dataflow_jupyter.widget import editor as editor_module
@@ -199,3 +200,24 @@ def test_a_script_steps_with_the_editors_debugger(
     editor.stop()
     assert editor.status["run"] == "stopped"
     assert editor.debugger() is not dbg
+
+
+def test_the_canvas_is_followed_by_a_snapshot_kept_up_to_date(
+    make_canvas: Any, chain: Graph, registry: NodeRegistry
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    editor = make_canvas(chain, registry=registry).editor
+    with capture_output() as shown:
+        editor._ipython_display_()
+        editor.add_node("debug-log", id="late")
+    widget, snapshot, update = shown.outputs
+    assert "application/vnd.jupyter.widget-view+json" in widget.data
+    assert snapshot.data[GRAPH_MIME_TYPE] == chain.to_dict()
+    assert ">inc<" in snapshot.data["image/svg+xml"]  # the node ids as text in the picture
+    assert ">late<" not in snapshot.data["image/svg+xml"]
+    assert update.transient == snapshot.transient  # the same display, updated in place
+    assert ">late<" in update.data["image/svg+xml"]
+    assert update.data["text/plain"].endswith("(a snapshot of the canvas above)")
