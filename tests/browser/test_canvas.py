@@ -357,7 +357,10 @@ def test_step_moves_the_highlight_one_node_at_a_time(lab, page):
 
 def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
     """(d) Backspace and D D with canvas focus keep every cell; the wheel never scrolls."""
-    cells = [CHAIN, "print('second cell')", "print('third cell')"]
+    # enough cells below the canvas that the notebook can scroll
+    cells = [CHAIN, "print('second cell')", "print('third cell')"] + [
+        f"filler = {i}" for i in range(20)
+    ]
     open_notebook(page, lab.notebook("keys.ipynb", cells))
     run_cell(page, 0)
     canvas(page)
@@ -390,6 +393,7 @@ def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
     assert len(node_ids(page)) == 3
 
     scroller = ".jp-WindowedPanel-outer"
+    assert page.eval_on_selector(scroller, "e => e.scrollHeight > e.clientHeight + 200")
     before = page.eval_on_selector(scroller, "e => e.scrollTop")
     zoom_before = viewport_transform(page)
     box = pane.bounding_box()
@@ -401,6 +405,11 @@ def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
     assert page.eval_on_selector(scroller, "e => e.scrollTop") == before
     assert viewport_transform(page) != zoom_before
     screenshot(page, "d-keys-stay-in-canvas")
+    # the same wheel over a cell does scroll the notebook: the check above could see it
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea-editor").hover()
+    page.mouse.wheel(0, 300)
+    page.wait_for_timeout(300)
+    assert page.eval_on_selector(scroller, "e => e.scrollTop") != before
 
 
 def viewport_transform(page: Page) -> str:
