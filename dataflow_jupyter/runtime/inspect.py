@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
+import pyarrow as pa
+
+from dataflow_jupyter.packets import BinaryRef
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -20,31 +23,64 @@ if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
     from dataflow_jupyter.runtime.stats import Stats
 
-__all__ = ["METADATA_COLUMNS", "RunResult", "frame_of"]
+__all__ = ["METADATA_COLUMNS", "RunResult", "frame_of", "frame_page"]
 
 METADATA_COLUMNS: Final = ("packet_id", "trace_id", "origin_node", "timestamp", "schema_version")
 
 
 def frame_of(packets: Iterable[DataPacket]) -> pd.DataFrame:
     """Packets as one DataFrame: metadata columns, then the payload's columns."""
+    return _joined([_packet_frame(packet, packet.to_pandas()) for packet in packets])
+
+
+def frame_page(packets: Iterable[DataPacket], offset: int, limit: int) -> tuple[pd.DataFrame, int]:
+    """Rows ``offset`` to ``offset + limit`` of ``frame_of(packets)``, and how many rows it has.
+
+    An Arrow payload is sliced before it becomes pandas, so a page of a big table costs the
+    page, not the table (the canvas's inspector asks for pages).
+    """
     pieces = []
+    total = 0
+    end = offset + limit
     for packet in packets:
-        payload = packet.to_pandas()
-        rows = max(len(payload), 1)
-        meta = {
-            (f"packet_{name}" if name in payload.columns else name): [value] * rows
-            for name, value in (
-                ("packet_id", packet.packet_id),
-                ("trace_id", packet.trace_id),
-                ("origin_node", packet.origin_node),
-                ("timestamp", pd.Timestamp(packet.timestamp, unit="ns", tz="UTC")),
-                ("schema_version", packet.schema_version),
-            )
-        }
-        head = pd.DataFrame(meta)
-        if len(payload):
-            head = pd.concat([head, payload.reset_index(drop=True)], axis=1)
-        pieces.append(head)
+        data = packet.binary_value
+        if isinstance(data, BinaryRef):
+            data = data.read()
+        if isinstance(data, pa.Table | pa.RecordBatch):
+            rows = max(data.num_rows, 1)
+            start, stop = max(offset - total, 0), min(end - total, rows)
+            if start < stop:
+                payload = data.slice(start, stop - start).to_pandas() if data.num_rows else None
+                pieces.append(_packet_frame(packet, pd.DataFrame() if payload is None else payload))
+        else:
+            frame = _packet_frame(packet, packet.to_pandas())
+            rows = len(frame)
+            start, stop = max(offset - total, 0), min(end - total, rows)
+            if start < stop:
+                pieces.append(frame.iloc[start:stop])
+        total += rows
+    return _joined(pieces), total
+
+
+def _packet_frame(packet: DataPacket, payload: pd.DataFrame) -> pd.DataFrame:
+    rows = max(len(payload), 1)
+    meta = {
+        (f"packet_{name}" if name in payload.columns else name): [value] * rows
+        for name, value in (
+            ("packet_id", packet.packet_id),
+            ("trace_id", packet.trace_id),
+            ("origin_node", packet.origin_node),
+            ("timestamp", pd.Timestamp(packet.timestamp, unit="ns", tz="UTC")),
+            ("schema_version", packet.schema_version),
+        )
+    }
+    head = pd.DataFrame(meta)
+    if len(payload):
+        head = pd.concat([head, payload.reset_index(drop=True)], axis=1)
+    return head
+
+
+def _joined(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     if not pieces:
         return pd.DataFrame(columns=list(METADATA_COLUMNS))
     return pd.concat(pieces, ignore_index=True)

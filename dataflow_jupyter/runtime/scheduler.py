@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dataflow_jupyter.graph import Graph
+    from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime.debugger import Debugger
     from dataflow_jupyter.runtime.noderun import NodeRun
     from dataflow_jupyter.runtime.stats import Stats
@@ -243,12 +244,16 @@ class GraphRuntime:
 
     def frame(self, where: str) -> pd.DataFrame:
         """The last packets that crossed ``"node.port"`` as a DataFrame, metadata first."""
+        return frame_of(self.packets(where))
+
+    def packets(self, where: str) -> list[DataPacket]:
+        """The last packets that crossed ``"node.port"`` (at most ``frame_size``), oldest first."""
         session = self._current()
         if where not in session.frames:
             known = ", ".join(sorted(session.frames)) or "none"
             msg = f"no port {where!r} in graph {self.graph.id!r}; ports: {known}"
             raise KeyError(msg)
-        return frame_of(session.frames[where])
+        return list(session.frames[where])
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Call ``callback`` with every event (``node-status``, ``node-execution-error``).

@@ -2,8 +2,9 @@
 
 ``where`` is ``"node.port"`` (an output port, or any port) or an edge id; an edge is read at
 its target's input port (``"target.targetPort"``: what crossed the edge, together with what
-other edges brought to the same port). Rows are ``rt.frame(where)``, the same DataFrame
-``GraphEditor.inspect`` returns; a page is ``rows[offset:offset + limit]``.
+other edges brought to the same port). Rows are ``frame_of(rt.packets(where))``, the same
+DataFrame ``GraphEditor.inspect`` returns; a page is ``rows[offset:offset + limit]``, cut by
+``frame_page`` so that an Arrow payload is sliced before it becomes pandas.
 
 Arrow conversion never fails on odd payloads, column by column:
 
@@ -26,11 +27,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from dataflow_jupyter.runtime.inspect import frame_of, frame_page
+
 if TYPE_CHECKING:
+    from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime import GraphRuntime
     from dataflow_jupyter.widget.protocol import InspectResultMessage
 
-__all__ = ["answer_inspect", "frame_for", "page_to_ipc", "resolve_where", "to_arrow"]
+__all__ = ["answer_inspect", "frame_for", "frame_to_ipc", "resolve_where", "to_arrow"]
 
 _NESTED = (dict, list, tuple, set, frozenset, np.ndarray)
 
@@ -52,12 +56,20 @@ def resolve_where(runtime: GraphRuntime, where: str) -> str:
 
 def frame_for(runtime: GraphRuntime | None, where: str) -> pd.DataFrame:
     """The rows the inspector shows for ``where`` (see ``GraphEditor.inspect``)."""
+    runtime = _ran(runtime)
+    return frame_of(_packets(runtime, resolve_where(runtime, where)))
+
+
+def _ran(runtime: GraphRuntime | None) -> GraphRuntime:
     if runtime is None:
         msg = "nothing has run in this editor yet: run the graph first (editor.run() or Run)"
         raise RuntimeError(msg)
-    port = resolve_where(runtime, where)
+    return runtime
+
+
+def _packets(runtime: GraphRuntime, port: str) -> list[DataPacket]:
     try:
-        return runtime.frame(port)
+        return runtime.packets(port)
     except RuntimeError as exc:
         msg = f"graph {runtime.graph.id!r} has not run yet: run the graph first"
         raise RuntimeError(msg) from exc
@@ -85,11 +97,12 @@ def answer_inspect(
         if edge is None and (node is None or port is None):
             msg = "inspect names an edge, or a node and a port"
             raise ValueError(msg)  # answered like every other failure
-        frame = frame_for(runtime, where)
-        assert runtime is not None  # frame_for raised otherwise
-        answer["where"] = resolve_where(runtime, where)
-        payload = page_to_ipc(frame, offset, limit)
-        answer["total"] = len(frame)
+        ran = _ran(runtime)
+        port = resolve_where(ran, where)
+        page, total = frame_page(_packets(ran, port), offset, limit)
+        answer["where"] = port
+        payload = frame_to_ipc(page)
+        answer["total"] = total
     except Exception as exc:  # noqa: BLE001 - every failure is answered, with its text
         answer["error"] = _error_text(exc)
         return answer, []
@@ -111,10 +124,9 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def page_to_ipc(frame: pd.DataFrame, offset: int, limit: int) -> bytes:
-    """Rows ``offset`` to ``offset + limit`` of ``frame`` as an Arrow IPC stream."""
-    page = frame.iloc[offset : offset + limit].reset_index(drop=True)
-    table = to_arrow(page)
+def frame_to_ipc(frame: pd.DataFrame) -> bytes:
+    """``frame`` as an Arrow IPC stream (what ``inspect-result`` carries in its buffer)."""
+    table = to_arrow(frame.reset_index(drop=True))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
