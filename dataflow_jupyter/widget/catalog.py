@@ -5,9 +5,9 @@
 must know the old ones too), each as its ``schema.json`` content (camelCase, ``None`` left
 out), in the registry's catalog order (category, name, version). ``connections`` is
 ``types.connection_problems`` asked for each pair of bare port types: ``None`` where the
-kernel allows the connection, else its reason. The canvas refuses exactly what the kernel
-refuses at type level; narrowed ports (columns, schemas, versions) are checked when the
-graph is deployed.
+kernel allows the connection, else its reason. The canvas checks narrowed ports (columns,
+object schemas, schema versions) itself, in ``connections.ts``; ``test_connection_parity``
+holds it to the kernel's verdicts, and deploying checks the whole graph again.
 """
 
 from __future__ import annotations
