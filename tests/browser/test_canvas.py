@@ -443,10 +443,36 @@ def test_a_run_from_the_canvas_leaves_the_notebook_free(lab, page):
         assert found is not None, label.inner_text()
         delivered.append(int(found.group(1)))
     assert delivered[0] < delivered[1] < delivered[2]  # live counters while it runs
+    deadline = time.monotonic() + 30
+    while delivered[-1] <= 60:  # enough packets for two pages of the inspector
+        assert time.monotonic() < deadline, f"only {delivered[-1]} packets in 30 s"
+        page.wait_for_timeout(200)
+        found = re.search(r"(\d+) delivered", label.inner_text())
+        assert found is not None
+        delivered.append(int(found.group(1)))
     page.locator('[data-testid="stop"]').click()
     wait_for_run(page, "stopped")
     run_cell(page, 1)
     assert cell_output(page, 1).strip() == "idle"
+
+    # the inspector pages through the edge's last packets, 50 at a time
+    page.locator('.react-flow__edge[data-id="wire"]').click(force=True)
+    shown = page.locator('[data-testid="inspector-range"]')
+    page.wait_for_function(
+        "() => /^rows 1\u201350 of \\d+$/.test("
+        "document.querySelector('[data-testid=inspector-range]')?.textContent?.trim() ?? '')"
+    )
+    first = re.fullmatch(r"rows 1\u201350 of (\d+)", shown.inner_text().strip())
+    assert first is not None, shown.inner_text()
+    total = int(first.group(1))
+    assert total > 50
+    assert page.locator('[data-testid="inspector-table"] tbody tr').count() == 50
+    page.locator('[data-testid="inspector-next"]').click()
+    page.wait_for_function(
+        "text => document.querySelector('[data-testid=inspector-range]')?.textContent === text",
+        arg=f"rows 51\u2013{min(total, 100)} of {total}",
+    )
+    assert page.locator('[data-testid="inspector-table"] tbody tr').count() == min(total, 100) - 50
 
 
 def test_a_saved_notebook_shows_the_graph_without_its_kernel(lab, page):
