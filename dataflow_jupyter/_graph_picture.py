@@ -15,7 +15,7 @@ the ports its edges name.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from typing import TYPE_CHECKING, Final
 
@@ -100,20 +100,16 @@ def _placed(boxes: list[_Box], graph: Graph) -> dict[str, _Box]:
     spots = Counter((b.node.position.x, b.node.position.y) for b in boxes)
     levels = graph.analyze().levels
     if max(spots.values(), default=1) == 1 or levels is None:
-        return {b.node.id: _at(b, b.node.position.x, b.node.position.y) for b in boxes}
+        return {b.node.id: replace(b, x=b.node.position.x, y=b.node.position.y) for b in boxes}
     by_id = {b.node.id: b for b in boxes}
     placed: dict[str, _Box] = {}
     for column, level in enumerate(levels):
         y = 0.0
         for node_id in level:
             box = by_id[node_id]
-            placed[node_id] = _at(box, column * (_WIDTH + _LEVEL_GAP), y)
+            placed[node_id] = replace(box, x=column * (_WIDTH + _LEVEL_GAP), y=y)
             y += box.height + _ROW_GAP
     return placed
-
-
-def _at(box: _Box, x: float, y: float) -> _Box:
-    return _Box(box.node, box.name, box.color, box.inputs, box.outputs, x, y)
 
 
 def _edge(source: _Box, out: str, target: _Box, into: str) -> tuple[str, tuple[float, float]]:

@@ -120,14 +120,10 @@ class LoadLayoutEngineMessage(TypedDict):
 # -- kernel -> front end -------------------------------------------------------------------------
 
 
-class NodeStatusMessage(TypedDict):
+class NodeStatusMessage(StatusSnapshot):
+    """A snapshot holding only the nodes and edges that changed since the last one."""
+
     type: Literal["node-status"]
-    run: RunState
-    message: str | None
-    nodes: dict[str, NodeStatus]
-    edges: dict[str, EdgeStatus]
-    debugAt: str | None  # JSON field name, camelCase as in protocol.ts
-    breakpoints: list[str]
 
 
 class NodeExecutionErrorMessage(TypedDict):

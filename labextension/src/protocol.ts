@@ -115,17 +115,11 @@ export type FrontendMessage =
 // ---- kernel -> front end ------------------------------------------------------------------
 
 /**
- * Live changes since the last `node-status`: only the nodes and edges that changed, at most
- * ~10 messages a second however many packets flow.
+ * Live changes since the last `node-status`: a snapshot holding only the nodes and edges that
+ * changed, at most ~10 messages a second however many packets flow.
  */
-export interface NodeStatusMessage {
+export interface NodeStatusMessage extends StatusSnapshot {
   type: "node-status";
-  run: RunState;
-  message: string | null;
-  nodes: Record<string, NodeStatus>;
-  edges: Record<string, EdgeStatus>;
-  debugAt: string | null;
-  breakpoints: string[];
 }
 
 export interface NodeExecutionErrorMessage {

@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 import pytest
+from _support import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -53,18 +53,12 @@ _SETTINGS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LabServer:
     """``jupyter lab`` on 127.0.0.1 serving ``root``."""
 
     def __init__(self, root: Path, settings: Path, workspaces: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         jupyter = Path(sys.executable).with_name("jupyter")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _support import spec
 from _testnodes import (
     INLINE,
     AddOne,
@@ -14,7 +15,6 @@ from _testnodes import (
     SlowSink,
     WrongType,
     Zip,
-    spec,
 )
 
 from dataflow_jupyter import Graph, NodeRegistry

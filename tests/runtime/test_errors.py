@@ -4,7 +4,8 @@ import random
 from typing import Any
 
 import pytest
-from _testnodes import Flaky, spec
+from _support import spec
+from _testnodes import Flaky
 
 from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, Graph, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime

@@ -263,7 +263,8 @@ async def test_a_second_run_is_refused_while_one_runs_in_the_background(
 def test_a_timeout_holds_for_a_synchronous_inline_node(
     graph: Graph, registry: NodeRegistry
 ) -> None:
-    from _testnodes import Sleeper, spec
+    from _support import spec
+    from _testnodes import Sleeper
 
     registry.register(
         spec(

@@ -5,23 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dataflow_jupyter import DataPacket, IONode, NodeSpec, PureNode
-
-
-def spec(type_id: str, inputs: list[Any], outputs: list[Any], **extra: Any) -> NodeSpec:
-    return NodeSpec.model_validate(
-        {
-            "id": type_id,
-            "version": extra.pop("version", "1.0.0"),
-            "category": "Test",
-            "name": type_id,
-            "ports": {
-                "inputs": [p if isinstance(p, dict) else {"name": p} for p in inputs],
-                "outputs": [p if isinstance(p, dict) else {"name": p} for p in outputs],
-            },
-            **extra,
-        }
-    )
+from dataflow_jupyter import DataPacket, IONode, PureNode
 
 
 class Numbers(IONode):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _support import spec
 from _widgetnodes import (
     COUNT,
     FAIL_ON,
@@ -21,7 +22,6 @@ from _widgetnodes import (
     Numbers,
     Record,
     Unopenable,
-    spec,
 )
 
 from dataflow_jupyter import Graph, GraphEditor, NodeRegistry

@@ -1,7 +1,8 @@
 """Both sides of the widget protocol name the same messages with the same fields.
 
 ``labextension/src/protocol.ts`` is read with regular expressions: each ``export interface
-Name { field: type; ... }`` block, and the ``FrontendMessage`` / ``KernelMessage`` unions.
+Name [extends Parent] { field: type; ... }`` block, and the ``FrontendMessage`` /
+``KernelMessage`` unions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from dataflow_jupyter.widget import protocol
 
 PROTOCOL_TS = Path(__file__).resolve().parents[2] / "labextension" / "src" / "protocol.ts"
-INTERFACE = re.compile(r"export interface (\w+)\s*\{(.*?)\n\}", re.DOTALL)
+INTERFACE = re.compile(r"export interface (\w+)(?:\s+extends\s+(\w+))?\s*\{(.*?)\n\}", re.DOTALL)
 FIELD = re.compile(r"^\s*(\w+)\??\s*:\s*([^;]+);", re.MULTILINE)
 UNION = re.compile(r"export type (\w+)\s*=\s*((?:\s*\|?\s*\w+)+)\s*;")
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
@@ -30,9 +31,10 @@ def typescript() -> str:
 
 @pytest.fixture(scope="module")
 def interfaces(typescript: str) -> dict[str, dict[str, str]]:
-    found = {}
-    for name, body in INTERFACE.findall(typescript):
-        found[name] = {field: kind.strip() for field, kind in FIELD.findall(body)}
+    found: dict[str, dict[str, str]] = {}
+    for name, parent, body in INTERFACE.findall(typescript):  # a parent comes before its child
+        own = {field: kind.strip() for field, kind in FIELD.findall(body)}
+        found[name] = {**found[parent], **own} if parent else own
     return found
 
 
