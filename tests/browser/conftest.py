@@ -1,6 +1,8 @@
-"""A real ``jupyter lab`` server and Debian's Chromium, driven by Playwright for Python.
+"""A real ``jupyter lab`` (and ``jupyter notebook``, Notebook 7) server and Debian's Chromium,
+driven by Playwright for Python.
 
-The server runs from this environment (so its kernel imports this checkout) in a temp folder
+The ``frontend`` fixture is parametrised over both front ends, for the scenarios that concern
+the canvas itself; ``lab`` is JupyterLab alone. The server runs from this environment (so its kernel imports this checkout) in a temp folder
 with its own settings and workspaces, on a free port with a token. Chromium is
 ``/usr/bin/chromium`` (``playwright install`` cannot download browsers here). Under
 ``CI=true`` a missing Chromium fails the tests, naming the Debian package; elsewhere they
@@ -54,35 +56,44 @@ _SETTINGS = {
 
 
 class LabServer:
-    """``jupyter lab`` on 127.0.0.1 serving ``root``."""
+    """``jupyter lab`` (``app="lab"``) or ``jupyter notebook`` on 127.0.0.1 serving ``root``."""
 
-    def __init__(self, root: Path, settings: Path, workspaces: Path) -> None:
+    def __init__(self, root: Path, settings: Path, workspaces: Path, app: str = "lab") -> None:
+        self.app = app
         self.root = root
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         jupyter = Path(sys.executable).with_name("jupyter")
         self.command = [
-            str(jupyter), "lab", "--no-browser", "--allow-root",
+            str(jupyter), app, "--no-browser", "--allow-root",
             f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
-            "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={workspaces}",
+            "--ServerApp.port_retries=0",
         ]  # fmt: skip
-        self.log = root.parent / "jupyter-lab.log"
+        self.env = {
+            **os.environ,
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
+        }
+        self.log = root.parent / f"jupyter-{app}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 tail = self.log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"jupyter lab did not start on port {self.port}:\n{tail}")
+                pytest.fail(f"jupyter {self.app} did not start on port {self.port}:\n{tail}")
             time.sleep(0.25)
 
     def _answers(self) -> bool:
@@ -112,8 +123,19 @@ class LabServer:
         }
         book.cells = [nbformat.v4.new_code_cell(source) for source in cells]
         nbformat.write(book, self.root / name)
+        return self.url_of(name)
+
+    def url_of(self, name: str) -> str:
+        """The URL that opens the notebook ``name`` in this front end."""
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
         workspace = name.removesuffix(".ipynb")  # its own workspace: no tab of an earlier test
         return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
+
+    def kernels_idle(self) -> bool:
+        """Whether a kernel runs and every kernel is idle."""
+        kernels = self._api("GET", "/api/kernels")
+        return bool(kernels) and all(k.get("execution_state") == "idle" for k in kernels)
 
     def shut_down_kernels(self) -> None:
         """Stop every kernel (each scenario starts its own)."""
@@ -129,11 +151,9 @@ class LabServer:
         return json.loads(body) if body else None
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A running JupyterLab serving a temp folder."""
+def _serve(tmp_path_factory: pytest.TempPathFactory, app: str) -> Iterator[LabServer]:
     _require_chromium()
-    base = tmp_path_factory.mktemp("lab")
+    base = tmp_path_factory.mktemp(app)
     root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
     for folder in (root, settings, workspaces):
         folder.mkdir()
@@ -141,10 +161,29 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         target = settings / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
-    server = LabServer(root, settings, workspaces)
+    server = LabServer(root, settings, workspaces, app)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A running JupyterLab serving a temp folder."""
+    yield from _serve(tmp_path_factory, "lab")
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A running Notebook 7 (``jupyter notebook``) serving a temp folder."""
+    yield from _serve(tmp_path_factory, "notebook")
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def frontend(request: pytest.FixtureRequest) -> LabServer:
+    """JupyterLab, then Notebook 7: the scenarios about the canvas run in both."""
+    server: LabServer = request.getfixturevalue("lab" if request.param == "lab" else "notebook7")
+    return server
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +205,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh page; its console errors are attached to a failing test's report."""
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
@@ -181,7 +220,10 @@ def page(browser: Browser, lab: LabServer, request: pytest.FixtureRequest) -> It
         page.screenshot(path=ARTIFACTS / f"{request.node.name}-failed.png")
         print("browser console:\n" + "\n".join(messages[-80:]))
     context.close()
-    lab.shut_down_kernels()
+    for name in ("lab", "notebook7"):  # the servers this test used: each scenario its own kernel
+        if name in request.fixturenames:
+            server: LabServer = request.getfixturevalue(name)
+            server.shut_down_kernels()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -212,12 +254,19 @@ def open_notebook(page: Page, url: str) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     dialog = page.locator(".jp-Dialog button.jp-mod-accept")
     deadline = time.monotonic() + 90
-    while not page.locator(".jp-StatusBar-TextItem", has_text="| Idle").count():
+    while not _kernel_idle(page):
         if dialog.count():
             dialog.first.click()
         if time.monotonic() > deadline:
             pytest.fail("the notebook's kernel did not become idle within 90 s")
         page.wait_for_timeout(250)
+
+
+def _kernel_idle(page: Page) -> bool:
+    """JupyterLab's status bar says Idle; Notebook 7 (no status bar) shows an idle indicator."""
+    if page.locator(".jp-StatusBar-TextItem", has_text="| Idle").count():
+        return True
+    return bool(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count())
 
 
 def run_cell(page: Page, index: int, timeout: float = 60.0) -> None:

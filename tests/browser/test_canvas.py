@@ -294,9 +294,9 @@ def expect_no_settings_error(page: Page) -> None:
     assert page.locator('[data-testid="settings-error"]').count() == 0
 
 
-def test_a_node_that_raises_shows_its_error(lab, page):
+def test_a_node_that_raises_shows_its_error(frontend, page):
     """(b) A node that raises: status error, the message on the node, the packet in details."""
-    open_notebook(page, lab.notebook("raising.ipynb", [RAISING_NODE]))
+    open_notebook(page, frontend.notebook("raising.ipynb", [RAISING_NODE]))
     run_cell(page, 0)
     canvas(page)
     page.locator('[data-testid="run"]').click()
@@ -308,7 +308,7 @@ def test_a_node_that_raises_shows_its_error(lab, page):
     details = page.locator('[data-testid="error-details"]')
     details.wait_for()
     assert "NODE_EXCEPTION" in details.inner_text()
-    screenshot(page, "b-node-error")
+    screenshot(page, f"b-node-error-{frontend.app}")
 
 
 def test_step_moves_the_highlight_one_node_at_a_time(lab, page):
