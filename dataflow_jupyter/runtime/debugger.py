@@ -175,7 +175,8 @@ class Debugger:
             msg = f"no node {node_id!r} in graph {self._rt.graph.id!r}; nodes: {known}"
             raise KeyError(msg)
         self._breakpoints[node_id] = compile_expression(condition) if condition else None
-        self._publish({"type": "breakpoint", "node_id": node_id, "enabled": True})
+        event = {"type": "breakpoint", "node_id": node_id, "enabled": True}
+        self._publish({**event, "condition": condition or None})
 
     def remove_breakpoint(self, node_id: str) -> None:
         """Forget the breakpoint on ``node_id``."""

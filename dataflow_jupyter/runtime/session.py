@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.runtime.log import ExecutionLog
     from dataflow_jupyter.state import StateAdapter
 
-__all__ = ["Session", "SourceGate"]
+__all__ = ["NodeStartError", "Session", "SourceGate"]
 
 _BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
 _firing_ids = itertools.count(1)
@@ -93,7 +93,12 @@ class Session:
         for index, node_id in enumerate(order):
             described = described_by_id[node_id]
             node_type = registry.get(described.type_id, described.version)
-            instance = node_type.load()(node_id, described.settings)
+            try:
+                instance = node_type.load()(node_id, described.settings)
+            except Exception as exc:
+                what = f"node {node_id!r} ({described.type_id} {described.version})"
+                msg = f"{what} could not be made from its settings: {type(exc).__name__}: {exc}"
+                raise NodeStartError(node_id, msg) from exc
             if isinstance(instance, StatefulNode):
                 instance.bind_state(state, f"{graph.id}/{node_id}")
             run = NodeRun(node_id, index, instance, node_type.spec)
@@ -154,7 +159,7 @@ class Session:
             except Exception as exc:
                 await self.teardown(done)
                 msg = f"node {run.node_id!r} ({run.spec.id} {run.spec.version}) failed to set up"
-                raise RuntimeError(f"{msg}: {type(exc).__name__}: {exc}") from exc
+                raise NodeStartError(run.node_id, f"{msg}: {type(exc).__name__}: {exc}") from exc
             done.append(run)
 
     async def teardown(self, runs: list[NodeRun] | None = None) -> None:
@@ -630,6 +635,14 @@ class SourceGate(Protocol):
     def emitted(self, run: NodeRun, port: str, packet: DataPacket) -> None:
         """The permitted packet went out."""
         ...
+
+
+class NodeStartError(RuntimeError):
+    """A node could not be made or set up, so the run could not start; ``node_id`` says which."""
+
+    def __init__(self, node_id: str, message: str) -> None:
+        super().__init__(message)
+        self.node_id = node_id
 
 
 class _EmitError(Exception):

@@ -22,8 +22,11 @@ started by a front-end message or a cell, and nothing here awaits the front end.
   ``stepping`` until the debugger is done.
 - ``stop``: stops a run (``await rt.stop()``: sources stop, packets drain), else closes the
   editor's debugger.
-- breakpoints live in the status board (``board.breakpoints``) and are applied to the
-  editor's debugger, the current one and each one opened later.
+- breakpoints live in the status board (``board.breakpoints``: node id -> condition) and
+  are applied, conditions included, to the editor's debugger, the current one and each one
+  opened later (so Stop then Run stops only where a condition holds).
+- a failure says where: ``board.fail(exc)`` ends the run ``failed`` and marks the node the
+  exception names (the runtime's start errors carry ``node_id``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.runtime import GraphRuntime
 
 if TYPE_CHECKING:
@@ -166,7 +170,7 @@ class RunControl:
             self.board.set_run("stopped")
             raise
         except Exception as exc:  # noqa: BLE001 - shown on the canvas, never raised into the loop
-            self.board.set_run("failed", f"{type(exc).__name__}: {exc}")
+            self.board.fail(exc)
             return
         self.board.set_run("stopped" if self._stopping else "done")
 
@@ -207,9 +211,9 @@ class RunControl:
         rt = self.runtime_for(graph)
         if self.debugger is None or self.debugger.done:
             dbg = self.debugger = rt.debugger()
-            for node_id in sorted(self.board.breakpoints):
+            for node_id, condition in sorted(self.board.breakpoints.items()):
                 if node_id in self.board.states:
-                    dbg.add_breakpoint(node_id)
+                    dbg.add_breakpoint(node_id, condition)
             self.board.begin("stepping")
         return self.debugger
 
@@ -234,7 +238,7 @@ class RunControl:
                 step = await move()
             except Exception as exc:  # noqa: BLE001 - shown on the canvas
                 self._forget(dbg)
-                self.board.set_run("failed", f"{type(exc).__name__}: {exc}")
+                self.board.fail(exc)
                 return
             if step is None:
                 self._forget(dbg)
@@ -244,15 +248,21 @@ class RunControl:
         if self.debugger is dbg:
             self.debugger = None
 
-    def set_breakpoint(self, node_id: str, *, enabled: bool) -> None:
-        """Remember a breakpoint and apply it to the editor's debugger."""
-        self.board.set_breakpoint(node_id, enabled=enabled)
+    def set_breakpoint(self, node_id: str, *, enabled: bool, condition: str | None = None) -> None:
+        """Remember a breakpoint (and its condition) and apply it to the editor's debugger.
+
+        A condition that is not a valid expression raises ``ExpressionError`` (from a cell)
+        and changes nothing.
+        """
+        if enabled and condition:
+            compile_expression(condition)
+        self.board.set_breakpoint(node_id, enabled=enabled, condition=condition)
         dbg = self.debugger
         if dbg is None or dbg.done:
             return
         try:
             if enabled:
-                dbg.add_breakpoint(node_id)
+                dbg.add_breakpoint(node_id, condition or None)
             else:
                 dbg.remove_breakpoint(node_id)
         except KeyError as exc:

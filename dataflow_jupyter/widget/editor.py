@@ -38,8 +38,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anywidget
 import traitlets
 
+from dataflow_jupyter.expressions import ExpressionError
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry
+from dataflow_jupyter.runtime.session import NodeStartError
 from dataflow_jupyter.widget.catalog import build_catalog
 from dataflow_jupyter.widget.control import RunControl, loop_or_raise
 from dataflow_jupyter.widget.inspection import answer_inspect, frame_for
@@ -255,9 +257,15 @@ class GraphEditor(anywidget.AnyWidget):
         """The editor's debugger (opened if needed, with the canvas's breakpoints)."""
         return self._control.open_debugger(self.to_graph())
 
-    def set_breakpoint(self, node_id: str, *, enabled: bool = True) -> None:
-        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does."""
-        self._control.set_breakpoint(node_id, enabled=enabled)
+    def set_breakpoint(
+        self, node_id: str, *, enabled: bool = True, condition: str | None = None
+    ) -> None:
+        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does.
+
+        ``condition`` is an expression on the node's input (``value``, ``packet``): the
+        debugger stops only where it holds. The canvas shows it on the node.
+        """
+        self._control.set_breakpoint(node_id, enabled=enabled, condition=condition)
 
     async def wait(self) -> None:
         """Wait until the runs, steps and stops started so far have ended.
@@ -389,16 +397,24 @@ class GraphEditor(anywidget.AnyWidget):
     def _start(self, action: Callable[[Graph], object], graph: Graph) -> None:
         try:
             action(graph)
+        except NodeStartError as exc:  # a node cannot be made: the node shows it
+            self._board.fail(exc)
         except RuntimeError as exc:  # a run goes on, or no loop: say so on the canvas
             self._board.set_message(str(exc))
         except Exception as exc:  # noqa: BLE001 - e.g. a node that cannot be made
-            self._board.set_run("failed", f"{type(exc).__name__}: {exc}")
+            self._board.fail(exc)
 
     def _on_stop(self, _message: dict[str, Any]) -> None:
         self._control.stop()
 
     def _on_set_breakpoint(self, message: dict[str, Any]) -> None:
-        self._control.set_breakpoint(message["node"], enabled=message["enabled"])
+        try:
+            self._control.set_breakpoint(
+                message["node"], enabled=message["enabled"], condition=message["condition"]
+            )
+        except ExpressionError as exc:  # the canvas lists it with the other problems
+            self._deploy_result([f"breakpoint on {message['node']}: {exc}"])
+            self._board.resend()
 
     def _on_inspect(self, message: dict[str, Any]) -> None:
         answer, buffers = answer_inspect(self.runtime, message)

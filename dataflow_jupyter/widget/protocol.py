@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 RunState = Literal["idle", "running", "stepping", "done", "stopped", "failed"]
-NodeState = Literal["idle", "running", "done", "error", "breakpoint"]
+NodeState = Literal["idle", "running", "done", "finished", "error", "breakpoint"]
 
 
 # -- shared shapes -------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ class StatusSnapshot(TypedDict):
     nodes: dict[str, NodeStatus]
     edges: dict[str, EdgeStatus]
     debugAt: str | None  # JSON field name, camelCase as in protocol.ts
-    breakpoints: list[str]
+    breakpoints: dict[str, str | None]  # node id -> its condition (None: always stop)
 
 
 # -- front end -> kernel -------------------------------------------------------------------------
@@ -96,9 +96,12 @@ class StepMessage(TypedDict):
 
 
 class SetBreakpointMessage(TypedDict):
+    """Set (``enabled``) or clear a breakpoint; ``condition`` is an expression on the input."""
+
     type: Literal["set-breakpoint"]
     node: str
     enabled: bool
+    condition: str | None
 
 
 class InspectMessage(TypedDict):

@@ -2,15 +2,24 @@
 
 The board subscribes to a ``GraphRuntime`` and keeps plain named data: the run state
 (``idle``, ``running``, ``stepping``, ``done``, ``stopped``, ``failed``) and its message,
-each node's state (``idle``, ``running``, ``done``, ``error``, ``breakpoint``) and last error
-text, the node of the last debugger step (``debugAt``) and the breakpoints. Counters are not
-copied from events: a flush reads them from ``rt.stats`` (firings, received, emitted, errors
-= failures sent to an ``error`` output or to the DLQ; per edge queued, delivered, dropped).
+each node's state (``idle``, ``running``, ``done``, ``finished``, ``error``, ``breakpoint``)
+and last error text, the node of the last debugger step (``debugAt``) and the breakpoints
+with their conditions (``{node: condition or None}``). Counters are not copied from events:
+a flush reads them from ``rt.stats`` (firings, received, emitted, errors = failures sent to
+an ``error`` output or to the DLQ; per edge queued, delivered, dropped).
+
+Failures are said as failures. A run that ends while a node is in ``error`` (or counted
+errors) ends ``failed``, with a message naming those nodes, never ``done``; a run that
+cannot start because of one node (``exc.node_id``, as the runtime's start errors carry)
+marks that node ``error`` with the whole message, so the node shows it, not only the pill.
+A source never fires, so no event says it runs: while a run goes on, a node still ``idle``
+whose counters show packets emitted reads ``running``.
 
 Events only change that data and ask for a flush, in O(1):
 
-- ``node-status`` sets the node's state; ``error`` is sticky until the next run, so one
-  failure among 100k packets stays visible on the node;
+- ``node-status`` sets the node's state (``finished``: the node reached end of stream);
+  ``error`` is sticky until the next run, so one failure among 100k packets stays visible
+  on the node;
 - ``node-execution-error`` sets the state and the error text, and sends
   ``node-execution-error`` at once, at most ``errors_per_second`` in any second (the others
   show in the node's ``errors`` counter only);
@@ -18,7 +27,8 @@ Events only change that data and ask for a flush, in O(1):
   with a breakpoint) sets that node's state, kind ``emit`` marks the source ``done``; index
   1 means a new debugging session (one a cell opened with ``rt.debugger()`` too): node
   states start again from ``idle`` and the run state becomes ``stepping``;
-- ``breakpoint`` adds or removes a breakpoint (a cell's debugger may set them as well).
+- ``breakpoint`` adds or removes a breakpoint (a cell's debugger may set them as well); an
+  event without a ``condition`` keeps the condition the board knows.
 
 Coalescing rule. A flush compares every node's and edge's status with what was last sent
 and sends ONE ``node-status`` message holding only the entries that changed (plus ``run``,
@@ -114,7 +124,7 @@ class StatusBoard:
         self.run: RunState = "idle"
         self.message: str | None = None
         self.debug_at: str | None = None
-        self.breakpoints: set[str] = set()
+        self.breakpoints: dict[str, str | None] = {}
         self.states: dict[str, NodeState] = {}
         self.error_text: dict[str, str | None] = {}
         self.edge_ids: list[str] = []
@@ -171,26 +181,54 @@ class StatusBoard:
 
     def set_run(self, run: RunState, message: str | None = None) -> None:
         """Change the run state (and its message); flushes at once, snapshot included."""
+        if run == "done":
+            failed = self.failed_nodes()
+            if failed:
+                run, message = "failed", _failed_message(failed)
         self.run = run
         self.message = message
         if run in _ENDED:
             self.debug_at = None  # nothing is paused any more
+            emitted = {k: v["emitted"] for k, v in self.node_statuses().items()}
             for node_id, state in self.states.items():
-                if state in ("running", "breakpoint") or (run == "done" and state == "idle"):
+                ran = run == "done" or emitted.get(node_id, 0) > 0
+                if state in ("running", "breakpoint") or (state == "idle" and ran):
                     self.states[node_id] = "done"
         self.flush(snapshot=True)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the run ``failed`` on ``exc``; the node it names (``exc.node_id``) shows it too."""
+        text = f"{type(exc).__name__}: {exc}"
+        node_id = getattr(exc, "node_id", None)
+        if isinstance(node_id, str):  # a node the runtime could not even be made with, too
+            self.states[node_id] = "error"
+            self.error_text[node_id] = str(exc)
+        self.set_run("failed", text)
+
+    def failed_nodes(self) -> dict[str, int]:
+        """The nodes in ``error`` or with errors counted, and how many errors each had."""
+        failed: dict[str, int] = {}
+        for node_id, status in self.node_statuses().items():
+            if status["status"] == "error" or status["errors"]:
+                failed[node_id] = status["errors"]
+        return failed
 
     def set_message(self, message: str | None) -> None:
         """Show ``message`` next to the run state (a hint such as "stop the run first")."""
         self.message = message
         self.request_flush()
 
-    def set_breakpoint(self, node_id: str, *, enabled: bool) -> None:
-        """Add or remove a breakpoint (shown in ``breakpoints``)."""
+    def set_breakpoint(self, node_id: str, *, enabled: bool, condition: str | None = None) -> None:
+        """Add (with its ``condition``) or remove a breakpoint (shown in ``breakpoints``)."""
         if enabled:
-            self.breakpoints.add(node_id)
+            self.breakpoints[node_id] = condition or None
         else:
-            self.breakpoints.discard(node_id)
+            self.breakpoints.pop(node_id, None)
+        self.request_flush()
+
+    def resend(self) -> None:
+        """Send the run state and breakpoints again (a view showed a change the kernel refused)."""
+        self._sent_meta = None
         self.request_flush()
 
     # -- events --------------------------------------------------------------------------------
@@ -203,7 +241,8 @@ class StatusBoard:
             return
         if kind == "node-status":
             status = event.get("status")
-            if status in ("running", "done", "error") and self.states.get(node_id) != "error":
+            known = ("running", "done", "finished", "error")
+            if status in known and self.states.get(node_id) != "error":
                 self.states[node_id] = status
         elif kind == "node-execution-error":
             error = event.get("error")
@@ -225,7 +264,12 @@ class StatusBoard:
                 self.set_run("stepping")
                 return
         elif kind == "breakpoint":
-            self.set_breakpoint(node_id, enabled=bool(event.get("enabled")))
+            condition = event.get("condition", self.breakpoints.get(node_id))
+            self.set_breakpoint(
+                node_id,
+                enabled=bool(event.get("enabled")),
+                condition=condition if isinstance(condition, str) else None,
+            )
             return
         else:
             return
@@ -274,7 +318,7 @@ class StatusBoard:
         nodes, edges = self.node_statuses(), self.edge_statuses()
         changed_nodes = {k: v for k, v in nodes.items() if self._sent_nodes.get(k) != v}
         changed_edges = {k: v for k, v in edges.items() if self._sent_edges.get(k) != v}
-        breakpoints = sorted(self.breakpoints)
+        breakpoints = dict(sorted(self.breakpoints.items()))
         meta = (self.run, self.message, self.debug_at, breakpoints)
         if changed_nodes or changed_edges or meta != self._sent_meta:
             message: NodeStatusMessage = {
@@ -328,7 +372,7 @@ class StatusBoard:
             "nodes": nodes,
             "edges": edges,
             "debugAt": self.debug_at,
-            "breakpoints": sorted(self.breakpoints),
+            "breakpoints": dict(sorted(self.breakpoints.items())),
         }
 
     def node_statuses(self) -> dict[str, NodeStatus]:
@@ -354,6 +398,8 @@ class StatusBoard:
                     status["received"] = counters.received
                     status["emitted"] = counters.emitted
                     status["errors"] = counters.errors + counters.dead_lettered
+                    if state == "idle" and self.run == "running" and counters.emitted:
+                        status["status"] = "running"  # a source: it emits, it never fires
             out[node_id] = status
         return out
 
@@ -390,3 +436,13 @@ class StatusBoard:
             self.states[node_id] = "idle"
             self.error_text[node_id] = None
         self.debug_at = None
+
+
+def _failed_message(failed: dict[str, int]) -> str:
+    """``errors in 2 nodes: bad (3 errors), parse (1 error); see the nodes``."""
+    shown = [
+        f"{node_id} ({count} error{'' if count == 1 else 's'})" if count else node_id
+        for node_id, count in sorted(failed.items())
+    ]
+    nodes = "1 node" if len(shown) == 1 else f"{len(shown)} nodes"
+    return f"errors in {nodes}: {', '.join(shown)}; see the node for the message"

@@ -13,7 +13,8 @@
 // ---- shared shapes ------------------------------------------------------------------------
 
 export type RunState = "idle" | "running" | "stepping" | "done" | "stopped" | "failed";
-export type NodeState = "idle" | "running" | "done" | "error" | "breakpoint";
+/** `done`: fired and now waits; `finished`: reached end of stream (it will not fire again). */
+export type NodeState = "idle" | "running" | "done" | "finished" | "error" | "breakpoint";
 
 export interface NodeStatus {
   status: NodeState;
@@ -38,7 +39,8 @@ export interface StatusSnapshot {
   nodes: Record<string, NodeStatus>;
   edges: Record<string, EdgeStatus>;
   debugAt: string | null;
-  breakpoints: string[];
+  /** Node id -> the breakpoint's condition (an expression on the input), null: always stop. */
+  breakpoints: Record<string, string | null>;
 }
 
 /** `ErrorPacket.to_dict()`. */
@@ -78,10 +80,12 @@ export interface StepMessage {
   type: "step";
 }
 
+/** Set (`enabled`) or clear a breakpoint; `condition` (an expression on the input) or null. */
 export interface SetBreakpointMessage {
   type: "set-breakpoint";
   node: string;
   enabled: boolean;
+  condition: string | null;
 }
 
 /**

@@ -2,8 +2,9 @@
 driven by Playwright for Python.
 
 The ``frontend`` fixture is parametrised over both front ends, for the scenarios that concern
-the canvas itself; ``lab`` is JupyterLab alone. The server runs from this environment (so its kernel imports this checkout) in a temp folder
-with its own settings and workspaces, on a free port with a token. Chromium is
+the canvas itself; ``lab`` is JupyterLab alone. A server runs from this environment (so its
+kernel imports this checkout) in a temp folder with its own settings and workspaces, on a
+free port with a token. Chromium is
 ``/usr/bin/chromium`` (``playwright install`` cannot download browsers here). Under
 ``CI=true`` a missing Chromium fails the tests, naming the Debian package; elsewhere they
 skip. Each scenario saves a screenshot in ``tests/artifacts/browser/``.

@@ -116,7 +116,11 @@ async def test_a_raising_node_shows_its_error(amake_canvas: Any, registry: NodeR
     assert bad["status"] == "error"
     assert bad["error"] == "boom: cannot take 1"
     assert (bad["firings"], bad["errors"]) == (3, 1)
-    assert canvas.editor.status["run"] == "done"  # the run itself went on
+    # the run went on to its end, and its state says it had failures (issue 11: not `done`)
+    assert canvas.editor.status["run"] == "failed"
+    assert canvas.editor.status["message"] == (
+        "errors in 1 node: bad (1 error); see the node for the message"
+    )
     [error] = canvas.of_type("node-execution-error")
     assert error["node"] == "bad"
     assert error["error"]["code"] == "NODE_EXCEPTION"
@@ -325,7 +329,7 @@ async def test_breakpoints_are_kept_and_applied(
     canvas.send({"type": "set-breakpoint", "node": "sink", "enabled": True})
     canvas.send({"type": "set-breakpoint", "node": "inc", "enabled": True})
     canvas.send({"type": "set-breakpoint", "node": "inc", "enabled": False})
-    await canvas.until("node-status", lambda m: m["breakpoints"] == ["sink"])
+    await canvas.until("node-status", lambda m: m["breakpoints"] == {"sink": None})
     canvas.send({"type": "step"})
     await canvas.editor.wait()
     dbg = canvas.editor.debugger()
@@ -337,7 +341,62 @@ async def test_breakpoints_are_kept_and_applied(
     await canvas.editor.wait()
     status = canvas.editor.status
     assert (status["debugAt"], status["nodes"]["inc"]["status"]) == ("inc", "breakpoint")
-    assert status["breakpoints"] == ["inc", "sink"]
+    assert status["breakpoints"] == {"inc": None, "sink": None}
+
+
+async def test_a_run_that_cannot_start_shows_the_failure_on_its_node(
+    amake_canvas: Any, registry: NodeRegistry
+) -> None:
+    """Issue 11: the error of a run started from the canvas was only in a truncated pill."""
+    graph = Graph("bad-expression", registry=registry)
+    graph.add_node("inject", id="src", settings={"value": [{"a": 1}], "count": 1})
+    graph.add_node("filter-rows", id="rows", settings={"expression": "is_nul(a)"})
+    graph.connect("src.out", "rows.in")
+    canvas = amake_canvas(graph, registry=registry)
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    status = canvas.editor.status
+    assert status["run"] == "failed"
+    rows = status["nodes"]["rows"]
+    assert rows["status"] == "error"
+    assert rows["error"] is not None
+    assert rows["error"].startswith("node 'rows' (filter-rows 1.0.0) could not be made")
+    assert "is_nul" in rows["error"]
+
+
+async def test_breakpoint_conditions_are_shown_and_honoured_after_stop_then_run(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry
+) -> None:
+    """Issue 11: after Stop then Run the canvas stopped where the condition was false."""
+    chain.update_node("src", settings={"count": 3})  # the sink sees 1, 2, 3
+    canvas = amake_canvas(chain, registry=registry)
+    condition = "value == 2"
+    canvas.send({"type": "set-breakpoint", "node": "sink", "enabled": True, "condition": condition})
+    await canvas.until("node-status", lambda m: m["breakpoints"] == {"sink": condition})
+    canvas.send({"type": "step"})  # a debugging session, then Stop
+    await canvas.editor.wait()
+    canvas.send({"type": "stop"})
+    await canvas.editor.wait()
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    status = canvas.editor.status
+    assert (status["run"], status["debugAt"]) == ("stepping", "sink")
+    assert canvas.editor.debugger().history[-1].inputs["in"].value == 2
+    assert status["breakpoints"] == {"sink": condition}
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    assert canvas.editor.status["run"] == "done"  # 3 does not hold: no stop there
+
+
+async def test_a_bad_breakpoint_condition_is_refused_with_its_reason(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry
+) -> None:
+    canvas = amake_canvas(chain, registry=registry)
+    canvas.send({"type": "set-breakpoint", "node": "sink", "enabled": True, "condition": "1 +"})
+    answer, _ = canvas.last("deploy-result")
+    assert answer["ok"] is False
+    assert answer["problems"][0].startswith("breakpoint on sink: ")
+    assert canvas.editor.status["breakpoints"] == {}
 
 
 async def test_run_with_breakpoints_continues_to_each_one(

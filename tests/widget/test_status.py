@@ -174,9 +174,15 @@ def test_debug_steps_move_debug_at_and_show_breakpoints(
     board.on_event({"type": "debug-step", "node_id": "inc", "index": 2, "kind": "breakpoint"})
     assert (board.debug_at, board.states["inc"]) == ("inc", "breakpoint")
     board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": True})
-    assert board.snapshot()["breakpoints"] == ["sink"]
+    assert board.snapshot()["breakpoints"] == {"sink": None}
+    board.set_breakpoint("inc", enabled=True, condition="value > 1")
+    board.on_event({"type": "breakpoint", "node_id": "inc", "enabled": True})  # no condition
+    assert board.snapshot()["breakpoints"] == {"inc": "value > 1", "sink": None}  # kept
+    board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": True, "condition": "x"})
+    assert board.snapshot()["breakpoints"]["sink"] == "x"
     board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": False})
-    assert board.snapshot()["breakpoints"] == []
+    board.set_breakpoint("inc", enabled=False)
+    assert board.snapshot()["breakpoints"] == {}
     board.on_event({"type": "something-new", "node_id": "sink"})  # ignored
     board.on_event({"type": "node-status"})  # ignored: no node
 
