@@ -3,9 +3,12 @@
 ``Graph._repr_mimebundle_`` puts it beside the document (``application/vnd.dataflow.graph+json``)
 and ``text/plain``: GitHub, nbviewer, VS Code and JupyterLab without a kernel show the picture.
 
-Each node is a box with its type's colour (``ui.color``) and name, its id, and one row per
-port (inputs on the left, outputs on the right); each edge is a curve from its output port
-to its input port, labelled with its filter or transform when it has one. Nodes stand where
+Each node is a box with its type's colour (``ui.color``) and name, its id, one row per
+port (inputs on the left, outputs on the right) and, under them, its key settings: the ones
+set to something else than the spec's default (all of them for an unknown type), at most
+``_MAX_SETTINGS`` as ``name: value`` (the value as compact JSON, truncated); each edge is a
+curve from its output port to its input port, labelled with its filter or transform when it
+has one. Nodes stand where
 their ``position`` says; when two nodes share a position (a graph built in Python without
 positions), the picture places every node by level instead (sources on the left), leaving
 the graph untouched. Text is escaped; a node whose type is not installed is drawn grey with
@@ -14,10 +17,11 @@ the ports its edges name.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, replace
 from html import escape
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from dataflow_jupyter.graph import Graph, GraphNode
@@ -32,6 +36,8 @@ _MARGIN: Final = 24
 _LEVEL_GAP: Final = 80
 _ROW_GAP: Final = 28
 _MAX_WIDTH: Final = 960
+_MAX_SETTINGS: Final = 3
+_SETTING_CHARS: Final = 30
 _UNKNOWN_COLOR: Final = "#94a3b8"
 _FONT: Final = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
 
@@ -43,12 +49,18 @@ class _Box:
     color: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    settings: tuple[str, ...] = ()
     x: float = 0.0
     y: float = 0.0
 
     @property
+    def ports_height(self) -> float:
+        return _ROW * max(len(self.inputs), len(self.outputs), 1)
+
+    @property
     def height(self) -> float:
-        return _HEADER + _ROW * max(len(self.inputs), len(self.outputs), 1) + 8
+        settings = _ROW * len(self.settings) + 4 if self.settings else 0
+        return _HEADER + self.ports_height + settings + 8
 
     def port_y(self, port: str, side: tuple[str, ...]) -> float:
         index = side.index(port) if port in side else 0
@@ -84,16 +96,36 @@ def _box(node: GraphNode, graph: Graph, registry: NodeRegistry | None) -> _Box:
     if registry is not None and registry.has(node.type_id, node.version):
         spec = registry.spec(node.type_id, node.version)
     if spec is not None:
+        defaults = {setting.name: setting.default for setting in spec.settings}
+        order = [setting.name for setting in spec.settings]
         return _Box(
             node,
             spec.name,
             spec.ui.color,
             tuple(port.name for port in spec.ports.inputs),
             tuple(port.name for port in spec.ports.outputs),
+            _key_settings(node.settings, defaults, order),
         )
     inputs = tuple(dict.fromkeys(e.target_port for e in graph.edges if e.target == node.id))
     outputs = tuple(dict.fromkeys(e.source_port for e in graph.edges if e.source == node.id))
-    return _Box(node, f"{node.type_id} {node.version}", _UNKNOWN_COLOR, inputs, outputs)
+    settings = _key_settings(node.settings, {}, list(node.settings))
+    return _Box(node, f"{node.type_id} {node.version}", _UNKNOWN_COLOR, inputs, outputs, settings)
+
+
+def _key_settings(
+    settings: dict[str, Any], defaults: dict[str, Any], order: list[str]
+) -> tuple[str, ...]:
+    """``name: value`` of the settings that differ from their default, in the spec's order."""
+    names = [n for n in order if n in settings] + [n for n in settings if n not in order]
+    changed = [n for n in names if n not in defaults or settings[n] != defaults[n]]
+    lines = []
+    for name in changed[:_MAX_SETTINGS]:
+        value = settings[name]
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        lines.append(_clip(f"{name}: {text}", _SETTING_CHARS))
+    if len(changed) > _MAX_SETTINGS:
+        lines[-1] = _clip(f"{lines[-1]} (+{len(changed) - _MAX_SETTINGS} more)", _SETTING_CHARS)
+    return tuple(lines)
 
 
 def _placed(boxes: list[_Box], graph: Graph) -> dict[str, _Box]:
@@ -148,6 +180,14 @@ def _node(box: _Box) -> str:
         py = box.port_y(port, box.outputs)
         parts.append(f'<circle cx="{x + w:.1f}" cy="{py:.1f}" r="3.5" fill="#64748b"/>')
         parts.append(_text(x + w - 8, py + 4, _clip(port, 12), "#334155", anchor="end"))
+    if box.settings:
+        top = y + _HEADER + box.ports_height + 4
+        parts.append(
+            f'<line x1="{x + 6:.1f}" y1="{top:.1f}" x2="{x + w - 6:.1f}" y2="{top:.1f}" '
+            'stroke="#e2e8f0"/>'
+        )
+        for i, line in enumerate(box.settings):
+            parts.append(_text(x + 8, top + _ROW * i + 14, line, "#475569", size=10))
     parts.append("</g>")
     return "".join(parts)
 

@@ -102,3 +102,20 @@ def test_a_picture_that_fails_leaves_the_text(
     bundle = Graph("g", registry=registry)._repr_mimebundle_()
     assert set(bundle) == {"text/plain", GRAPH_MIME_TYPE}
     assert "could not draw graph 'g'" in caplog.text
+
+
+def test_each_node_is_labelled_with_its_key_settings_truncated(registry: NodeRegistry) -> None:
+    """Issue 11: the picture showed ports only, not the settings that give the graph meaning."""
+    g = Graph("labelled", registry=registry)
+    g.add_node("inject", id="src", settings={"value": {"price": 10}, "count": 3}, position=(0, 0))
+    long = "value['price'] > 100 and value['currency'] == 'EUR' and value['ok']"
+    g.add_node("filter", id="big", settings={"expression": long}, position=(300, 0))
+    g.add_node("debug-log", id="log", position=(600, 0))  # defaults only: no settings row
+    texts = [t.text or "" for t in picture(g).iter(f"{SVG}text")]
+    assert 'value: {"price":10}' in texts
+    assert "count: 3" in texts
+    shown = [t for t in texts if t.startswith("expression: ")]
+    assert len(shown) == 1
+    assert shown[0].endswith("…")
+    assert len(shown[0]) <= 30
+    assert not any(t.startswith("level: ") for t in texts)

@@ -29,6 +29,8 @@ made; when they are missing the class still imports, and the constructor says wh
 from __future__ import annotations
 
 import asyncio
+import base64
+import html
 import logging
 import os
 from collections.abc import Mapping
@@ -301,15 +303,22 @@ class GraphEditor(anywidget.AnyWidget):
     def _ipython_display_(self) -> None:
         """Show the canvas, then a snapshot of its graph as a second output.
 
-        A widget view shows nothing without a kernel; the snapshot (the graph's SVG picture
-        and its document, as ``Graph`` shows itself) is what a shared notebook shows. While
-        the canvas is live, its stylesheet hides the snapshot output that follows it. Every
-        change of the graph updates the snapshot in place.
+        Each graph shows once, live or not (issue 11):
+
+        - the canvas output is the widget view with an empty ``text/plain`` (never the
+          object's repr, which nbconvert and untrusted notebooks would print);
+        - the snapshot output carries the picture (``text/html``: an ``<img>`` of the SVG and
+          a stylesheet; ``image/svg+xml``; the document; ``text/plain``). While the canvas is
+          live, the canvas's stylesheet hides the snapshot; without a kernel, the snapshot's
+          stylesheet hides the canvas output before it, which would otherwise say "Error
+          displaying widget: model not found" (JupyterLab, Notebook 7) or print an empty
+          line (nbconvert). Every change of the graph updates the snapshot in place.
         """
         from IPython.display import display  # noqa: PLC0415 - only where a notebook shows us
 
         bundle: Any = self._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})  # anywidget: a pair
+        data = {**data, "text/plain": ""}
         display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
         snapshot = self._snapshot()
         if snapshot is not None:
@@ -324,6 +333,9 @@ class GraphEditor(anywidget.AnyWidget):
             return None  # a draft the canvas cannot describe yet: keep the last snapshot
         bundle = graph._repr_mimebundle_()
         bundle["text/plain"] = f"{bundle['text/plain']} (a snapshot of the canvas above)"
+        svg = bundle.get("image/svg+xml")
+        if isinstance(svg, str):
+            bundle["text/html"] = _snapshot_html(graph, svg)
         return bundle
 
     def _on_graph_change(self, _change: Any) -> None:
@@ -431,6 +443,34 @@ class GraphEditor(anywidget.AnyWidget):
             return
         answer: LayoutEngineMessage = {"type": "layout-engine"}
         self.send(answer, buffers=[source])
+
+
+# Without a kernel, the output just before a snapshot (the canvas's widget view, which can
+# only say "Error displaying widget: model not found" then) is hidden; a live canvas in it
+# keeps it shown. The same classes are used by JupyterLab, Notebook 7 and nbconvert's HTML.
+_SNAPSHOT_STYLE = (
+    ".jp-OutputArea-child:has(+ .jp-OutputArea-child .dfj-snapshot):not(:has(.dfj-canvas))"
+    "{display:none}"
+)
+
+
+def _snapshot_html(graph: Graph, svg: str) -> str:
+    """The snapshot as HTML: the stylesheet above and the picture as an ``<img>``.
+
+    An ``<img>`` of a data URL, not inline SVG: a sanitizer that drops it (an untrusted
+    notebook) leaves its ``alt`` text, never the SVG's loose words.
+    """
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    nodes, edges = len(graph.nodes), len(graph.edges)
+    alt = html.escape(
+        f"graph {graph.id}: {nodes} node{'' if nodes == 1 else 's'}, "
+        f"{edges} edge{'' if edges == 1 else 's'}",
+        quote=True,
+    )
+    return (
+        f'<div class="dfj-snapshot"><style>{_SNAPSHOT_STYLE}</style>'
+        f'<img alt="{alt}" style="max-width:100%" src="data:image/svg+xml;base64,{data}"/></div>'
+    )
 
 
 class _Sink:

@@ -14,7 +14,9 @@ Arrow conversion never fails on odd payloads, column by column:
    say), except strings, which stay as they are;
 3. a column that still does not convert becomes ``str`` of each value (nulls stay null).
 
-Column names become strings; duplicates are kept (Arrow allows them).
+Column names become strings; duplicates are kept (Arrow allows them). A page for the canvas
+puts the payload's columns first and the packet metadata last, named in the schema metadata
+(``dataflow.metadata``), so the inspector shows the data and hides the metadata until asked.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dataflow_jupyter.runtime.inspect import frame_of, frame_page
+from dataflow_jupyter.runtime.inspect import METADATA_COLUMNS, frame_of, frame_page
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["answer_inspect", "frame_for", "frame_to_ipc", "resolve_where", "to_arrow"]
 
 _NESTED = (dict, list, tuple, set, frozenset, np.ndarray)
+_META_KEY = "dataflow.metadata"
 
 
 def resolve_where(runtime: GraphRuntime, where: str) -> str:
@@ -101,7 +104,7 @@ def answer_inspect(
         port = resolve_where(ran, where)
         page, total = frame_page(_packets(ran, port), offset, limit)
         answer["where"] = port
-        payload = frame_to_ipc(page)
+        payload = frame_to_ipc(*_payload_first(page))
         answer["total"] = total
     except Exception as exc:  # noqa: BLE001 - every failure is answered, with its text
         answer["error"] = _error_text(exc)
@@ -124,9 +127,25 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def frame_to_ipc(frame: pd.DataFrame) -> bytes:
-    """``frame`` as an Arrow IPC stream (what ``inspect-result`` carries in its buffer)."""
+def _payload_first(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The page with the payload's columns first and the packet metadata last, and the names
+    of those metadata columns (the canvas hides them until asked)."""
+    meta_names = {*METADATA_COLUMNS, *(f"packet_{name}" for name in METADATA_COLUMNS)}
+    columns = [str(c) for c in frame.columns]
+    meta = [i for i, name in enumerate(columns) if name in meta_names]
+    payload = [i for i in range(len(columns)) if i not in set(meta)]
+    return frame.iloc[:, payload + meta], [columns[i] for i in meta]
+
+
+def frame_to_ipc(frame: pd.DataFrame, metadata_columns: list[str] | None = None) -> bytes:
+    """``frame`` as an Arrow IPC stream (what ``inspect-result`` carries in its buffer).
+
+    ``metadata_columns`` are named in the schema's metadata (key ``dataflow.metadata``, a
+    JSON list): the packet's own columns, which the inspector shows only on demand.
+    """
     table = to_arrow(frame.reset_index(drop=True))
+    if metadata_columns:
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(metadata_columns)})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

@@ -2,12 +2,23 @@ import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { tableFromArrays, tableToIPC } from "apache-arrow";
 import ELK from "elkjs/lib/elk.bundled.js";
-import { decodeArrow } from "../src/canvas/arrowTable";
-import { addEdge, addNode, deleteElements, moveNodes, nextId, normalizeDoc } from "../src/canvas/graphDoc";
+import { META_KEY, decodeArrow, formatNumber } from "../src/canvas/arrowTable";
+import { edgeProblems } from "../src/canvas/connections";
+import {
+  addEdge,
+  addNode,
+  deleteElements,
+  docToFlowEdges,
+  indexDoc,
+  moveNodes,
+  nextId,
+  normalizeDoc,
+} from "../src/canvas/graphDoc";
 import { canRedo, canUndo, initHistory, pushHistory, redo, undo } from "../src/canvas/history";
 import { elkGraph, elkPositions } from "../src/canvas/layout";
+import { MIN_FIT_ZOOM, overlapping, readableViewport, resolveOverlaps } from "../src/canvas/placement";
 import { initialForm, validateForm } from "../src/canvas/settingsForm";
-import type { GraphDoc, NodeSpec, SettingSpec } from "../src/canvas/types";
+import type { GraphDoc, NodeSpec, PortSpec, SettingSpec } from "../src/canvas/types";
 
 const spec = (settings: SettingSpec[] = []): NodeSpec =>
   ({
@@ -139,4 +150,69 @@ test("ELK lays a chain out left to right from the canvas's layout input", async 
   const positions = elkPositions(await new ELK().layout(input));
   const xs = ["n1", "n2", "n3", "n4"].map((id) => positions.get(id)?.x ?? Number.NaN);
   assert.ok(xs.every((x, i) => i === 0 || x > (xs[i - 1] as number)), `x grows along the chain: ${xs}`);
+});
+
+test("floats show a readable precision; integers and tiny numbers stay exact", () => {
+  assert.equal(formatNumber(3685.2272727272725), "3685.2273");
+  assert.equal(formatNumber(0.5), "0.5");
+  assert.equal(formatNumber(0.000123456), "0.000123456");
+  assert.equal(formatNumber(1.5e-9), "1.5e-9");
+  assert.equal(formatNumber(71232), "71232");
+  assert.equal(formatNumber(-2.00001), "-2");
+});
+
+test("the inspector knows the packet-metadata columns the kernel names", () => {
+  const table = tableFromArrays({ price: Float64Array.from([3685.2272727272725]), packet_id: ["p1"] });
+  table.schema.metadata.set(META_KEY, JSON.stringify(["packet_id"]));
+  const bytes = tableToIPC(table, "stream");
+  const page = decodeArrow(bytes);
+  assert.deepEqual(page.meta, [false, true]);
+  assert.deepEqual(page.rows, [["3685.2273", "p1"]]);
+  assert.deepEqual(page.full, [["3685.2272727272725", "p1"]]);
+});
+
+test("overlapping boxes are found; new nodes move to free spots, the others stay", () => {
+  const at = (id: string, x: number, y: number) => ({ id, x, y, width: 240, height: 100 });
+  const rects = [at("a", 0, 0), at("b", 300, 0), ...Array.from({ length: 20 }, (_, i) => at(`p${i}`, 0, 0))];
+  assert.equal(overlapping([at("a", 0, 0), at("b", 240, 0)]).length, 0); // touching is fine
+  assert.ok(overlapping(rects).length > 0);
+  const fresh = new Set(rects.slice(2).map((r) => r.id));
+  const moves = resolveOverlaps(rects, fresh);
+  assert.equal(moves.size, 20);
+  assert.ok(!moves.has("a") && !moves.has("b"));
+  const after = rects.map((r) => ({ ...r, ...(moves.get(r.id) ?? {}) }));
+  assert.deepEqual(overlapping(after), []);
+});
+
+test("fit never zooms below the readable minimum; a big graph shows its top-left", () => {
+  const small = readableViewport({ x: 0, y: 0, width: 500, height: 200 }, { width: 800, height: 500 });
+  assert.ok(small.zoom >= MIN_FIT_ZOOM && small.zoom <= 1.25);
+  const big = readableViewport({ x: 100, y: 50, width: 5000, height: 3000 }, { width: 600, height: 450 });
+  assert.equal(big.zoom, MIN_FIT_ZOOM);
+  assert.equal(big.x, 24 - 100 * MIN_FIT_ZOOM);
+  assert.equal(big.y, 24 - 50 * MIN_FIT_ZOOM);
+});
+
+test("an edge of a loaded document that its ports refuse, or that names a missing port, is a problem", () => {
+  const s = (id: string, inputs: PortSpec[], outputs: PortSpec[]) =>
+    ({ id, version: "1.0.0", name: id, ports: { inputs, outputs }, settings: [], ui: {} }) as unknown as NodeSpec;
+  const specs = new Map([
+    ["src@1.0.0", s("src", [], [{ name: "out", type: "number" }, { name: "error", type: "error_packet" }])],
+    ["sink@1.0.0", s("sink", [{ name: "in", type: "table" }], [])],
+  ]);
+  const doc = normalizeDoc({
+    nodes: [
+      { id: "a", typeId: "src", version: "1.0.0", settings: {}, position: { x: 0, y: 0 } },
+      { id: "b", typeId: "sink", version: "1.0.0", settings: {}, position: { x: 300, y: 0 } },
+    ],
+    edges: [
+      { id: "e1", source: "a", sourcePort: "error", target: "b", targetPort: "in" },
+      { id: "e2", source: "a", sourcePort: "nope", target: "b", targetPort: "in" },
+    ],
+  });
+  const problems = edgeProblems(doc, indexDoc(doc), specs, {});
+  assert.match(problems.get("e1") ?? "", /an error_packet output cannot feed a table input/);
+  assert.match(problems.get("e2") ?? "", /node a has no output port nope/);
+  const edges = docToFlowEdges(doc, [], null, problems);
+  assert.equal(edges[0]?.data?.problem, problems.get("e1"));
 });

@@ -221,3 +221,10 @@ def test_the_canvas_is_followed_by_a_snapshot_kept_up_to_date(
     assert update.transient == snapshot.transient  # the same display, updated in place
     assert ">late<" in update.data["image/svg+xml"]
     assert update.data["text/plain"].endswith("(a snapshot of the canvas above)")
+    # issue 11: never the object's repr (nbconvert printed `<...GraphEditor object at 0x...>`)
+    assert widget.data["text/plain"] == ""
+    html = snapshot.data["text/html"]
+    assert html.startswith('<div class="dfj-snapshot"><style>')
+    assert ":not(:has(.dfj-canvas))" in html  # hides the widget view's error, never a live one
+    assert 'alt="graph chain: 3 nodes, 2 edges"' in html
+    assert "data:image/svg+xml;base64," in html

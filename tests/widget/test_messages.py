@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from typing import Any
@@ -30,6 +31,19 @@ def inspect_message(request: int = 1, **fields: Any) -> dict[str, Any]:
 
 def decode(buffer: bytes) -> pd.DataFrame:
     return pa.ipc.open_stream(buffer).read_all().to_pandas()
+
+
+META = ["packet_id", "trace_id", "origin_node", "timestamp", "schema_version"]
+
+
+def payload_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the inspector shows: the payload's columns, then the packet metadata."""
+    return frame[[c for c in frame.columns if c not in META] + META]
+
+
+def metadata_columns(buffer: bytes) -> list[str]:
+    schema = pa.ipc.open_stream(buffer).schema
+    return json.loads((schema.metadata or {})[b"dataflow.metadata"])
 
 
 def error_node_graph(registry: NodeRegistry, fail_on: list[int] | None = None) -> Graph:
@@ -438,12 +452,16 @@ async def test_inspect_a_port_and_an_edge_as_arrow(
         "total": 3,
         "error": None,
     }
-    pd.testing.assert_frame_equal(decode(buffers[0]), canvas.editor.inspect("inc.out"))
+    pd.testing.assert_frame_equal(
+        decode(buffers[0]), payload_first(canvas.editor.inspect("inc.out"))
+    )
+    assert next(iter(decode(buffers[0]).columns)) == "value"  # issue 11: the data first
+    assert metadata_columns(buffers[0]) == META  # named, so the canvas hides them
 
     canvas.send(inspect_message(2, edge="e2"))
     answer, buffers = canvas.last("inspect-result")
     assert (answer["request"], answer["where"], answer["total"]) == (2, "sink.in", 3)
-    pd.testing.assert_frame_equal(decode(buffers[0]), canvas.editor.inspect("e2"))
+    pd.testing.assert_frame_equal(decode(buffers[0]), payload_first(canvas.editor.inspect("e2")))
     assert decode(buffers[0])["value"].tolist() == [1, 2, 3]
 
 
@@ -458,7 +476,7 @@ async def test_inspect_pages(amake_canvas: Any, chain: Graph, registry: NodeRegi
     page = decode(buffers[0])
     assert page["value"].tolist() == [5, 6, 7]
     expected = canvas.editor.inspect("inc.out").iloc[4:7].reset_index(drop=True)
-    pd.testing.assert_frame_equal(page, expected)
+    pd.testing.assert_frame_equal(page, payload_first(expected))
     canvas.send(inspect_message(4, node="inc", port="out", offset=50, limit=3))
     answer, buffers = canvas.last("inspect-result")
     assert (answer["total"], len(decode(buffers[0]))) == (10, 0)

@@ -30,9 +30,10 @@ import { useColorMode } from "./theme";
 import { Toolbar } from "./Toolbar";
 import type { FlowEdge as FlowEdgeType, FlowNode as FlowNodeType } from "./types";
 import { useAutoLayout } from "./useAutoLayout";
-import { FIT_OPTIONS, useFlowView } from "./useFlowView";
+import { fitReadable, useFlowView } from "./useFlowView";
 import { useGraphDocument } from "./useGraphDocument";
 import { useInspector } from "./useInspector";
+import { usePlacement } from "./usePlacement";
 
 const nodeTypes = { dfj: FlowNode };
 const edgeTypes = { dfj: FlowEdge };
@@ -118,9 +119,25 @@ function Canvas() {
     send({ type: "step" });
   }, [deploy, send]);
   const onStop = useCallback(() => send({ type: "stop" }), [send]);
-  const onFit = useCallback(() => void rf.fitView({ ...FIT_OPTIONS, duration: 200 }), [rf]);
+  const onFit = useCallback(() => fitReadable(rf, flowRef.current), [rf]);
 
-  const { layingOut, onLayout } = useAutoLayout({ graph, engine, view, rf, onError: addProblem });
+  const { layingOut, onLayout, layOut } = useAutoLayout({ graph, engine, view, rf, pane: flowRef, onError: addProblem });
+  usePlacement({ graph, nodes, layOut, fit: onFit });
+
+  // Invalid edges of the document are problems too, listed until the document changes.
+  const edgeProblemList = useMemo(
+    () => [...view.problems].map(([id, problem]) => MSG.problemEdge(id, problem)),
+    [view.problems],
+  );
+  const [dismissedEdges, setDismissedEdges] = useState<unknown>(null);
+  const shownProblems = useMemo(
+    () => (dismissedEdges === view.problems ? problems : [...edgeProblemList, ...problems]),
+    [dismissedEdges, view.problems, problems, edgeProblemList],
+  );
+  const dismissAll = useCallback(() => {
+    dismissProblems();
+    setDismissedEdges(view.problems);
+  }, [dismissProblems, view.problems]);
 
   // ---- keyboard, wheel, focus -----------------------------------------------------------------
   const onKeyDown = useCanvasKeyDown({
@@ -181,9 +198,13 @@ function Canvas() {
   const actions = useMemo<CanvasActions>(
     () => ({
       toggleBreakpoint(node) {
-        const enabled = !store.get().breakpoints.includes(node);
-        store.setBreakpoint(node, enabled);
-        send({ type: "set-breakpoint", node, enabled });
+        const enabled = !(node in store.get().breakpoints);
+        store.setBreakpoint(node, enabled, null);
+        send({ type: "set-breakpoint", node, enabled, condition: null });
+      },
+      setBreakpoint(node, condition) {
+        store.setBreakpoint(node, true, condition);
+        send({ type: "set-breakpoint", node, enabled: true, condition });
       },
       showError: (node) => setErrorNode(node),
       inspectPort: (node, port) => inspectorRef.current.open({ node, port, edge: null }),
@@ -241,8 +262,6 @@ function Canvas() {
                 deleteKeyCode={null}
                 onlyRenderVisibleElements
                 colorMode={colorMode}
-                fitView
-                fitViewOptions={FIT_OPTIONS}
                 minZoom={0.05}
                 maxZoom={2.5}
               >
@@ -251,7 +270,7 @@ function Canvas() {
                 <MiniMap nodeColor={miniMapColor} style={MINIMAP_STYLE} pannable zoomable />
               </ReactFlow>
               <EmptyHint graphEmpty={doc.nodes.length === 0} catalogEmpty={catalog.latest.size === 0} />
-              <Problems problems={problems} onDismiss={dismissProblems} />
+              <Problems problems={shownProblems} onDismiss={dismissAll} />
               <Refusal text={refusal} />
             </div>
             <Inspector api={inspector} />

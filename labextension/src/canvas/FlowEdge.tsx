@@ -1,48 +1,71 @@
 /**
- * The canvas edge: a bezier path and, once a run reports on it, a label with its queue depth
- * and delivered count (read from the status store by edge id, so a status message re-renders
- * only the edges that changed). Clicking the label inspects the edge, like clicking the edge.
+ * The canvas edge: a bezier path and, once a run reports on it, a short label (delivered,
+ * and the queue depth when packets wait; the exact counts on hover), read from the status
+ * store by edge id, so a status message re-renders only the edges that changed. Labels are
+ * drawn above the nodes (canvas.css), so a node never clips one. Clicking the label inspects
+ * the edge, like clicking the edge. An invalid edge (its `problem`) is dashed red with a red
+ * arrow and a warning mark whose title says why.
  */
 import { memo, type MouseEvent } from "react";
 import { BaseEdge, EdgeLabelRenderer, getBezierPath, type EdgeProps } from "@xyflow/react";
 import { useCanvas } from "./context";
-import { cls } from "./format";
+import { cls, compactNumber } from "./format";
 import { MSG } from "./messages";
 import { useStatus } from "./status";
 import type { FlowEdge as FlowEdgeType } from "./types";
 
 function FlowEdgeView(props: EdgeProps<FlowEdgeType>) {
-  const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, selected, markerEnd } = props;
+  const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, selected, markerEnd, data } = props;
   const { store, actions } = useCanvas();
   const status = useStatus(store, (s) => s.edges[id]);
   const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   const busy = (status?.queued ?? 0) > 0;
+  const problem = data?.problem ?? null;
   const inspect = (e: MouseEvent) => {
     e.stopPropagation();
     actions.inspectEdge(id);
   };
+  const at = { transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` };
   return (
     <>
       <BaseEdge
         id={id}
         path={path}
         markerEnd={markerEnd}
-        className={cls("dfj-edge", selected && "dfj-selected", busy && "dfj-busy")}
+        className={cls("dfj-edge", selected && "dfj-selected", busy && "dfj-busy", problem && "dfj-invalid")}
         interactionWidth={16}
       />
-      {status && (
+      {problem ? (
         <EdgeLabelRenderer>
           <div
-            className={cls("dfj-edge-label", "nodrag", "nopan", busy && "dfj-busy", selected && "dfj-selected")}
-            data-testid="edge-label"
+            className="dfj-edge-label dfj-edge-invalid nodrag nopan"
+            data-testid="edge-invalid"
             data-edge-id={id}
-            title={MSG.edgeLabelTitle}
-            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
-            onClick={inspect}
+            title={MSG.edgeInvalidTitle(problem)}
+            style={at}
           >
-            {MSG.edgeLabel(status.queued, status.delivered, status.dropped)}
+            ⚠ {MSG.edgeInvalid}
           </div>
         </EdgeLabelRenderer>
+      ) : (
+        status && (
+          <EdgeLabelRenderer>
+            <div
+              className={cls("dfj-edge-label", "nodrag", "nopan", busy && "dfj-busy", selected && "dfj-selected")}
+              data-testid="edge-label"
+              data-edge-id={id}
+              title={MSG.edgeLabelTitle(status.queued, status.delivered, status.dropped)}
+              style={at}
+              onClick={inspect}
+            >
+              {MSG.edgeLabel(
+                compactNumber(status.queued),
+                compactNumber(status.delivered),
+                status.dropped ? compactNumber(status.dropped) : null,
+              )}
+            </div>
+          </EdgeLabelRenderer>
+        )
       )}
     </>
   );

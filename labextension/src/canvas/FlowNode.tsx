@@ -1,10 +1,12 @@
 /**
- * The canvas node: a header in the spec's colour with icon, name, id and breakpoint toggle;
- * one React Flow `Handle` per port (inputs left, outputs right, each labelled with name and
- * type); a status badge with counters; the last error. Memoised: it re-renders when its own
+ * The canvas node (a fixed width: a long error never widens it over its neighbours): a header
+ * in the spec's colour with icon, name, id and breakpoint toggle; the breakpoint's condition,
+ * editable in place; one React Flow `Handle` per port (inputs left, outputs right, each
+ * labelled with name and type; a port an edge names but the spec lacks is marked missing);
+ * a status badge with packets in and out; the last error (three lines, all of it on hover). Memoised: it re-renders when its own
  * document node changes or when its own slice of the run status does (read from the store).
  */
-import { memo, type CSSProperties, type MouseEvent } from "react";
+import { memo, useState, type CSSProperties, type KeyboardEvent, type MouseEvent } from "react";
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { useCanvas } from "./context";
 import { cls, compactNumber } from "./format";
@@ -19,13 +21,20 @@ function portClass(p: PortSpec): string {
   return cls("dfj-handle", `dfj-type-${p.unknown ? "unknown" : p.type}`);
 }
 
+/** A port an edge names but the node lacks: the edge attaches here, marked "missing port". */
+const Missing = () => (
+  <span className="dfj-port-missing" data-testid="missing-port">
+    ⚠ {MSG.missingPort}
+  </span>
+);
+
 const InputPort = memo(function InputPort({ port }: { port: PortSpec }) {
   const title = p2title(port, true);
   return (
     <div className={cls("dfj-port", "dfj-port-in", port.unknown && "dfj-port-unknown")} title={title}>
       <Handle type="target" position={Position.Left} id={port.name} className={portClass(port)} title={title} />
       <span className="dfj-port-name">{port.name}</span>
-      <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>
+      {port.unknown ? <Missing /> : <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>}
     </div>
   );
 });
@@ -39,7 +48,7 @@ const OutputPort = memo(function OutputPort({ nodeId, port }: { nodeId: string; 
   };
   return (
     <div className={cls("dfj-port", "dfj-port-out", port.unknown && "dfj-port-unknown")} title={title}>
-      <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>
+      {port.unknown ? <Missing /> : <span className={cls("dfj-port-type", `dfj-type-${port.type}`)}>{port.type}</span>}
       <span
         className="dfj-port-name dfj-port-inspect nodrag"
         data-testid={`port-${port.name}`}
@@ -59,10 +68,61 @@ function p2title(p: PortSpec, input: boolean): string {
   return MSG.portTitle(p.name, p.type, p.description, input && p.required === true);
 }
 
+/** The breakpoint's condition under the header: shown, and edited in place (Enter sets it). */
+function BreakpointRow({ id, condition }: { id: string; condition: string | null }) {
+  const { actions } = useCanvas();
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(condition ?? "");
+  const start = (e: MouseEvent) => {
+    e.stopPropagation();
+    setText(condition ?? "");
+    setEditing(true);
+  };
+  const save = () => {
+    setEditing(false);
+    const next = text.trim();
+    if (next !== (condition ?? "")) actions.setBreakpoint(id, next || null);
+  };
+  const onKey = (e: KeyboardEvent<HTMLInputElement>) => {
+    e.stopPropagation(); // the canvas's keys (Delete, arrows) stay out of the field
+    if (e.key === "Enter") save();
+    if (e.key === "Escape") setEditing(false);
+  };
+  return (
+    <div className="dfj-node-bp nodrag" data-testid="breakpoint-row" title={MSG.breakpointEditTitle}>
+      <span className="dfj-bp-mark" aria-hidden="true" />
+      {editing ? (
+        <input
+          className="dfj-input dfj-mono dfj-bp-input"
+          data-testid="breakpoint-condition-input"
+          autoFocus
+          value={text}
+          placeholder={MSG.breakpointPlaceholder}
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={onKey}
+          onBlur={save}
+        />
+      ) : (
+        <>
+          <span className="dfj-bp-condition" data-testid="breakpoint-condition" data-condition={condition ?? ""}>
+            {condition ? MSG.breakpointWhen(condition) : MSG.breakpointAlways}
+          </span>
+          <button type="button" className="dfj-link-button" data-testid="breakpoint-edit" onClick={start}>
+            {MSG.breakpointEdit}
+          </button>
+        </>
+      )}
+    </div>
+  );
+}
+
+const noBreakpoint = Symbol("none");
+
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
   const { store, actions } = useCanvas();
   const status = useStatus(store, (s) => s.nodes[id]);
-  const breakpoint = useStatus(store, (s) => s.breakpoints.includes(id));
+  const bp = useStatus(store, (s) => (id in s.breakpoints ? (s.breakpoints[id] ?? null) : noBreakpoint));
+  const breakpoint = bp !== noBreakpoint;
   const debugAt = useStatus(store, (s) => s.debugAt === id);
   const { node, spec, inputs, outputs } = data;
   const state = status?.status ?? "idle";
@@ -104,6 +164,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
           onClick={toggleBreakpoint}
         />
       </div>
+      {bp !== noBreakpoint && <BreakpointRow id={id} condition={bp} />}
       {!spec && (
         <div className="dfj-node-unknown" data-testid="node-unknown" title={MSG.unknownTypeTitle(node.typeId, node.version)}>
           {MSG.unknownType(node.typeId, node.version)}
@@ -128,12 +189,14 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
           className={cls("dfj-node-status", `dfj-state-${state}`)}
           data-testid="node-status"
           data-status={state}
-          title={MSG.statusTitle(state, status?.firings ?? 0, status?.emitted ?? 0, status?.errors ?? 0)}
+          title={MSG.statusTitle(state, status?.firings ?? 0, status?.received ?? 0, status?.emitted ?? 0, status?.errors ?? 0)}
         >
           <span className="dfj-status-dot" />
-          <span className="dfj-status-text">{state}</span>
-          <span className="dfj-counters">
-            {compactNumber(status?.firings ?? 0)} / {compactNumber(status?.emitted ?? 0)}
+          <span className="dfj-status-text">{MSG.statusText(state)}</span>
+          <span className="dfj-counters" data-testid="node-counters">
+            {inputs.length > 0 && MSG.countersIn(compactNumber(status?.received ?? 0))}
+            {inputs.length > 0 && outputs.length > 0 && " · "}
+            {outputs.length > 0 && MSG.countersOut(compactNumber(status?.emitted ?? 0))}
           </span>
         </span>
       </div>

@@ -1,8 +1,10 @@
 /**
  * The inspector panel: the last packets of an output port or an edge as a table (decoded
  * from Arrow IPC), paged 50 rows at a time, with Refresh to query again after a new run.
+ * The payload's columns come first; the packet metadata columns (named by the kernel) are
+ * hidden behind a toggle. Floats show a readable precision, every digit on hover.
  */
-import { memo } from "react";
+import { memo, useState } from "react";
 import { MSG } from "./messages";
 import { INSPECT_LIMIT, type InspectorApi, type InspectorState } from "./useInspector";
 
@@ -14,8 +16,11 @@ function title(s: InspectorState): string {
 }
 
 export const Inspector = memo(function Inspector({ api }: { api: InspectorApi }) {
+  const [showMeta, setShowMeta] = useState(false);
   const s = api.state;
   if (!s) return null;
+  const metaCount = s.table?.meta.filter(Boolean).length ?? 0;
+  const shown = s.table ? s.table.columns.map((_, i) => i).filter((i) => showMeta || !s.table?.meta[i]) : [];
   const rows = s.table?.rows.length ?? 0;
   const first = rows > 0 ? s.offset + 1 : 0;
   const last = s.offset + rows;
@@ -45,6 +50,18 @@ export const Inspector = memo(function Inspector({ api }: { api: InspectorApi })
         <button type="button" className="dfj-button" data-testid="inspector-refresh" disabled={s.loading} onClick={api.refresh}>
           {MSG.refresh}
         </button>
+        {metaCount > 0 && (
+          <button
+            type="button"
+            className="dfj-button"
+            data-testid="inspector-meta"
+            aria-pressed={showMeta}
+            title={MSG.inspectorMetaTitle}
+            onClick={() => setShowMeta((v) => !v)}
+          >
+            {MSG.inspectorMeta(showMeta, metaCount)}
+          </button>
+        )}
       </div>
       {s.error ? (
         <div className="dfj-inspector-error dfj-error-text" data-testid="inspector-error" role="alert">
@@ -55,9 +72,9 @@ export const Inspector = memo(function Inspector({ api }: { api: InspectorApi })
           <table className="dfj-table" data-testid="inspector-table">
             <thead>
               <tr>
-                {s.table.columns.map((c, i) => (
-                  <th key={i} title={s.table?.types[i]}>
-                    {c}
+                {shown.map((i) => (
+                  <th key={i} className={s.table?.meta[i] ? "dfj-meta" : undefined} title={`${s.table?.columns[i]}: ${s.table?.types[i]}`}>
+                    {s.table?.columns[i]}
                   </th>
                 ))}
               </tr>
@@ -65,9 +82,16 @@ export const Inspector = memo(function Inspector({ api }: { api: InspectorApi })
             <tbody>
               {s.table.rows.map((row, r) => (
                 <tr key={s.offset + r}>
-                  {row.map((v, c) =>
-                    v === null ? <td key={c} className="dfj-null" /> : <td key={c} title={v.length > 40 ? v : undefined}>{v}</td>,
-                  )}
+                  {shown.map((c) => {
+                    const v = row[c] ?? null;
+                    return v === null ? (
+                      <td key={c} className="dfj-null" />
+                    ) : (
+                      <td key={c} className={s.table?.meta[c] ? "dfj-meta" : undefined} title={s.table?.full[r]?.[c] ?? v}>
+                        {v}
+                      </td>
+                    );
+                  })}
                 </tr>
               ))}
             </tbody>

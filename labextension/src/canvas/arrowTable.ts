@@ -10,7 +10,27 @@ export interface PreviewTable {
   columns: string[];
   /** The Arrow type of each column, for the header's tooltip. */
   types: string[];
+  /** Whether each column is packet metadata (named by the kernel in the schema metadata). */
+  meta: boolean[];
   rows: (string | null)[][];
+  /** Each cell's full text (a float's every digit, an unclipped string), for its tooltip. */
+  full: (string | null)[][];
+}
+
+/** The schema metadata key naming the packet-metadata columns (widget/inspection.py). */
+export const META_KEY = "dataflow.metadata";
+
+/**
+ * A float as people read it: at most 6 significant digits past the point (3685.2272727272725
+ * → 3685.2273, 0.000123456 → 0.000123456, 1.5e-9 → 1.5e-9), no thousands separators (the
+ * text can be copied back into code). Integers stay as they are.
+ */
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n) || Number.isInteger(n)) return String(n);
+  const abs = Math.abs(n);
+  if (abs >= 1e15 || abs < 1e-6) return n.toPrecision(6).replace(/\.?0+e/, "e");
+  const decimals = abs >= 1 ? 4 : Math.min(12, 3 - Math.floor(Math.log10(abs)) + 2);
+  return n.toFixed(decimals).replace(/\.?0+$/, "");
 }
 
 const MAX_CELL = 200;
@@ -77,6 +97,7 @@ export function formatValue(value: unknown, type?: DataType): string | null {
     case "string":
       return clip(value);
     case "number":
+      return formatNumber(value);
     case "boolean":
     case "bigint":
       return String(value);
@@ -103,8 +124,24 @@ export function decodeArrow(buffer: DataView | ArrayBuffer | Uint8Array): Previe
   const fields: Field[] = table.schema.fields;
   const vectors = fields.map((_, i) => table.getChildAt(i));
   const rows: (string | null)[][] = [];
+  const full: (string | null)[][] = [];
   for (let r = 0; r < table.numRows; r++) {
-    rows.push(fields.map((f, c) => formatValue(vectors[c]?.get(r), f.type)));
+    const values = fields.map((_, c) => vectors[c]?.get(r) as unknown);
+    rows.push(fields.map((f, c) => formatValue(values[c], f.type)));
+    full.push(values.map((v) => (v === null || v === undefined ? null : typeof v === "string" ? v : typeof v === "number" ? String(v) : null)));
   }
-  return { columns: fields.map((f) => f.name), types: fields.map((f) => String(f.type)), rows };
+  let metaNames = new Set<string>();
+  try {
+    const named = JSON.parse(table.schema.metadata.get(META_KEY) ?? "[]") as unknown;
+    if (Array.isArray(named)) metaNames = new Set(named.filter((n): n is string => typeof n === "string"));
+  } catch {
+    // no metadata named: every column is shown
+  }
+  return {
+    columns: fields.map((f) => f.name),
+    types: fields.map((f) => String(f.type)),
+    meta: fields.map((f) => metaNames.has(f.name)),
+    rows,
+    full,
+  };
 }

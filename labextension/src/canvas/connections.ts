@@ -12,7 +12,7 @@
 import { specKey } from "./catalog";
 import { edgeKey, type DocIndex, type PortConnection } from "./graphDoc";
 import { MSG } from "./messages";
-import type { ConnectionRules, NodeSpec, PortSpec } from "./types";
+import type { ConnectionRules, GraphDoc, NodeSpec, PortSpec } from "./types";
 
 const ARROW_ALIASES: Record<string, string> = {
   double: "float64",
@@ -82,6 +82,8 @@ export function connectionProblem(
   index: DocIndex,
   specs: Map<string, NodeSpec>,
   rules: ConnectionRules,
+  /** True for an edge already in the document (no duplicate check). */
+  existing = false,
 ): string | null {
   const sourceNode = index.nodeById.get(c.source);
   const targetNode = index.nodeById.get(c.target);
@@ -100,7 +102,7 @@ export function connectionProblem(
   if (!targetSpec) return refuse(MSG.reasonUnknownType(c.target));
   if (!sourcePort) return refuse(MSG.reasonUnknownPort(c.source, c.sourcePort, "output"));
   if (!targetPort) return refuse(MSG.reasonUnknownPort(c.target, c.targetPort, "input"));
-  if (index.edgeKeys.has(edgeKey(c.source, c.sourcePort, c.target, c.targetPort))) {
+  if (!existing && index.edgeKeys.has(edgeKey(c.source, c.sourcePort, c.target, c.targetPort))) {
     return refuse(MSG.reasonDuplicate);
   }
   const reason = portProblem(sourcePort, targetPort, rules);
@@ -122,4 +124,27 @@ export function sameSideProblem(
     return MSG.endpoint(spec?.name ?? node, port, ports?.find((p) => p.name === port)?.type ?? "?");
   };
   return MSG.connectionRefused(describe(a), describe(b), MSG.reasonSameDirection);
+}
+
+/**
+ * The problem of each edge of a loaded document (`connectionProblem` of an edge that exists),
+ * by edge id. A node of unknown type is reported on the node, not on each of its edges.
+ */
+export function edgeProblems(
+  doc: GraphDoc,
+  index: DocIndex,
+  specs: Map<string, NodeSpec>,
+  rules: ConnectionRules,
+): Map<string, string> {
+  const problems = new Map<string, string>();
+  const known = (id: string) => {
+    const node = index.nodeById.get(id);
+    return node !== undefined && specs.has(specKey(node.typeId, node.version));
+  };
+  for (const edge of doc.edges) {
+    if (!known(edge.source) || !known(edge.target)) continue;
+    const problem = connectionProblem(edge, index, specs, rules, true);
+    if (problem) problems.set(edge.id, problem);
+  }
+  return problems;
 }

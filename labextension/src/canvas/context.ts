@@ -8,6 +8,8 @@ import { EMPTY_STATUS, StatusStore } from "./status";
 
 export interface CanvasActions {
   toggleBreakpoint(node: string): void;
+  /** Set a breakpoint with `condition` (null: always stop). */
+  setBreakpoint(node: string, condition: string | null): void;
   showError(node: string): void;
   inspectPort(node: string, port: string): void;
   inspectEdge(edge: string): void;
@@ -22,7 +24,7 @@ const noop = (): void => undefined;
 
 export const CanvasContext = createContext<CanvasContextValue>({
   store: new StatusStore(EMPTY_STATUS),
-  actions: { toggleBreakpoint: noop, showError: noop, inspectPort: noop, inspectEdge: noop },
+  actions: { toggleBreakpoint: noop, setBreakpoint: noop, showError: noop, inspectPort: noop, inspectEdge: noop },
 });
 
 export const useCanvas = (): CanvasContextValue => useContext(CanvasContext);

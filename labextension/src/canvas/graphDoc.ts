@@ -21,8 +21,9 @@ import type {
   Position,
 } from "./types";
 
-export const DEFAULT_NODE_WIDTH = 180;
-export const DEFAULT_NODE_HEIGHT = 80;
+/** The node's width (fixed in canvas.css) and a typical height, for nodes not measured yet. */
+export const DEFAULT_NODE_WIDTH = 240;
+export const DEFAULT_NODE_HEIGHT = 100;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -279,9 +280,19 @@ export function docToFlowNodes(
 }
 
 const EDGE_MARKER: EdgeMarker = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
+const INVALID_MARKER: EdgeMarker = { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#dc2626" };
 
-/** React Flow edges for `doc` (edges whose nodes are missing are not shown), keeping selection. */
-export function docToFlowEdges(doc: GraphDoc, prev: FlowEdge[], select: Set<string> | null = null): FlowEdge[] {
+/**
+ * React Flow edges for `doc` (edges whose nodes are missing are not shown), keeping selection.
+ * An edge in `problems` (a port its node lacks, a type the target refuses) is drawn invalid:
+ * dashed red with a red arrow and a warning mark that names the problem.
+ */
+export function docToFlowEdges(
+  doc: GraphDoc,
+  prev: FlowEdge[],
+  select: Set<string> | null = null,
+  problems: Map<string, string> = new Map(),
+): FlowEdge[] {
   const prevById = new Map<string, FlowEdge>();
   for (const e of prev) prevById.set(e.id, e);
   const nodeIds = new Set(doc.nodes.map((n) => n.id));
@@ -290,7 +301,8 @@ export function docToFlowEdges(doc: GraphDoc, prev: FlowEdge[], select: Set<stri
     if (!nodeIds.has(edge.source) || !nodeIds.has(edge.target)) continue;
     const old = prevById.get(edge.id);
     const selected = select ? select.has(edge.id) : (old?.selected ?? false);
-    if (old && old.data?.edge === edge && old.selected === selected) {
+    const problem = problems.get(edge.id) ?? null;
+    if (old && old.data?.edge === edge && old.selected === selected && (old.data?.problem ?? null) === problem) {
       out.push(old);
       continue;
     }
@@ -301,9 +313,9 @@ export function docToFlowEdges(doc: GraphDoc, prev: FlowEdge[], select: Set<stri
       sourceHandle: edge.sourcePort,
       target: edge.target,
       targetHandle: edge.targetPort,
-      data: { edge },
+      data: { edge, problem },
       selected,
-      markerEnd: EDGE_MARKER,
+      markerEnd: problem ? INVALID_MARKER : EDGE_MARKER,
     });
   }
   return out;

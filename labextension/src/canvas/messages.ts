@@ -50,21 +50,36 @@ export const MSG = {
   unknownType: (typeId: string, version: string) => `unknown type ${typeId} ${version}`.trim(),
   unknownTypeTitle: (typeId: string, version: string) =>
     `The catalog has no node type ${typeId} ${version}. Install it, or change the node's version.`,
-  unknownPortTitle: (port: string) => `${port}: this port is not in the node's spec`,
+  unknownPortTitle: (port: string) =>
+    `${port}: this port is not in the node's spec, but an edge of the graph names it. Remove that edge or connect it to a port the node has.`,
+  missingPort: "missing port",
   portTitle: (name: string, type: string, description: string | undefined, required: boolean) =>
     `${name}: ${type}${required ? " (required)" : ""}${description ? `\n${description}` : ""}`,
   inspectPortTitle: (port: string) => `Inspect the last packets of ${port}`,
   breakpointOn: "Breakpoint set: click to remove it",
   breakpointOff: "Set a breakpoint: the debugger stops before this node fires",
-  statusTitle: (status: string, firings: number, emitted: number, errors: number) =>
-    `${status}: ${plural(firings, "firing", "firings")}, ${plural(emitted, "packet", "packets")} emitted` +
+  breakpointAlways: "break: always",
+  breakpointWhen: (condition: string) => `break when ${condition}`,
+  breakpointEdit: "edit",
+  breakpointEditTitle:
+    "Edit the condition: an expression on the input (value, packet), e.g. value['price'] > 100. Empty: always stop.",
+  breakpointPlaceholder: "condition, e.g. value > 10 (empty: always)",
+  statusText: (status: string) => (status === "finished" ? "✓ finished" : status === "done" ? "✓ done" : status),
+  countersIn: (received: string) => `in ${received}`,
+  countersOut: (emitted: string) => `out ${emitted}`,
+  statusTitle: (status: string, firings: number, received: number, emitted: number, errors: number) =>
+    `${status}: ${plural(firings, "firing", "firings")}, ${plural(received, "packet", "packets")} in, ` +
+    `${plural(emitted, "packet", "packets")} out` +
     (errors ? `, ${plural(errors, "error", "errors")}` : ""),
   errorOnNodeTitle: (message: string) => `${message}\n\nClick for the details.`,
 
   // ---- edges -------------------------------------------------------------------------------
-  edgeLabel: (queued: number, delivered: number, dropped: number) =>
-    `${queued} queued · ${delivered} delivered` + (dropped ? ` · ${dropped} dropped` : ""),
-  edgeLabelTitle: "Packets waiting on this edge, delivered, and dropped. Click to inspect.",
+  edgeLabel: (queued: string, delivered: string, dropped: string | null) =>
+    `${delivered} delivered` + (queued !== "0" ? ` · ${queued} queued` : "") + (dropped ? ` · ${dropped} dropped` : ""),
+  edgeLabelTitle: (queued: number, delivered: number, dropped: number) =>
+    `${delivered} delivered, ${queued} queued, ${dropped} dropped. Click to inspect.`,
+  edgeInvalid: "invalid edge",
+  edgeInvalidTitle: (problem: string) => `This edge cannot run: ${problem}`,
 
   // ---- toolbar -----------------------------------------------------------------------------
   run: "Run",
@@ -90,6 +105,7 @@ export const MSG = {
 
   // ---- problems ----------------------------------------------------------------------------
   problemsTitle: "Problems",
+  problemEdge: (id: string, problem: string) => `edge ${id}: ${problem}`,
   dismiss: "Dismiss",
   close: "Close",
   messageFailed: (type: string, error: string) =>
@@ -124,6 +140,9 @@ export const MSG = {
   inspectorLoading: "Loading…",
   inspectorEmpty: "No packets have crossed here yet. Run the graph, then Refresh.",
   inspectorRows: (first: number, last: number, total: number) => `rows ${first}–${last} of ${total}`,
+  inspectorMeta: (shown: boolean, count: number) => (shown ? `hide packet metadata` : `packet metadata (${count})`),
+  inspectorMetaTitle:
+    "Show or hide the packet's metadata columns (packet_id, trace_id, origin_node, timestamp, schema_version)",
   inspectorEdge: (id: string) => `edge ${id}`,
   inspectorPort: (node: string, port: string) => `${node}.${port}`,
   prev: "Prev",

@@ -9,7 +9,7 @@ import { useCallback, useSyncExternalStore } from "react";
 import type { EdgeStatus, NodeState, NodeStatus, NodeStatusMessage, RunState, StatusSnapshot } from "../protocol";
 
 const RUN_STATES: readonly RunState[] = ["idle", "running", "stepping", "done", "stopped", "failed"];
-const NODE_STATES: readonly NodeState[] = ["idle", "running", "done", "error", "breakpoint"];
+const NODE_STATES: readonly NodeState[] = ["idle", "running", "done", "finished", "error", "breakpoint"];
 
 export const EMPTY_STATUS: StatusSnapshot = {
   run: "idle",
@@ -17,7 +17,7 @@ export const EMPTY_STATUS: StatusSnapshot = {
   nodes: {},
   edges: {},
   debugAt: null,
-  breakpoints: [],
+  breakpoints: {},
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -56,8 +56,19 @@ function header(raw: Record<string, unknown>): Omit<StatusSnapshot, "nodes" | "e
     run: RUN_STATES.includes(raw.run as RunState) ? (raw.run as RunState) : "idle",
     message: typeof raw.message === "string" && raw.message ? raw.message : null,
     debugAt: typeof raw.debugAt === "string" ? raw.debugAt : null,
-    breakpoints: Array.isArray(raw.breakpoints) ? raw.breakpoints.filter((b): b is string => typeof b === "string") : [],
+    breakpoints: breakpoints(raw.breakpoints),
   };
+}
+
+/** `{node: condition | null}`; an older kernel's list of ids reads as conditions of null. */
+function breakpoints(raw: unknown): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  if (Array.isArray(raw)) {
+    for (const id of raw) if (typeof id === "string") out[id] = null;
+  } else if (isObject(raw)) {
+    for (const [id, c] of Object.entries(raw)) out[id] = typeof c === "string" && c ? c : null;
+  }
+  return out;
 }
 
 /** A snapshot from the `status` trait (anything malformed reads as idle). */
@@ -102,9 +113,11 @@ export class StatusStore {
   }
 
   /** Shows a breakpoint change at once; the kernel's next status confirms or corrects it. */
-  setBreakpoint(node: string, enabled: boolean): void {
-    const others = this.snapshot.breakpoints.filter((b) => b !== node);
-    this.replace({ ...this.snapshot, breakpoints: enabled ? [...others, node] : others });
+  setBreakpoint(node: string, enabled: boolean, condition: string | null = null): void {
+    const next = { ...this.snapshot.breakpoints };
+    if (enabled) next[node] = condition;
+    else delete next[node];
+    this.replace({ ...this.snapshot, breakpoints: next });
   }
 }
 

@@ -97,6 +97,8 @@ export type FlowNodeData = {
 
 export type FlowEdgeData = {
   edge: DocEdge;
+  /** Why this edge cannot run (a missing port, a type the target refuses), or null. */
+  problem: string | null;
 };
 
 export type FlowNode = Node<FlowNodeData, "dfj">;

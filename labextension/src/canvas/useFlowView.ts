@@ -7,7 +7,7 @@
  * are pure document functions committed through `useGraphDocument` (one undo step, one
  * trait write): a drag is committed when it stops, arrow-key moves once they rest.
  */
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type DragEvent, type RefObject } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent, type RefObject } from "react";
 import {
   applyEdgeChanges,
   applyNodeChanges,
@@ -18,7 +18,7 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import type { Catalog } from "./catalog";
-import { connectionProblem, sameSideProblem } from "./connections";
+import { connectionProblem, edgeProblems, sameSideProblem } from "./connections";
 import {
   DEFAULT_NODE_HEIGHT,
   DEFAULT_NODE_WIDTH,
@@ -36,11 +36,26 @@ import {
   type PortConnection,
 } from "./graphDoc";
 import { DRAG_TYPE } from "./Palette";
+import { readableViewport } from "./placement";
 import type { FlowEdge as FlowEdgeType, FlowNode as FlowNodeType, Position } from "./types";
 import type { GraphDocument } from "./useGraphDocument";
 
-export const FIT_OPTIONS = { padding: 0.15, maxZoom: 1.25 } as const;
 const KEY_MOVE_SETTLE_MS = 400;
+
+/**
+ * Fit the graph in the pane, never below a readable zoom (placement.ts `readableViewport`):
+ * Fit, first render and Auto-layout all come here.
+ */
+export function fitReadable(
+  rf: ReactFlowInstance<FlowNodeType, FlowEdgeType>,
+  pane: HTMLElement | null,
+  duration = 200,
+): void {
+  const nodes = rf.getNodes();
+  if (nodes.length === 0 || !pane || pane.clientWidth === 0) return;
+  const bounds = rf.getNodesBounds(nodes);
+  void rf.setViewport(readableViewport(bounds, { width: pane.clientWidth, height: pane.clientHeight }), { duration });
+}
 
 type HandlePair = Pick<Connection, "source" | "target"> & { sourceHandle?: string | null; targetHandle?: string | null };
 
@@ -64,14 +79,15 @@ interface Options {
 export function useFlowView({ graph, catalog, index, rf, flowRef, wrapperRef, showRefusal }: Options) {
   const { doc, commit, current } = graph;
   const [nodes, setNodes] = useState<FlowNodeType[]>(() => docToFlowNodes(doc, [], catalog.specs));
-  const [edges, setEdges] = useState<FlowEdgeType[]>(() => docToFlowEdges(doc, []));
+  const problems = useMemo(() => edgeProblems(doc, index, catalog.specs, catalog.rules), [doc, index, catalog]);
+  const [edges, setEdges] = useState<FlowEdgeType[]>(() => docToFlowEdges(doc, [], null, problems));
   const selectNext = useRef<Set<string> | null>(null);
   useLayoutEffect(() => {
     const select = selectNext.current;
     selectNext.current = null;
     setNodes((prev) => docToFlowNodes(doc, prev, catalog.specs, select));
-    setEdges((prev) => docToFlowEdges(doc, prev, select ? new Set() : null));
-  }, [doc, catalog.specs]);
+    setEdges((prev) => docToFlowEdges(doc, prev, select ? new Set() : null, problems));
+  }, [doc, catalog.specs, problems]);
 
   // Values for callbacks that must keep their identity (memoised children, React Flow props).
   const latest = useRef({ index, nodes, edges, catalog });
@@ -81,8 +97,8 @@ export function useFlowView({ graph, catalog, index, rf, flowRef, wrapperRef, sh
   useEffect(() => {
     if (!fitPending.current) return;
     fitPending.current = false;
-    void rf.fitView({ ...FIT_OPTIONS, duration: 200 });
-  }, [nodes, rf]);
+    fitReadable(rf, flowRef.current);
+  }, [nodes, rf, flowRef]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNodeType>[]) => {
     const kept = changes.filter((c) => c.type === "position" || c.type === "dimensions" || c.type === "select");
@@ -226,6 +242,7 @@ export function useFlowView({ graph, catalog, index, rf, flowRef, wrapperRef, sh
   return {
     nodes,
     edges,
+    problems,
     onNodesChange,
     onEdgesChange,
     onNodeDragStop,

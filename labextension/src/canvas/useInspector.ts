@@ -94,7 +94,7 @@ export function useInspector(send: (msg: FrontendMessage) => void): InspectorApi
           error = e instanceof Error ? e.message : String(e);
         }
       } else {
-        table = { columns: [], types: [], rows: [] };
+        table = { columns: [], types: [], meta: [], rows: [], full: [] };
       }
     }
     const next: InspectorState = {
