@@ -275,6 +275,8 @@ function Canvas() {
             </div>
             <Inspector api={inspector} />
           </div>
+          {/* The side panel only when it has something to show: the graph gets the width. */}
+          {(errorShown !== null || selectedNodes.length > 0) && (
           <div className="dfj-side dfj-scroll">
             {errorShown !== null && (
               <ErrorDetails
@@ -287,9 +289,10 @@ function Canvas() {
             {selected ? (
               <SettingsPanel key={selected.id} node={selected.data.node} spec={selected.data.spec} onApply={view.applySettings} />
             ) : (
-              <p className="dfj-help dfj-side-hint">{selectedNodes.length > 1 ? MSG.settingsMany(selectedNodes.length) : MSG.settingsPick}</p>
+              selectedNodes.length > 1 && <p className="dfj-help dfj-side-hint">{MSG.settingsMany(selectedNodes.length)}</p>
             )}
           </div>
+          )}
         </div>
       </div>
     </CanvasContext.Provider>

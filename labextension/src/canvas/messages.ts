@@ -15,7 +15,7 @@ export const MSG = {
   paletteTitle: "Nodes",
   paletteSearch: "Search nodes…",
   paletteNoMatch: (query: string) => `No node matches “${query}”.`,
-  paletteHint: "Click a node to add it, or drag it onto the canvas.",
+  paletteHint: "Click a node to add it, or drag it onto the canvas. Select a node on the canvas to edit its settings.",
   paletteGroupToggle: (category: string, open: boolean) =>
     `${open ? "Collapse" : "Expand"} ${category}`,
 
@@ -118,7 +118,6 @@ export const MSG = {
   // ---- settings ----------------------------------------------------------------------------
   settingsTitle: "Node settings",
   settingsNone: "This node has no settings.",
-  settingsPick: "Select a node to edit its settings.",
   settingsMany: (n: number) => `${n} nodes are selected; select one to edit its settings.`,
   settingsUnknownType: (typeId: string, version: string) =>
     `The catalog has no node type ${typeId} ${version}, so its settings cannot be edited here.`,
