@@ -18,7 +18,8 @@ class Picky(PureNode):
     def __init__(self, node_id: str, settings: Any = None) -> None:
         super().__init__(node_id, settings)
         if self.settings["threshold"] % 2:
-            msg = f"picky (node {node_id!r}): 'threshold' must be even; got {self.settings['threshold']}"
+            got = self.settings["threshold"]
+            msg = f"picky (node {node_id!r}): 'threshold' must be even; got {got}"
             raise ValueError(msg)
 
     def process(self, inputs: dict[str, DataPacket], ctx: Any) -> None:
