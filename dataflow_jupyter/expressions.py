@@ -75,6 +75,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
+from dataflow_jupyter.packets import ErrorPacket
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from types import CodeType
@@ -732,13 +734,12 @@ def expression_names(packet: DataPacket) -> dict[str, Any]:
     (an ``error`` output) shows as its dict: ``value['code'] == 'TIMEOUT'``.
     """
     binary = packet.binary_value
-    if (
-        binary is not None
-        and packet.value is None
-        and isinstance(binary, pa.Table | pa.RecordBatch)
-    ):
+    if binary is not None and packet.value is None and isinstance(binary, _TABLES):
         return {"value": TableView(binary), "packet": packet}
-    return {"value": packet.value, "packet": packet}
+    value = packet.value
+    if isinstance(value, ErrorPacket):
+        return {"value": value.to_dict(), "packet": packet}
+    return {"value": value, "packet": packet}
 
 
 _TABLES: Final = (pa.Table, pa.RecordBatch)
