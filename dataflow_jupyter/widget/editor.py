@@ -394,6 +394,7 @@ class GraphEditor(anywidget.AnyWidget):
         graph, problems = self._checked()
         if graph is None:
             self._deploy_result(problems)
+            self._board.refuse(problems)  # the nodes the problems name show them
         return graph
 
     def _on_run(self, _message: dict[str, Any]) -> None:

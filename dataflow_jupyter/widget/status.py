@@ -12,6 +12,7 @@ Failures are said as failures. A run that ends while a node is in ``error`` (or 
 errors) ends ``failed``, with a message naming those nodes, never ``done``; a run that
 cannot start because of one node (``exc.node_id``, as the runtime's start errors carry)
 marks that node ``error`` with the whole message, so the node shows it, not only the pill.
+A run refused because the graph has problems (``refuse``) marks each node a problem names.
 A source never fires, so no event says it runs: while a run goes on, a node still ``idle``
 whose counters show packets emitted reads ``running``.
 
@@ -50,6 +51,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
@@ -72,6 +74,7 @@ __all__ = ["StatusBoard", "StatusSink", "TimerLoop"]
 
 _log = logging.getLogger("dataflow_jupyter.widget")
 _ENDED: frozenset[RunState] = frozenset({"done", "stopped", "failed"})
+_NAMED_NODE = re.compile(r"node '([^']+)'")
 
 
 class StatusSink(Protocol):
@@ -204,6 +207,18 @@ class StatusBoard:
             self.states[node_id] = "error"
             self.error_text[node_id] = str(exc)
         self.set_run("failed", text)
+
+    def refuse(self, problems: list[str]) -> None:
+        """A run or step refused for ``problems``: each node a problem names shows it (the
+        message ``node 'x' (type version): ...`` of ``Graph.problems``); the run state stays."""
+        for problem in problems:
+            named = _NAMED_NODE.match(problem)
+            if named is not None:
+                self.states[named.group(1)] = "error"
+                self.error_text[named.group(1)] = problem
+        count = len(problems)
+        self.message = f"not run: {count} problem{'' if count == 1 else 's'}, listed on the canvas"
+        self.flush(snapshot=True)
 
     def failed_nodes(self) -> dict[str, int]:
         """The nodes in ``error`` or with errors counted, and how many errors each had."""

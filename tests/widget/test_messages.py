@@ -92,10 +92,11 @@ async def test_run_finishes_in_the_background(
     status = canvas.editor.status
     assert status["run"] == "done"
     assert {n: s["status"] for n, s in status["nodes"].items()} == dict.fromkeys(
-        ["src", "inc", "sink"], "done"
+        ["src", "inc", "sink"],
+        "finished",  # each reached end of stream
     )
-    assert status["nodes"]["inc"] | {"status": "done"} == {
-        "status": "done",
+    assert status["nodes"]["inc"] | {"status": "finished"} == {
+        "status": "finished",
         "firings": 3,
         "received": 3,
         "emitted": 3,
@@ -370,12 +371,34 @@ async def test_a_run_that_cannot_start_shows_the_failure_on_its_node(
     canvas.send({"type": "run"})
     await canvas.editor.wait()
     status = canvas.editor.status
-    assert status["run"] == "failed"
+    assert status["message"] == "not run: 1 problem, listed on the canvas"
     rows = status["nodes"]["rows"]
     assert rows["status"] == "error"
     assert rows["error"] is not None
-    assert rows["error"].startswith("node 'rows' (filter-rows 1.0.0) could not be made")
-    assert "is_nul" in rows["error"]
+    assert rows["error"].startswith("node 'rows' (filter-rows 1.0.0): ")
+    assert "calls 'is_nul'" in rows["error"]
+    assert canvas.last("deploy-result")[0]["problems"] == [rows["error"]]
+
+
+async def test_a_node_that_cannot_be_made_shows_it(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure when the run starts (past validation) is on the node too, whole."""
+    from dataflow_jupyter.runtime.session import NodeStartError
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise NodeStartError("inc", "node 'inc' (add-one 1.0.0) failed to set up: OSError: no disk")
+
+    canvas = amake_canvas(chain, registry=registry)
+    monkeypatch.setattr(editor_module.RunControl, "run", refuse)
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    status = canvas.editor.status
+    assert status["run"] == "failed"
+    assert status["nodes"]["inc"]["status"] == "error"
+    assert status["nodes"]["inc"]["error"] == (
+        "node 'inc' (add-one 1.0.0) failed to set up: OSError: no disk"
+    )
 
 
 async def test_breakpoint_conditions_are_shown_and_honoured_after_stop_then_run(
@@ -428,7 +451,7 @@ async def test_run_with_breakpoints_continues_to_each_one(
     assert seen == [
         ("stepping", "sink", "breakpoint"),  # paused before the sink's first firing
         ("stepping", "sink", "breakpoint"),  # Run again: continued to its second one
-        ("done", None, "done"),  # and to the end: nothing is highlighted any more
+        ("done", None, "finished"),  # and to the end: nothing is highlighted any more
     ]
     assert canvas.editor.inspect("sink.in")["value"].tolist() == [1, 2]
 
