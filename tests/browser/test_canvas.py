@@ -114,8 +114,10 @@ def status_of(page: Page, node_id: str) -> str | None:
 
 
 def wait_for_status(page: Page, node_id: str, wanted: str, timeout: float = 30.0) -> None:
+    """Wait for a node's state; ``done`` also takes ``finished`` (done, at end of stream)."""
+    accepted = {wanted, "finished"} if wanted == "done" else {wanted}
     deadline = time.monotonic() + timeout
-    while (seen := status_of(page, node_id)) != wanted:
+    while (seen := status_of(page, node_id)) not in accepted:
         if time.monotonic() > deadline:
             pytest.fail(f"node {node_id} stayed {seen!r}, expected {wanted!r}")
         page.wait_for_timeout(100)
@@ -329,7 +331,7 @@ def test_step_moves_the_highlight_one_node_at_a_time(lab, page):
         if node_id == "add":
             screenshot(page, "c-step")
     assert seen == ["src", "add", "double", "sink"]
-    assert status_of(page, "sink") in {"done", "idle"}
+    assert status_of(page, "sink") in {"done", "finished", "idle"}
 
     page.locator('[data-testid="stop"]').click()
     wait_for_run(page, "stopped")

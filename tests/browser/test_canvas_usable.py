@@ -235,8 +235,10 @@ def test_failures_show_on_the_pill_and_on_the_node(frontend, page):
     pill = page.locator('[data-testid="run-state"]')
     assert "errors in 1 node: bad (2 errors)" in pill.inner_text()
     wait_for_status(page, "bad", "error")
-    widths = {i: round(node_width(page, i)) for i in ("src", "bad", "sink")}
-    assert len(set(widths.values())) == 1, widths  # a failed node does not widen
+    widths = {i: node_width(page, i) for i in ("src", "bad", "sink")}
+    assert max(widths.values()) - min(widths.values()) < 1.5, (
+        widths
+    )  # a failed node keeps its width
     no_overlaps(page)
     readable(page)
     shot(page, frontend, "failed-pill")
@@ -253,9 +255,12 @@ def test_failures_show_on_the_pill_and_on_the_node(frontend, page):
     assert title.startswith("node 'rows' (filter-rows 1.0.0): filter-rows expression")
     assert "calls 'is_nul'" in title
     assert "not run: 1 problem" in second.locator('[data-testid="run-state"]').inner_text()
-    box = rows.bounding_box()
-    assert box is not None
-    assert round(box["width"]) == widths["src"]
+    boxes = [
+        second.locator(f'.react-flow__node[data-id="{i}"]').bounding_box() for i in ("src", "rows")
+    ]
+    assert boxes[0] is not None
+    assert boxes[1] is not None
+    assert abs(boxes[0]["width"] - boxes[1]["width"]) < 1.5  # the failed node keeps its width
     shot(page, frontend, "failed-on-node")
 
 
