@@ -4,7 +4,7 @@
  * store by edge id, so a status message re-renders only the edges that changed. Labels are
  * drawn above the nodes (canvas.css), so a node never clips one. Clicking the label inspects
  * the edge, like clicking the edge. An invalid edge (its `problem`) is dashed red with a red
- * arrow and a warning mark whose title says why.
+ * arrow, drawn over the nodes, with a warning mark at its start whose title says why.
  */
 import { memo, type MouseEvent } from "react";
 import { BaseEdge, EdgeLabelRenderer, getBezierPath, type EdgeProps } from "@xyflow/react";
@@ -42,7 +42,7 @@ function FlowEdgeView(props: EdgeProps<FlowEdgeType>) {
             data-testid="edge-invalid"
             data-edge-id={id}
             title={MSG.edgeInvalidTitle(problem)}
-            style={at}
+            style={{ transform: `translate(0, -50%) translate(${sourceX + 10}px, ${sourceY}px)` }}
           >
             ⚠ {MSG.edgeInvalid}
           </div>

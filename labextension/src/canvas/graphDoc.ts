@@ -280,6 +280,7 @@ export function docToFlowNodes(
 }
 
 const EDGE_MARKER: EdgeMarker = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
+const INVALID_EDGE_Z = 1000;
 const INVALID_MARKER: EdgeMarker = { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#dc2626" };
 
 /**
@@ -316,6 +317,9 @@ export function docToFlowEdges(
       data: { edge, problem },
       selected,
       markerEnd: problem ? INVALID_MARKER : EDGE_MARKER,
+      // over the nodes: an invalid edge crossing a node is seen crossing it, never taken for
+      // an edge that starts there
+      ...(problem ? { zIndex: INVALID_EDGE_Z } : {}),
     });
   }
   return out;
