@@ -74,7 +74,7 @@ _ESM_FILE = _STATIC / "canvas.js"
 _CSS_FILE = _STATIC / "canvas.css"
 _LAYOUT_FILE = _STATIC / "elk-worker.min.js"
 _NOT_BUILT = "// dataflow-jupyter: the canvas bundle was not built\nexport default {};\n"
-_NODE_SPACING = 240.0  # how far right of the rightmost node add_node places a new one
+_NODE_SPACING = 300.0  # how far right of the rightmost node add_node places a new one (240 wide)
 _BUILD_HINT = "run `npm run build` in labextension/ (or reinstall dataflow-jupyter)"
 
 

@@ -50,11 +50,13 @@ export function fitReadable(
   rf: ReactFlowInstance<FlowNodeType, FlowEdgeType>,
   pane: HTMLElement | null,
   duration = 200,
-): void {
+): boolean {
   const nodes = rf.getNodes();
-  if (nodes.length === 0 || !pane || pane.clientWidth === 0) return;
+  if (!pane || pane.clientWidth === 0 || pane.clientHeight === 0) return false;
+  if (nodes.length === 0) return true;
   const bounds = rf.getNodesBounds(nodes);
   void rf.setViewport(readableViewport(bounds, { width: pane.clientWidth, height: pane.clientHeight }), { duration });
+  return true;
 }
 
 type HandlePair = Pick<Connection, "source" | "target"> & { sourceHandle?: string | null; targetHandle?: string | null };

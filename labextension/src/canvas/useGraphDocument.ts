@@ -16,6 +16,8 @@ import type { GraphDoc } from "./types";
 
 export interface GraphDocument {
   doc: GraphDoc;
+  /** How many documents came from outside the canvas (Python, another view) so far. */
+  external: number;
   canUndo: boolean;
   canRedo: boolean;
   /** The present document, up to date even between a commit and the next render. */
@@ -30,6 +32,7 @@ export function useGraphDocument(): GraphDocument {
   const historyRef = useRef<History | null>(null);
   if (historyRef.current === null) historyRef.current = initHistory(normalizeDoc(trait));
   const [history, setHistory] = useState<History>(historyRef.current);
+  const [external, setExternal] = useState(0);
   const seenTrait = useRef<unknown>(trait);
   const written = useRef<unknown>(undefined);
 
@@ -55,6 +58,7 @@ export function useGraphDocument(): GraphDocument {
     if (trait === written.current || jsonEqual(trait, written.current)) return;
     const h = historyRef.current;
     if (!h || jsonEqual(trait, h.present)) return;
+    setExternal((n) => n + 1);
     apply(pushHistory(h, normalizeDoc(trait)), false);
   }, [trait, apply]);
 
@@ -72,6 +76,7 @@ export function useGraphDocument(): GraphDocument {
   return useMemo(
     () => ({
       doc: history.present,
+      external,
       canUndo: canUndo(history),
       canRedo: canRedo(history),
       current,
@@ -79,6 +84,6 @@ export function useGraphDocument(): GraphDocument {
       undo: doUndo,
       redo: doRedo,
     }),
-    [history, current, commit, doUndo, doRedo],
+    [history, external, current, commit, doUndo, doRedo],
   );
 }
