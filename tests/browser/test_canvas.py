@@ -212,7 +212,8 @@ def test_build_run_and_inspect_from_the_palette(lab, page):
         wait_for_status(page, node_id, "done")
     lay_out(page)
     page.wait_for_timeout(400)  # the fit-view animation
-    page.locator(".react-flow__edge").nth(1).click(force=True)
+    # n2's output (what crossed e2), from its port: the view may not reach n3 at a readable zoom
+    node(page, "n2").locator('[data-testid="port-out"]').click()
     table = page.locator('[data-testid="inspector-table"]')
     table.wait_for()
     header = table.locator("thead").inner_text()
