@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import open_notebook, output_when, run_cell, screenshot
+from conftest import ARTIFACTS, open_notebook, output_when, run_cell, screenshot
 from test_canvas import canvas, node, wait_for_debug_at, wait_for_run, wait_for_status
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ LABELS = """() => [...document.querySelectorAll('.dfj-canvas .dfj-edge-label')].
   const shown = r.left >= f.left && r.right <= f.right && r.top >= f.top && r.bottom <= f.bottom
     && r.bottom <= window.innerHeight && r.right <= window.innerWidth;
   const inside = ([x, y]) => el.contains(document.elementFromPoint(x, y));
-  const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 3, r.top + 3],
-                  [r.right - 3, r.bottom - 3]];
+  const y = r.top + r.height / 2, inset = r.height / 2;  // inside the rounded ends
+  const points = [[r.left + inset, y], [r.left + r.width / 2, y], [r.right - inset, y]];
   return {id: el.dataset.edgeId, text: el.textContent, shown,
           clipped: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
           covered: shown && !points.every(inside)};
@@ -305,14 +305,17 @@ from dataflow_jupyter import Graph, GraphEditor
 rows = [{"city": "Lyon", "price": 3685.2272727272725}, {"city": "Nice", "price": 12.5}]
 graph = Graph("prices")
 graph.add_node("inject", id="src", settings={"value": rows, "count": 1}, position=(0, 0))
-graph.add_node("debug-log", id="sink", position=(330, 0))
-graph.connect("src.out", "sink.in", id="wire")
+graph.add_node("debug-log", id="log", settings={"level": "info"}, position=(330, 0))
+graph.add_node("debug-log", id="sink", position=(660, 0))
+graph.connect("src.out", "log.in")
+graph.connect("log.out", "sink.in", id="wire")
 editor = GraphEditor(graph)
 editor
 """
 
 
 def test_the_inspector_shows_the_payload_first_and_formats_numbers(frontend, page):
+    page.set_viewport_size({"width": 1800, "height": 1000})  # room for the whole graph
     first_cell(frontend, page, "prices.ipynb", [PRICES])
     page.locator('[data-testid="run"]').click()
     wait_for_status(page, "sink", "done")
@@ -324,7 +327,11 @@ def test_the_inspector_shows_the_payload_first_and_formats_numbers(frontend, pag
     cell = table.locator("tbody tr").first.locator("td").nth(1)
     assert cell.inner_text() == "3685.2273"
     assert cell.get_attribute("title") == "3685.2272727272725"
+    page.locator('[data-testid="fit"]').click()  # the inspector took some of the height
+    readable(page)
+    labels_whole(page)
     shot(page, frontend, "inspector")
+    canvas(page).screenshot(path=ARTIFACTS / f"i11-canvas-{frontend.app}.png")  # docs/canvas.png
     page.locator('[data-testid="inspector-meta"]').click()
     headers = table.locator("thead th").all_inner_texts()
     assert headers[:2] == ["city", "price"]
