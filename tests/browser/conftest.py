@@ -263,6 +263,15 @@ def open_notebook(page: Page, url: str) -> None:
         page.wait_for_timeout(250)
 
 
+def _accept_dialog(page: Page) -> None:
+    """Accept a dialog that came late ("Select Kernel" may follow the first Idle)."""
+    page.wait_for_timeout(200)
+    dialog = page.locator(".jp-Dialog button.jp-mod-accept")
+    if dialog.count():
+        dialog.first.click()
+        page.wait_for_timeout(500)
+
+
 def _kernel_idle(page: Page) -> bool:
     """JupyterLab's status bar says Idle; Notebook 7 (no status bar) shows an idle indicator."""
     if page.locator(".jp-StatusBar-TextItem", has_text="| Idle").count():
@@ -272,6 +281,7 @@ def _kernel_idle(page: Page) -> bool:
 
 def run_cell(page: Page, index: int, timeout: float = 60.0) -> None:
     """Run cell ``index`` in place (Ctrl+Enter) and wait for its execution count."""
+    _accept_dialog(page)
     cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Control+Enter")
@@ -284,6 +294,7 @@ def run_cell(page: Page, index: int, timeout: float = 60.0) -> None:
             pytest.fail(f"cell {index} did not finish within {timeout} s")
         if "*" not in text and time.monotonic() > again:
             # a kernel that just said Idle may not take the first request: ask again
+            _accept_dialog(page)
             cell.locator(".jp-InputArea-editor").click()
             page.keyboard.press("Control+Enter")
             again = time.monotonic() + 10
