@@ -81,6 +81,7 @@ from dataflow_jupyter._graph_model import (
     shape_problems,
 )
 from dataflow_jupyter._graph_picture import graph_svg
+from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
 from dataflow_jupyter.registry import NodeRegistry
 
 GRAPH_MIME_TYPE = "application/vnd.dataflow.graph+json"
@@ -134,6 +135,8 @@ class Graph:
         self.registry = registry
         self.schema_uri: str | None = None
         self.source: str | None = None
+        # The folder of the file it was loaded from: the default data root of its runs.
+        self.folder: Path | None = None
         self._nodes: list[GraphNode] = []
         self._edges: list[GraphEdge] = []
         self._node_ids: Counter[str] = Counter()
@@ -420,18 +423,23 @@ class Graph:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, registry: NodeRegistry | None = None) -> Graph:
-        """Read a ``.dfgraph.json`` file; any problem raises ``GraphValidationError``."""
+        """Read a ``.dfgraph.json`` file; any problem raises ``GraphValidationError``.
+
+        Only a regular file is read (a FIFO or device is refused before it is opened), and at
+        most ``MAX_FILE_BYTES``. The graph's ``folder`` becomes its runs' default data root.
+        """
         source = str(path)
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_FILE_BYTES:
-                msg = f"the file is {size} bytes; the limit is {MAX_FILE_BYTES >> 20} MiB"
-                raise GraphValidationError([msg], source=source)
-            data = Path(path).read_bytes()
+            data = read_limited(path, MAX_FILE_BYTES)
+        except FileTooLargeError as exc:
+            msg = f"the file holds more than {MAX_FILE_BYTES >> 20} MiB, the limit"
+            raise GraphValidationError([msg], source=source) from exc
         except OSError as exc:
             msg = f"cannot read the graph file: {exc.strerror or exc}"
             raise GraphValidationError([msg], source=source) from exc
-        return cls.from_json(data, registry=registry, source=source)
+        graph = cls.from_json(data, registry=registry, source=source)
+        graph.folder = Path(path).absolute().parent
+        return graph
 
     # -- checking -----------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from dataflow_jupyter._version import __version__
+from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
 from dataflow_jupyter.node import DataFlowNode, IONode, PureNode, StatefulNode
 from dataflow_jupyter.spec import NodeSpec, format_validation_error
 from dataflow_jupyter.types import parse_semver
@@ -255,11 +256,10 @@ class NodeRegistry:
     def _read_spec(self, file: Path) -> NodeSpec | None:
         folder = file.parent
         try:
-            size = file.stat().st_size
-            if size > _MAX_SCHEMA_BYTES:
-                self._problem(folder, f"schema.json is {size} bytes; the limit is 1 MiB")
-                return None
-            text = file.read_bytes().decode("utf-8")
+            text = read_limited(file, _MAX_SCHEMA_BYTES).decode("utf-8-sig")
+        except FileTooLargeError:
+            self._problem(folder, "schema.json holds more than 1 MiB, the limit")
+            return None
         except UnicodeDecodeError as exc:
             self._problem(folder, f"schema.json is not UTF-8 (byte {exc.start}): {exc.reason}")
             return None
