@@ -89,9 +89,11 @@ class SlowClient:
 
 async def post(url: str) -> int:
     timeout = aiohttp.ClientTimeout(total=20)
-    async with aiohttp.ClientSession(timeout=timeout) as client:
-        async with client.post(url, json={"real": True}) as answer:
-            return answer.status
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as client,
+        client.post(url, json={"real": True}) as answer,
+    ):
+        return answer.status
 
 
 async def test_slow_clients_are_closed_after_the_header_timeout_while_real_ones_are_answered(
