@@ -35,7 +35,8 @@ Two levels of checks, both raising ``GraphValidationError`` (a ``ValueError`` wh
    (``types.connection_problems``); no repeated edge between the same two ports; every
    required input connected; no cycle, self-loops included (``cycle: a -> b -> a``); edge
    ``filter`` / ``transform`` expressions that parse as Python expressions (parsed, never
-   evaluated).
+   evaluated). When the shape is broken, the nodes that are well formed still get their
+   type, version and settings checked (with a registry), so one reading lists both.
 
 ``analyze()`` never raises; it returns a frozen ``GraphAnalysis`` (topological order,
 levels, weakly connected components, branches per source and the groups of independent
@@ -57,7 +58,7 @@ from pydantic import ValidationError
 
 from dataflow_jupyter import _graph_analysis
 from dataflow_jupyter._graph_analysis import Branch, GraphAnalysis
-from dataflow_jupyter._graph_check import graph_problems
+from dataflow_jupyter._graph_check import graph_problems, node_problems
 from dataflow_jupyter._graph_model import (
     EXTENSION,
     ID_PATTERN,
@@ -393,7 +394,10 @@ class Graph:
         try:
             schema = GraphSchema.model_validate(dict(data))
         except ValidationError as exc:
-            raise GraphValidationError(shape_problems(exc, data), source=source) from None
+            problems = shape_problems(exc, data)
+            if registry is not None:  # the nodes that are well formed are checked all the same
+                problems += node_problems(_well_formed_nodes(nodes), registry)
+            raise GraphValidationError(problems, source=source) from None
         except (RecursionError, MemoryError):
             msg = "the document is nested too deeply to read"
             raise GraphValidationError([msg], source=source) from None
@@ -470,6 +474,17 @@ def graph_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dataflow-jupyter graph (.dfgraph.json)"
     return schema
+
+
+def _well_formed_nodes(nodes: Any) -> list[GraphNode]:
+    """The entries of a document's ``nodes`` that are node descriptions on their own."""
+    found = []
+    for entry in nodes if isinstance(nodes, list | tuple) else ():
+        try:
+            found.append(GraphNode.model_validate(entry))
+        except (ValidationError, RecursionError, MemoryError):
+            continue
+    return found
 
 
 def _position(value: Any) -> Any:
