@@ -17,6 +17,12 @@ is imported on first ``NodeType.load()``. A broken folder (not UTF-8, bad JSON, 
 violation, ``minRuntime`` above ours, no ``node.py``, a duplicate ``(id, version)``, an import
 error) becomes a ``RegistryProblem`` with its path and reason and a ``RegistryWarning``; it
 never stops the others from loading. On a duplicate the first one found wins.
+
+``schema.json`` is read as a regular file of at most 1 MiB (a FIFO or a link to a device is
+a problem, not a hang; a UTF-8 byte order mark is accepted, as in graph files). Importing a
+``node.py`` and loading an entry point go through ``_packcall``: ``sys.exit``, a raised
+``KeyboardInterrupt`` or an import past ``import_timeout`` seconds (``None``: no limit; the
+CLI sets one) become problems too. An entry point that gives anything but folders is one.
 """
 
 from __future__ import annotations

@@ -69,7 +69,11 @@ StateChoice = Literal["memory", "file", "redis"] | StateAdapter
 
 
 class GraphRuntime:
-    """Runs a validated graph. See the module docstring for the policy."""
+    """Runs a validated graph. See the module docstring for the policy.
+
+    ``data_root``: the folder that nodes' file paths and file state stay inside (default: the
+    graph file's folder; see ``dataflow_jupyter.dataroot``). Only code widens it.
+    """
 
     def __init__(
         self,
