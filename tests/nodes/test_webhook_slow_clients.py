@@ -78,7 +78,10 @@ class SlowClient:
                     break
                 with contextlib.suppress(ConnectionError):
                     writer.write(b"x")
-            self.answer = await asyncio.wait_for(reading, timeout=30)
+            try:
+                self.answer = await asyncio.wait_for(reading, timeout=30)
+            except ConnectionResetError:
+                self.answer = b"(reset before the answer was read)"
             self.closed = loop.time()
         finally:
             reading.cancel()
@@ -153,3 +156,37 @@ async def test_past_the_cap_with_every_connection_busy_a_new_one_gets_503(
         head = await asyncio.wait_for(other_reader.readuntil(b"\r\n"), timeout=20)
         assert head == b"HTTP/1.1 202 Accepted\r\n"
         other.close()
+
+
+async def test_a_slow_second_request_on_a_kept_alive_connection_is_closed_too(
+    hook: Any, free_port: int
+) -> None:
+    await hook(headerTimeoutMs=1500)
+    reader, writer = await asyncio.open_connection("127.0.0.1", free_port)
+    try:
+        body = b'{"n": 1}'
+        writer.write(
+            b"POST /webhook HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=20)
+        assert head.startswith(b"HTTP/1.1 202 Accepted\r\n")
+        assert b"Connection: close" not in head  # kept alive
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        await asyncio.wait_for(reader.readexactly(length), timeout=20)
+        writer.write(SLOW_START)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reading = asyncio.ensure_future(reader.read())  # returns when the server closes
+        for _ in range(100):  # a byte every 0.3 s, at most 30 s
+            done, _ = await asyncio.wait({reading}, timeout=0.3)
+            if done:
+                break
+            writer.write(b"x")
+        assert reading.done(), "the slow second request kept the connection open"
+        assert reading.result() == b""  # aiohttp closes an idle keep-alive connection silently
+        assert loop.time() - started >= 1.4
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()

@@ -67,6 +67,7 @@ _TOKEN_HEADERS: Final = frozenset({"authorization", "x-webhook-token"})
 _CHUNK: Final = 64 * 1024
 _SHUTDOWN_S: Final = 1.0  # teardown waits this long for answers being written
 _HEADERS_END: Final = b"\r\n\r\n"
+_LINGER_S: Final = 1.0  # after a 408/503 of its own, how long a connection is drained
 _TIMED_OUT: Final = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
@@ -289,13 +290,13 @@ class _Guarded(asyncio.Protocol):
         self.deadline: asyncio.TimerHandle | None = None
         self.tail = b""  # the last bytes seen, for a blank line split across two reads
         self.passed = False  # whether the handler saw connection_made
+        self.shut = False  # answered here (408, 503): what comes in is drained, not read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         if not self.connections.admit(self):
-            transport.write(self.connections.refusal)
-            transport.close()
+            self._shut(self.connections.refusal)
             return
         loop = asyncio.get_running_loop()
         self.deadline = loop.call_later(self.connections.header_s, self.expire)
@@ -303,6 +304,8 @@ class _Guarded(asyncio.Protocol):
         self.handler.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.shut:
+            return
         if self.deadline is not None:
             seen = self.tail + data[:4096]
             if _HEADERS_END in seen or _HEADERS_END in data:
@@ -314,7 +317,7 @@ class _Guarded(asyncio.Protocol):
             self.handler.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.handler.eof_received() if self.passed else None
+        return self.handler.eof_received() if self.passed and not self.shut else None
 
     def pause_writing(self) -> None:
         if self.passed:
@@ -338,9 +341,22 @@ class _Guarded(asyncio.Protocol):
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_TIMED_OUT)
-            self.transport.close()
+        self._shut(_TIMED_OUT)
+
+    def _shut(self, answer: bytes) -> None:
+        """Send ``answer``, end our side, drain the client's for a moment, then close.
+
+        Closing a socket with unread bytes would reset the connection, and the client could
+        lose the answer; half-closing lets it read the answer and the end of the stream.
+        """
+        transport = self.transport
+        if self.shut or transport is None or transport.is_closing():
+            return
+        self.shut = True
+        transport.write(answer)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER_S, transport.close)
 
 
 def _answer(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
