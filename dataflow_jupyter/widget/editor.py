@@ -188,7 +188,10 @@ class GraphEditor(anywidget.AnyWidget):
         """Connect an output to an input and return the edge id, as ``Graph.connect`` does.
 
         ``connect("n1", "out", "n2", "in")`` or ``connect("n1.out", "n2.in")``; ``options``
-        are ``transform``, ``filter``, ``buffer`` and ``id``.
+        are ``transform``, ``filter``, ``buffer``, ``id`` and ``force``. A connection the
+        canvas would refuse (a port the node does not have, port types that may not connect)
+        raises ``GraphValidationError`` in the canvas's words and changes nothing;
+        ``force=True`` records it anyway, and the canvas draws it as invalid.
         """
         return self._edit(lambda g: g.connect(source, source_port, target, target_port, **options))
 
@@ -256,7 +259,18 @@ class GraphEditor(anywidget.AnyWidget):
         return self._control.open_debugger(self.to_graph())
 
     def set_breakpoint(self, node_id: str, *, enabled: bool = True) -> None:
-        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does."""
+        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does.
+
+        ``KeyError`` naming the graph's nodes when there is no node ``node_id``.
+        """
+        known = [node.get("id") for node in self.graph.get("nodes", []) if isinstance(node, dict)]
+        if node_id not in known:
+            names = ", ".join(str(name) for name in known) or "none"
+            msg = (
+                f"set_breakpoint: the graph has no node {node_id!r}; nodes: {names}. "
+                "Pass the id of a node on the canvas"
+            )
+            raise KeyError(msg)
         self._control.set_breakpoint(node_id, enabled=enabled)
 
     async def wait(self) -> None:
