@@ -261,16 +261,17 @@ class GraphEditor(anywidget.AnyWidget):
     def set_breakpoint(self, node_id: str, *, enabled: bool = True) -> None:
         """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does.
 
-        ``KeyError`` naming the graph's nodes when there is no node ``node_id``.
+        ``ValueError`` naming the graph's nodes for a node that is not in the canvas's graph.
         """
-        known = [node.get("id") for node in self.graph.get("nodes", []) if isinstance(node, dict)]
-        if node_id not in known:
-            names = ", ".join(str(name) for name in known) or "none"
+        nodes = self.graph.get("nodes")
+        entries = nodes if isinstance(nodes, list) else []
+        ids = sorted(str(n["id"]) for n in entries if isinstance(n, dict) and "id" in n)
+        if enabled and node_id not in ids:
             msg = (
-                f"set_breakpoint: the graph has no node {node_id!r}; nodes: {names}. "
-                "Pass the id of a node on the canvas"
+                f"no node {node_id!r:.80} in the canvas's graph to set a breakpoint on; "
+                f"nodes: {', '.join(ids[:20]) or 'none'}"
             )
-            raise KeyError(msg)
+            raise ValueError(msg)
         self._control.set_breakpoint(node_id, enabled=enabled)
 
     async def wait(self) -> None:
