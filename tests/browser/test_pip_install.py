@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import _SETTINGS, LabServer, open_notebook, run_cell, screenshot
 
+from dataflow_jupyter import __version__
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -109,6 +111,14 @@ def installed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServe
     run([uv(), "pip", "install", "--quiet", "--python", str(python), str(wheel), "jupyterlab"],
         base, 600)  # fmt: skip
     installed = time.monotonic()
+    version = subprocess.run(
+        [str(venv / "bin" / "dataflow"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert version.stdout.strip() == f"dataflow-jupyter {__version__}"  # the console script
     print(
         f"pip-install recipe: wheel built in {built - started:.0f} s, "
         f"environment made in {installed - built:.0f} s"
