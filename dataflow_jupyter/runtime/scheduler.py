@@ -13,8 +13,10 @@ branches have their own workers and run concurrently (synchronous ``process`` ca
 worker threads). Sources run as tasks of their own.
 
 Backpressure rule. Edges are bounded channels. A ``block`` edge that is full suspends the
-emitting firing, which keeps its worker (and its concurrency slot) until the consumer takes
-a packet; a source that emits into it waits too, so a slow sink slows the whole chain.
+emitting firing, which keeps its worker until the consumer takes a packet; a source that
+emits into it waits too, so a slow sink slows the whole chain. A firing that waits for room
+gives up its concurrency slot while it waits, so the consumer it waits for can always get
+one (otherwise ``max_concurrency`` waiting producers would wait for each other forever).
 
 End of stream. A source whose ``run`` returns (inject with a count, read-file at the end of
 its file, a source written in Python) has finished: its own ``finish`` hook runs, then its
@@ -334,7 +336,7 @@ class GraphRuntime:
             await self._dispatch(session)
 
     async def _dispatch(self, session: Session) -> None:
-        workers: set[asyncio.Task[None]] = set()
+        workers: dict[asyncio.Task[None], NodeRun] = {}
         failures: list[BaseException] = []
         # A background run shows progress only when asked: its line would land in whatever
         # cell runs at the time.
@@ -355,12 +357,13 @@ class GraphRuntime:
                         not run.ready() and not (run.any_closed and session.settle(run))
                     ):
                         continue
-                    if len(workers) >= self.max_concurrency:
+                    if self._slots_taken(workers) >= self.max_concurrency:
                         waiting_for_slot.append(run)
                         continue
                     run.busy = True  # one worker per node; it releases the node on exit
-                    workers.add(asyncio.create_task(self._worker(session, run, workers, failures)))
-                if len(workers) < self.max_concurrency:
+                    task = asyncio.create_task(self._worker(session, run, workers, failures))
+                    workers[task] = run
+                if waiting_for_slot and self._slots_taken(workers) < self.max_concurrency:
                     for run in waiting_for_slot:
                         session.mark(run)
                     waiting_for_slot.clear()
@@ -405,7 +408,7 @@ class GraphRuntime:
         self,
         session: Session,
         run: NodeRun,
-        workers: set[asyncio.Task[None]],
+        workers: dict[asyncio.Task[None], NodeRun],
         failures: list[BaseException],
     ) -> None:
         try:
@@ -426,9 +429,15 @@ class GraphRuntime:
             failures.append(exc)
         finally:
             run.busy = False
-            workers.discard(asyncio.current_task())
+            workers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             session.mark(run)
             session.wake.set()
+
+    def _slots_taken(self, workers: dict[asyncio.Task[None], NodeRun]) -> int:
+        """Workers that hold a concurrency slot: those not waiting for room on an edge."""
+        if len(workers) < self.max_concurrency:
+            return len(workers)
+        return sum(1 for run in workers.values() if not run.blocked_puts)
 
     async def _cancel_sources(self) -> None:
         sources, self._sources = self._sources, []
