@@ -550,3 +550,22 @@ def test_log_lines_sets_how_many_each_node_shows(tmp_path: Path) -> None:
     assert done.stderr.count('n3: {"x": 2}') == 1
     assert "further lines are counted, not shown" in done.stderr
     assert "  n3: 3 lines, the first 1 shown" in done.stdout
+
+
+@posix_only
+def test_a_graph_reading_a_fifo_ends_at_once_instead_of_hanging(tmp_path: Path) -> None:
+    # read-file once blocked forever on a FIFO, and Ctrl-C could not end `dataflow run`
+    os.mkfifo(tmp_path / "pipe.csv")
+    g = Graph(id="fifo", registry=registry())
+    read = g.add_node("read-file", settings={"path": "pipe.csv"})
+    log = g.add_node("debug-log")
+    g.connect(read, "out", log, "in")
+    started = time.monotonic()
+    done = cli("run", save(g, tmp_path), "--no-progress", cwd=tmp_path)
+    assert time.monotonic() - started < TIMEOUT_S / 2
+    assert done.returncode == 1
+    assert "pipe.csv" in done.stdout + done.stderr
+    assert (
+        "not a regular file" in (done.stdout + done.stderr).lower()
+        or "fifo" in (done.stdout + done.stderr).lower()
+    )
