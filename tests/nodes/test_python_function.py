@@ -3,18 +3,22 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pandas as pd
 import pyarrow as pa
 import pytest
 from _table_nodes import node_registry, run_graph
 
-from dataflow_jupyter import Graph
+from dataflow_jupyter import Graph, GraphValidationError, cli
 from dataflow_jupyter.node import DataFlowNode, PureNode
 from dataflow_jupyter.registry import NodeRegistry
-from dataflow_jupyter.runtime import RunResult
+from dataflow_jupyter.runtime import GraphRuntime, RunResult
 from dataflow_jupyter.spec import SettingsError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NOT_A_FUNCTION = 42
 ALLOWED = f"math,builtins,no_such_module_xyz,os,{__name__}"
@@ -92,11 +96,9 @@ def test_module_function(registry: NodeRegistry) -> None:
     assert result.outputs[f"{fn}.out"] == [2.0, 3.0, 1.5]
 
 
-def test_a_function_of_a_test_module_and_a_dotted_attribute(registry: NodeRegistry) -> None:
+def test_a_function_of_a_test_module(registry: NodeRegistry) -> None:
     result, fn = run_function(registry, f"{__name__}:tag", [1, "a"])
     assert result.outputs[f"{fn}.out"] == [{"tagged": 1}, {"tagged": "a"}]
-    result, fn = run_function(registry, "builtins:str.upper", ["abc", "Déjà"])
-    assert result.outputs[f"{fn}.out"] == ["ABC", "DÉJÀ"]
 
 
 def test_a_name_from_the_notebook_namespace(
@@ -105,6 +107,7 @@ def test_a_name_from_the_notebook_namespace(
     def shout(value: str) -> str:
         return value.upper() + "!"
 
+    shout.__module__ = "__main__"  # as a function defined in a notebook cell
     monkeypatch.setattr(sys.modules["__main__"], "shout", shout, raising=False)
     result, fn = run_function(registry, "shout", ["hi", "yo"])
     assert result.outputs[f"{fn}.out"] == ["HI!", "YO!"]
@@ -175,18 +178,14 @@ def test_tables_in_and_out(registry: NodeRegistry) -> None:
             "math:no_such",
             "cannot find function 'math:no_such': module 'math' has no attribute 'no_such'",
         ),
-        (
-            "builtins:str.nope",
-            "cannot find function 'builtins:str.nope': 'str' in module 'builtins' has no "
-            "attribute 'nope'",
-        ),
+        ("builtins:str.nope", "'builtins:str.nope' is an attribute path ('str.nope')"),
         (
             "not_defined_in_the_notebook",
             "cannot find function 'not_defined_in_the_notebook' in the notebook's namespace "
             "(__main__); define it in a cell before running the graph, or reference it as "
             "'module:function'",
         ),
-        ("os:_exit", "function 'os:_exit' names the private attribute '_exit'"),
+        ("os:_exit", "'os:_exit' names the private name '_exit'"),
         (
             f"{__name__}:NOT_A_FUNCTION",
             f"'{__name__}:NOT_A_FUNCTION' is not a function; it is int 42",
@@ -194,41 +193,107 @@ def test_tables_in_and_out(registry: NodeRegistry) -> None:
         (f"{__name__}:fetch", f"'{__name__}:fetch' is a coroutine function (async def)"),
     ],
 )
-def test_an_unknown_reference_fails_at_setup(
+def test_a_refused_reference_fails_when_the_node_is_built(
     python_function: type[DataFlowNode], reference: str, message: str
 ) -> None:
-    node = python_function("fn", {"function": reference})  # reads the reference only
-    with pytest.raises(ValueError, match=re.escape(message)) as info:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        python_function("fn", {"function": reference})
+
+
+def test_setup_checks_again(
+    python_function: type[DataFlowNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook function removed after the node was built is refused when the run starts."""
+
+    def gone(value: Any) -> Any:  # pragma: no cover - never called
+        return value
+
+    gone.__module__ = "__main__"
+    monkeypatch.setattr(sys.modules["__main__"], "gone", gone, raising=False)
+    node = python_function("fn", {"function": "gone"})
+    monkeypatch.delattr(sys.modules["__main__"], "gone")
+    with pytest.raises(ValueError, match="cannot find function 'gone'") as info:
         asyncio.run(node.setup())
     assert str(info.value).startswith("python-function 1.0.0 (node 'fn'): ")
 
 
-@pytest.mark.parametrize("reference", ["builtins:exec", "os:system", "importlib:import_module"])
-def test_a_package_that_is_not_allowed_is_refused_without_importing(
-    python_function: type[DataFlowNode], reference: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("builtins:exec", "'builtins', which graphs may never call"),
+        ("os:system", "'os', which graphs may never call"),
+        ("importlib:import_module", "'importlib', which graphs may never call"),
+        (
+            "json:loads",
+            "module 'json', which is not allowed (allowed: builtins, importlib, math, os)",
+        ),
+    ],
+)
+def test_a_module_that_is_not_allowed_is_refused(
+    python_function: type[DataFlowNode],
+    reference: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math")
-    with pytest.raises(ValueError, match="which is not allowed") as info:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math,builtins,os,importlib")  # listed, still
+    with pytest.raises(SettingsError, match=re.escape(message)):
         python_function("fn", {"function": reference})
-    assert "DATAFLOW_PYTHON_MODULES=" in str(info.value)
 
 
-def test_validating_a_graph_imports_nothing(
+def test_a_module_that_is_not_allowed_is_never_imported(
     python_function: type[DataFlowNode], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "never_imported_pkg")
-    python_function("fn", {"function": "never_imported_pkg.sub:f"})
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "never_imported_pkg")  # not '.sub': exact
+    with pytest.raises(SettingsError, match=r"module 'never_imported_pkg\.sub', which is not"):
+        python_function("fn", {"function": "never_imported_pkg.sub:f"})
     assert "never_imported_pkg" not in sys.modules
 
 
-def test_an_unknown_reference_fails_the_run_before_any_packet(registry: NodeRegistry) -> None:
+def test_an_unknown_reference_fails_validation_before_any_packet(registry: NodeRegistry) -> None:
     graph = Graph(id="fn", registry=registry)
     src = graph.add_node("values-source", settings={"values": [1]})
     fn = graph.add_node("python-function", settings={"function": "math:nope"})
     graph.connect(src, "out", fn, "in")
-    with pytest.raises(RuntimeError, match="failed to set up") as info:
+    with pytest.raises(GraphValidationError, match="cannot find function 'math:nope'"):
         run_graph(graph, registry)
-    assert "cannot find function 'math:nope'" in str(info.value)
+
+
+# --- what a graph from someone else may name (issue 10); the rule: dataflow_jupyter.coderef --
+
+
+@pytest.mark.parametrize(
+    ("reference", "allowed", "notebook", "message"),
+    [
+        ("pd.core.common.builtins.exec", "", {"pd": pd}, "is an attribute path"),
+        ("pd.core.common.builtins.exec", "pandas", {"pd": pd}, "is an attribute path"),
+        ("json:codecs.builtins.exec", "json", {}, "is an attribute path"),
+        ("json:codecs", "json", {}, "is not a function; it is the module 'codecs'"),
+        ("sys.exit", "", {"sys": sys}, "is an attribute path"),
+        ("sys:exit", "sys", {}, "which graphs may never call"),
+        ("main", "", {"main": cli.main}, "was imported from 'dataflow_jupyter.cli'"),
+        ("builtins:exec", "builtins", {}, "which graphs may never call"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse(  # noqa: PLR0917 - fixtures and one case
+    registry: NodeRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
+    allowed: str,
+    notebook: dict[str, Any],
+    message: str,
+) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", allowed)
+    for name, value in notebook.items():
+        monkeypatch.setattr(sys.modules["__main__"], name, value, raising=False)
+    graph = Graph(id="fn", registry=registry)
+    src = graph.add_node("values-source", settings={"values": ["1"]})
+    fn = graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.connect(src, "out", fn, "in")
+    (problem,) = graph.problems(registry)
+    assert problem.startswith("node 'fn' (python-function 1.0.0): setting 'function': ")
+    assert message in problem
+    with pytest.raises(GraphValidationError, match=re.escape(message)):
+        GraphRuntime(graph, registry)
 
 
 @pytest.mark.parametrize(
@@ -244,3 +309,50 @@ def test_code_is_not_a_reference(
 ) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         python_function("fn", settings)
+
+
+@pytest.mark.integration
+async def test_a_webhook_body_never_runs_as_code(
+    registry: NodeRegistry,
+    free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The issue's attack: webhook -> (edge: the body) -> python-function naming ``exec``
+    through a notebook import. Before, ``validate`` said ok and the POSTed body ran."""
+    monkeypatch.setattr(sys.modules["__main__"], "pd", pd, raising=False)
+    marker = tmp_path / "marker"
+    graph = Graph(id="hook-exec", registry=registry)
+    graph.add_node("webhook-listener", settings={"port": free_port}, id="hook")
+    reference = "pd.core.common.builtins.exec"
+    graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.add_node("debug-log", id="sink")
+    graph.connect("hook.out", "fn.in", transform="value['body']")
+    graph.connect("fn.out", "sink.in")
+    problems = graph.problems(registry)
+    try:
+        runtime: GraphRuntime | None = GraphRuntime(graph, registry)
+    except GraphValidationError:
+        runtime = None
+    if runtime is not None:  # what happened before: the graph ran and the body was code
+        await runtime.start()
+        body = f"open({str(marker)!r}, 'w').write('ran')"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
+            for _ in range(200):
+                try:
+                    url = f"http://127.0.0.1:{free_port}/webhook"
+                    async with client.post(url, json=body) as answer:
+                        await answer.read()
+                    break
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.01)
+        await runtime.stop()
+    assert not marker.exists(), "the request's body ran as code"
+    assert runtime is None
+    assert problems == [
+        "node 'fn' (python-function 1.0.0): setting 'function': "
+        "'pd.core.common.builtins.exec' is an attribute path ('pd.core.common.builtins.exec'); "
+        "a reference names one function defined in the notebook's namespace, never an "
+        "attribute of something else. Use 'module:function' for a function of an allowed "
+        "module, or a name defined in the notebook"
+    ]
