@@ -62,17 +62,16 @@ of a long list) times the length of the text. That is the data's size, not an at
 from __future__ import annotations
 
 import ast
-import math
 import re
-import sys
-import threading
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from dataflow_jupyter import _expression_guards as _guards
+from dataflow_jupyter.packets import ErrorCode
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Iterable, Mapping
     from types import CodeType
 
     from dataflow_jupyter.packets import DataPacket
@@ -83,9 +82,11 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_BITS",
     "MAX_LENGTH",
+    "MAX_STEPS",
     "SAFE_FUNCTIONS",
     "EvaluationError",
     "Expression",
+    "ExpressionBudgetError",
     "ExpressionError",
     "compile_expression",
     "expression_names",
@@ -93,9 +94,10 @@ __all__ = [
 
 MAX_LENGTH: Final = 10_000
 MAX_DEPTH: Final = 100
-MAX_BUILD: Final = 10_000_000
-MAX_INT_BITS: Final = 100_000
-_MAX_ROUND_DIGITS: Final = 1_000
+MAX_BUILD: Final = _guards.MAX_BUILD
+MAX_STEPS: Final = _guards.MAX_STEPS
+MAX_INT_BITS: Final = _guards.MAX_INT_BITS
+SAFE_FUNCTIONS: Final = _guards.SAFE_FUNCTIONS
 _MAX_SPEC_DIGITS: Final = 3
 _DEFAULT_VARIABLES: Final = ("value", "packet")
 
@@ -112,313 +114,22 @@ class ExpressionError(ValueError):
 
 
 class EvaluationError(ExpressionError):
-    """Evaluating an accepted expression failed: an error in the data or an exceeded limit."""
+    """Evaluating an accepted expression failed: an error in the data or a refused operation."""
 
 
-class _Refusal(Exception):  # noqa: N818 - internal: a guard refused, wrapped as EvaluationError
-    """Raised by a guard; ``Expression.evaluate`` turns it into an ``EvaluationError``."""
+class ExpressionBudgetError(EvaluationError):
+    """An evaluation was stopped because it would build or work more than its budget.
 
-
-# --- guards: what the rewritten tree calls instead of the plain operators --------------------
-
-_local = threading.local()
-_SEQUENCES: Final = (str, bytes, list, tuple)
-_TEXT: Final = (str, bytes)
-
-
-def _charge(units: int, what: str) -> None:
-    budget: int = getattr(_local, "budget", MAX_BUILD)
-    if units > budget:
-        built = f"{units:,} items or characters"
-        if units > MAX_BUILD:
-            msg = f"{what} would build about {built}; an evaluation may build {MAX_BUILD:,}"
-        else:
-            msg = (
-                f"{what} would build about {built}, more than the {budget:,} left of the "
-                f"{MAX_BUILD:,} an evaluation may build"
-            )
-        raise _Refusal(msg)
-    _local.budget = budget - units
-
-
-def _size(obj: Any, cap: int) -> int:
-    """About how many characters ``repr(obj)`` has, counting shared parts each time.
-
-    Iterative (no recursion on deep data); stops as soon as the count exceeds ``cap``.
+    The runtime reports it as ``ErrorCode.EXPRESSION_BUDGET`` (its ``error_code``).
     """
-    total = 0
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, _TEXT):
-            total += len(item) + 2
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 2 + 2 * len(item)
-            if total > cap:
-                return total
-            stack.extend(item)
-        elif isinstance(item, dict):
-            total += 2 + 4 * len(item)
-            if total > cap:
-                return total
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 2
-        elif isinstance(item, float):
-            total += 24
-        else:
-            try:  # a range, a dict view, ...: as many as it holds
-                total += max(len(item), 1)
-            except (TypeError, OverflowError):
-                total += 1
-        if total > cap:
-            return total
-    return total
+
+    error_code: ClassVar[ErrorCode] = ErrorCode.EXPRESSION_BUDGET
 
 
-def _remaining() -> int:
-    budget: int = getattr(_local, "budget", MAX_BUILD)
-    return budget
-
-
-def _check_bits(bits: float, what: str) -> None:
-    if bits > MAX_INT_BITS:
-        msg = (
-            f"{what} would make an integer of about {bits:,.0f} bits; the limit is "
-            f"{MAX_INT_BITS:,} bits"
-        )
-        raise _Refusal(msg)
-
-
-def _repeat(seq: Any, times: int) -> None:
-    if times <= 0 or not seq:
-        return
-    each = len(seq) if isinstance(seq, _TEXT) else _size(seq, _remaining() // times + 1)
-    kind = type(seq).__name__
-    _charge(each * times, f"{times:,} repetitions of a {kind} of length {len(seq):,}")
-
-
-def _mul(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        _check_bits(a.bit_length() + b.bit_length(), "multiplying")
-    elif isinstance(b, int) and isinstance(a, _SEQUENCES):
-        _repeat(a, b)
-    elif isinstance(a, int) and isinstance(b, _SEQUENCES):
-        _repeat(b, a)
-    return a * b
-
-
-def _add(a: Any, b: Any) -> Any:
-    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
-        _charge(len(a) + len(b), "concatenating")
-    return a + b
-
-
-def _pow(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        _check_bits(b * math.log2(abs(a)), f"raising to the power {b:,}")
-    return a**b
-
-
-def _lshift(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and a:
-        _check_bits(a.bit_length() + b, f"shifting left by {b:,}")
-    return a << b
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if isinstance(a, _TEXT):
-        msg = "'%' formatting of strings is not allowed (its widths are unbounded); use an f-string"
-        raise _Refusal(msg)
-    return a % b
-
-
-def _formatted(obj: Any) -> Any:
-    """An f-string field: charge the text it will produce, return the object unchanged."""
-    if not isinstance(obj, int | float) and obj is not None:
-        _charge(_size(obj, _remaining() + 1), "formatting a value as text")
-    return obj
-
-
-def _str(obj: Any = "") -> str:
-    if isinstance(obj, int | float) or obj is None:
-        return str(obj)
-    _charge(_size(obj, _remaining() + 1), "str()")
-    return str(obj)
-
-
-def _range(*args: Any) -> range:
-    numbers = range(*args)
-    try:
-        length = len(numbers)
-    except OverflowError:  # more than sys.maxsize numbers
-        length = sys.maxsize
-    _charge(length, "range()")
-    return numbers
-
-
-def _round(number: Any, ndigits: Any = None) -> Any:
-    if ndigits is None:
-        return round(number)
-    if isinstance(ndigits, int) and abs(ndigits) > _MAX_ROUND_DIGITS:
-        msg = f"round() to {ndigits:,} digits; the limit is {_MAX_ROUND_DIGITS:,}"
-        raise _Refusal(msg)
-    return round(number, ndigits)
-
-
-def _sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
-    if isinstance(start, bool) or not isinstance(start, int | float):
-        msg = f"sum() adds numbers only; start must be a number, got {type(start).__name__}"
-        raise _Refusal(msg)
-    return sum(_metered(iterable, "sum()"), start)
-
-
-_METER_STEP: Final = 256
-
-
-def _metered(iterable: Iterable[Any], what: str) -> Iterator[Any]:
-    """``iterable``, charging the budget one unit per item drawn (in steps of 256).
-
-    Every safe function that walks an iterable walks it through this, so building or
-    scanning is bounded like repetition is, whatever the iterable (a range, a dict view, a
-    zip of many of them).
-    """
-    count = 0
-    for item in iterable:
-        count += 1
-        if count == _METER_STEP:
-            _charge(count, what)
-            count = 0
-        yield item
-    if count:
-        _charge(count, what)
-
-
-def _walking(function: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``function`` with its first argument walked through ``_metered``."""
-
-    def walk(*args: Any, **kwargs: Any) -> Any:
-        if len(args) == 1 or (args and function not in (max, min)):  # max(a, b) walks nothing
-            first = args[0]
-            if isinstance(first, Mapping):
-                first = first.items() if function is dict else first.keys()
-            args = (_metered(first, f"{name}()"), *args[1:])
-        return function(*args, **kwargs)
-
-    walk.__name__ = name
-    return walk
-
-
-def _zip(*iterables: Iterable[Any], **kwargs: Any) -> Iterator[tuple[Any, ...]]:
-    return zip(*(_metered(it, "zip()") for it in iterables), **kwargs)  # noqa: B905 - kwargs has strict=
-
-
-def _int(*args: Any, **kwargs: Any) -> int:
-    number = int(*args, **kwargs)
-    _check_bits(number.bit_length(), "int()")
-    return number
-
-
-def _call(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if isinstance(obj, type):
-        msg = f"{name}() may only be called on a value, not on the type {obj.__name__}"
-        raise _Refusal(msg)
-    return getattr(obj, name)(*args, **kwargs)
-
-
-def _join(obj: Any, *args: Any, **kwargs: Any) -> Any:
-    if isinstance(obj, _TEXT) and len(args) == 1 and not kwargs:
-        items = list(args[0])
-        length = sum(len(item) for item in items if isinstance(item, _TEXT))
-        _charge(length + len(obj) * max(len(items) - 1, 0), "join()")
-        return obj.join(items)
-    return _call(obj, "join", args, kwargs)
-
-
-def _replacement_length(text: str | bytes, old: Any, new: Any, count: Any = -1) -> int:
-    if not isinstance(old, _TEXT) or not isinstance(new, _TEXT) or not isinstance(count, int):
-        return len(text)  # the call itself raises TypeError
-    found = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]
-    if count >= 0:
-        found = min(found, count)
-    return len(text) + found * max(len(new) - len(old), 0)
-
-
-def _replace(obj: Any, *args: Any, **kwargs: Any) -> Any:
-    if isinstance(obj, _TEXT):
-        _charge(_replacement_length(obj, *args, **kwargs), "replace()")
-    return _call(obj, "replace", args, kwargs)
-
-
-def _padding(name: str) -> Callable[..., Any]:
-    def pad(obj: Any, *args: Any, **kwargs: Any) -> Any:
-        width = args[0] if args else kwargs.get("width")
-        if isinstance(obj, _TEXT) and isinstance(width, int):
-            _charge(max(width, len(obj)), f"{name}()")
-        return _call(obj, name, args, kwargs)
-
-    pad.__name__ = name
-    return pad
-
-
-SAFE_FUNCTIONS: Final[Mapping[str, Any]] = {
-    "abs": abs,
-    "all": _walking(all, "all"),
-    "any": _walking(any, "any"),
-    "bool": bool,
-    "dict": _walking(dict, "dict"),
-    "enumerate": _walking(enumerate, "enumerate"),
-    "float": float,
-    "int": _int,
-    "len": len,
-    "list": _walking(list, "list"),
-    "max": _walking(max, "max"),
-    "min": _walking(min, "min"),
-    "range": _range,
-    "reversed": reversed,
-    "round": _round,
-    "set": _walking(set, "set"),
-    "sorted": _walking(sorted, "sorted"),
-    "str": _str,
-    "sum": _sum,
-    "tuple": _walking(tuple, "tuple"),
-    "zip": _zip,
-}
-
-# Methods that can build large results: called only directly, through a guard.
-_GUARDED_METHODS: Final[Mapping[str, Callable[..., Any]]] = {
-    "join": _join,
-    "replace": _replace,
-    **{name: _padding(name) for name in ("ljust", "rjust", "center", "zfill")},
-}
-
-ALLOWED_ATTRIBUTES: Final = frozenset(
-    {
-        # dict, list, tuple (read-only)
-        "get",
-        "keys",
-        "values",
-        "items",
-        "count",
-        "index",
-        # str (read-only; join/replace/padding are guarded)
-        *("lower", "upper", "casefold", "title", "capitalize", "swapcase"),
-        *("strip", "lstrip", "rstrip", "removeprefix", "removesuffix"),
-        *("startswith", "endswith", "find", "rfind", "rindex"),
-        *("split", "rsplit", "splitlines", "partition", "rpartition"),
-        *("isdigit", "isdecimal", "isnumeric", "isalpha", "isalnum", "isspace"),
-        *("islower", "isupper", "istitle"),
-        *_GUARDED_METHODS,
-        # numbers
-        "is_integer",
-        "bit_length",
-        # packet metadata
-        *("trace_id", "packet_id", "origin_node", "timestamp", "schema_version", "parents"),
-    }
-)
+# Methods: every call of one goes through ``_guards.method`` (a table by receiver type).
+_METHOD_NAMES: Final = _guards.METHOD_NAMES
+ALLOWED_ATTRIBUTES: Final = _METHOD_NAMES | _guards.PACKET_ATTRIBUTES
+_MUTATING_KEYWORDS: Final = frozenset({"inplace"})
 
 _BINARY_GUARDS: Final[Mapping[type[ast.operator], str]] = {
     ast.Add: "__df_add",
@@ -426,18 +137,41 @@ _BINARY_GUARDS: Final[Mapping[type[ast.operator], str]] = {
     ast.Pow: "__df_pow",
     ast.LShift: "__df_lshift",
     ast.Mod: "__df_mod",
+    ast.FloorDiv: "__df_floordiv",
 }
 
 _GLOBALS: Final[dict[str, Any]] = {
     "__builtins__": {},
     **SAFE_FUNCTIONS,
-    "__df_add": _add,
-    "__df_mul": _mul,
-    "__df_pow": _pow,
-    "__df_lshift": _lshift,
-    "__df_mod": _mod,
-    "__df_formatted": _formatted,
-    **{f"__df_{name}": guard for name, guard in _GUARDED_METHODS.items()},
+    "__df_add": _guards.add,
+    "__df_mul": _guards.mul,
+    "__df_pow": _guards.power,
+    "__df_lshift": _guards.lshift,
+    "__df_mod": _guards.mod,
+    "__df_floordiv": _guards.floordiv,
+    "__df_formatted": _guards.formatted,
+    **{f"__df_m_{name}": guard for name, guard in _guards.METHOD_GUARDS.items()},
+    "__df_attribute": _guards.attribute,
+    "__df_star": _guards.star,
+    "__df_double_star": _guards.double_star,
+    "__df_slice": _guards.sliced,
+    "__df_chain": _guards.chain,
+    **{f"__df_compare{code}": guard for code, guard in enumerate(_guards.COMPARISONS)},
+}
+
+_LOCAL: Final = _guards.LOCAL
+
+_COMPARE_CODES: Final[Mapping[type[ast.cmpop], int]] = {
+    ast.Eq: 0,
+    ast.NotEq: 1,
+    ast.Lt: 2,
+    ast.LtE: 3,
+    ast.Gt: 4,
+    ast.GtE: 5,
+    ast.Is: 6,
+    ast.IsNot: 7,
+    ast.In: 8,
+    ast.NotIn: 9,
 }
 
 
@@ -537,6 +271,12 @@ class _Checker:
             self.check_attribute(node.attr, is_callee=is_callee)
         elif isinstance(node, ast.keyword) and node.arg is not None:
             self.check_underscore("keyword", node.arg)
+            if node.arg in _MUTATING_KEYWORDS:
+                msg = (
+                    f"uses keyword {node.arg!r}: an expression may not change the packet's "
+                    "value in place (other branches share it)"
+                )
+                raise self.refuse(msg)
         elif isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name | ast.Attribute):
                 msg = (
@@ -590,8 +330,14 @@ class _Checker:
                 "metadata are (see dataflow_jupyter.expressions.ALLOWED_ATTRIBUTES)"
             )
             raise self.refuse(msg)
-        if name in _GUARDED_METHODS and not is_callee:
-            msg = f"uses method {name!r} without calling it: it may only be called directly"
+        if name in _METHOD_NAMES and not is_callee:
+            msg = (
+                f"uses method {name!r} without calling it: methods may only be called "
+                "directly (passed as key=, value.count would give quadratic work)"
+            )
+            raise self.refuse(msg)
+        if name in _guards.PACKET_ATTRIBUTES and is_callee:
+            msg = f"calls {name!r}, which is packet metadata, not a method"
             raise self.refuse(msg)
 
     def check_format_spec(self, spec: ast.AST) -> None:
@@ -607,27 +353,96 @@ class _Checker:
                 raise self.refuse(msg)
 
 
+def _guard_call(guard: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(guard, ast.Load()), list(args), [])
+
+
+def _cheap_pair(op: ast.cmpop, left: ast.expr, right: ast.expr) -> bool:
+    """A comparison whose cost is bounded by the text: no guard needed (the hot path)."""
+    if isinstance(op, ast.Is | ast.IsNot):
+        return True
+    if isinstance(op, ast.In | ast.NotIn):
+        return isinstance(right, ast.Constant) or (
+            isinstance(right, ast.Tuple | ast.List | ast.Set)
+            and all(isinstance(item, ast.Constant) for item in right.elts)
+        )
+    return isinstance(left, ast.Constant) or isinstance(right, ast.Constant)
+
+
 class _Guard(ast.NodeTransformer):
-    """Routes size-building operations through the guards (the tree is already checked)."""
+    """Routes every operation whose cost is not a small constant through a guard.
+
+    The tree is already checked. Untouched (the hot path): names, constants, indexing,
+    ``and``/``or``/``not``, ``a if c else b``, ``-``, ``/``, bit operations and comparisons
+    against a constant.
+    """
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         guard = _BINARY_GUARDS.get(type(node.op))
         if guard is None:
             return node
-        return ast.Call(ast.Name(guard, ast.Load()), [node.left, node.right], [])
+        return _guard_call(guard, node.left, node.right)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _GUARDED_METHODS:
-            guard = ast.Name(f"__df_{func.attr}", ast.Load())
-            return ast.Call(guard, [func.value, *node.args], node.keywords)
+        if isinstance(func, ast.Attribute):  # a method: through the table of methods
+            receiver = self.visit(func.value)
+            args = [self.visit(arg) for arg in node.args]
+            keywords = [self.visit(keyword) for keyword in node.keywords]
+            guard = ast.Name(f"__df_m_{func.attr}", ast.Load())
+            return ast.Call(guard, [receiver, *args], keywords)
+        self.generic_visit(node)
         return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:  # read, not called
+        self.generic_visit(node)
+        return _guard_call("__df_attribute", node.value, ast.Constant(node.attr))
+
+    def visit_Starred(self, node: ast.Starred) -> ast.AST:
+        self.generic_visit(node)
+        node.value = _guard_call("__df_star", node.value)
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        self.generic_visit(node)
+        node.values = [
+            _guard_call("__df_double_star", value) if key is None else value
+            for key, value in zip(node.keys, node.values, strict=True)
+        ]
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.AST:
+        self.generic_visit(node)
+        if node.arg is None:  # f(**mapping)
+            node.value = _guard_call("__df_double_star", node.value)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        part = node.slice
+        if not isinstance(part, ast.Slice):
+            return node
+        bounds = [bound or ast.Constant(None) for bound in (part.lower, part.upper, part.step)]
+        return _guard_call("__df_slice", node.value, *bounds)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        operands = [node.left, *node.comparators]
+        if all(
+            _cheap_pair(op, operands[index], operands[index + 1])
+            for index, op in enumerate(node.ops)
+        ):
+            return node
+        codes = [_COMPARE_CODES[type(op)] for op in node.ops]
+        if len(codes) == 1:
+            return _guard_call(f"__df_compare{codes[0]}", node.left, *node.comparators)
+        chain = ast.Tuple([ast.Constant(code) for code in codes], ast.Load())
+        return _guard_call("__df_chain", chain, *operands)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         self.generic_visit(node)
-        node.value = ast.Call(ast.Name("__df_formatted", ast.Load()), [node.value], [])
+        node.value = _guard_call("__df_formatted", node.value)
         return node
 
 
@@ -648,10 +463,15 @@ class Expression:
         Raises ``EvaluationError`` naming the expression when evaluation fails or a limit is
         exceeded; the original exception is its ``__cause__``.
         """
-        _local.budget = MAX_BUILD
+        local = _LOCAL  # the budgets of this thread's evaluation (see _expression_guards)
+        local.build = MAX_BUILD
+        local.steps = MAX_STEPS
         try:
             return eval(self._code, _GLOBALS, names)  # noqa: S307 - checked tree, no builtins
-        except _Refusal as exc:
+        except _guards.BudgetRefusal as exc:
+            msg = f"{_describe(self.text)} was stopped: {exc}"
+            raise ExpressionBudgetError(msg, self.text) from exc
+        except _guards.Refusal as exc:
             msg = f"{_describe(self.text)} was stopped: {exc}"
             raise EvaluationError(msg, self.text) from exc
         except Exception as exc:  # every failure is reported the same way
