@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from dataflow_jupyter import Graph
-from dataflow_jupyter.expressions import EvaluationError, ExpressionError
+from dataflow_jupyter.expressions import EvaluationError
 from dataflow_jupyter.node import DataFlowNode, NodeContext, PureNode
 from dataflow_jupyter.packets import DataPacket
 from dataflow_jupyter.registry import NodeRegistry

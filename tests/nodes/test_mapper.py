@@ -8,7 +8,7 @@ import pytest
 from _table_nodes import node_registry, run_graph
 
 from dataflow_jupyter import Graph
-from dataflow_jupyter.expressions import EvaluationError, ExpressionError
+from dataflow_jupyter.expressions import EvaluationError
 from dataflow_jupyter.node import DataFlowNode, NodeContext, PureNode
 from dataflow_jupyter.packets import DataPacket, ErrorCode
 from dataflow_jupyter.registry import NodeRegistry
