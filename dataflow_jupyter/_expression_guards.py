@@ -61,6 +61,7 @@ _METER_STEP: Final = 256
 SMALL: Final = 32
 _SMALL_TEXT: Final = SMALL * CHARS_PER_STEP
 _SIZED: Final = frozenset({list, tuple, dict, set, frozenset, str, bytes})
+_SCANNED: Final = frozenset({list, tuple})
 _WORD_BITS: Final = 64
 _WORDS_PER_STEP: Final = 16
 
@@ -273,6 +274,37 @@ def mod(a: Any, b: Any) -> Any:
     return a % b
 
 
+def _set_work(a: Any, b: Any, what: str) -> None:
+    if type(a) in _SCALARS or type(b) in _SCALARS:
+        return
+    try:
+        count = len(a) + len(b)
+    except (TypeError, OverflowError):
+        return
+    if count > SMALL:
+        spend(count * BUILT_ITEM_STEPS, count, what)
+
+
+def sub(a: Any, b: Any) -> Any:
+    _set_work(a, b, "'-' of sets")
+    return a - b
+
+
+def bit_or(a: Any, b: Any) -> Any:
+    _set_work(a, b, "'|'")
+    return a | b
+
+
+def bit_and(a: Any, b: Any) -> Any:
+    _set_work(a, b, "'&'")
+    return a & b
+
+
+def bit_xor(a: Any, b: Any) -> Any:
+    _set_work(a, b, "'^'")
+    return a ^ b
+
+
 def floordiv(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
         _big_int_work(a, b, "'//' of big integers")
@@ -327,7 +359,25 @@ def to_float(*args: Any) -> float:
     return float(*args)
 
 
+_SMALL_INT: Final = 1 << 63
+
+
+def _small_ints(args: tuple[Any, ...], what: str) -> None:
+    """``range`` and ``enumerate`` make a new integer per item: keep them machine-sized."""
+    for number in args:
+        if isinstance(number, int) and not -_SMALL_INT <= number < _SMALL_INT:
+            bits = number.bit_length()
+            msg = f"{what} counts with integers of at most 64 bits; got one of {bits:,}"
+            raise BudgetRefusal(msg)
+
+
+def _enumerate(iterable: Iterable[Any], start: Any = 0) -> enumerate[Any]:
+    _small_ints((start,), "enumerate()")
+    return enumerate(iterable, start)
+
+
 def make_range(*args: Any) -> range:
+    _small_ints(args, "range()")
     numbers = range(*args)
     try:
         length = len(numbers)
@@ -352,7 +402,12 @@ def rounded(number: Any, ndigits: Any = None) -> Any:
 
 
 def metered(
-    iterable: Iterable[Any], what: str, *, builds: bool = False, each: int = METERED_ITEM_STEPS
+    iterable: Iterable[Any],
+    what: str,
+    *,
+    builds: bool = False,
+    each: int = METERED_ITEM_STEPS,
+    compares: bool = False,
 ) -> Iterator[Any]:
     """``iterable``, charging ``each`` steps per item drawn (and a build unit when ``builds``).
 
@@ -362,6 +417,8 @@ def metered(
     """
     count = 0
     for item in iterable:
+        if compares and type(item) not in _SCALARS:  # max/min/sorted compare it: deep cost
+            work(_nodes(item, _local.steps + 1), what)
         count += 1
         if count == _METER_STEP:
             work(count * each, what)
@@ -393,26 +450,32 @@ def _checked_key(key: Any, name: str) -> Any:
     return key
 
 
-def _drawn(iterable: Any, what: str, *, builds: bool, key: int = 0) -> Any:
+def _drawn(iterable: Any, what: str, *, builds: bool, key: int = 0, compares: bool = False) -> Any:
     """``iterable`` charged for being walked (plus ``key`` steps per item): at once when its
-    size is known, else per item as it is drawn."""
+    size is known, else per item as it is drawn. ``compares``: its items will be compared
+    with each other (max, min, sorted), which costs as much as their deep size."""
     if type(iterable) in _SIZED:
         count = len(iterable)
         steps = count * ((BUILT_ITEM_STEPS if builds else 1) + key)
+        if compares and count > 1 and type(iterable) in _SCANNED:
+            steps += _nodes(iterable, _local.steps + 1)
         if steps > SMALL:
             spend(steps, count if builds else 0, what)
         return iterable
-    return metered(iterable, what, builds=builds, each=METERED_ITEM_STEPS + key)
+    each = METERED_ITEM_STEPS + key
+    return metered(iterable, what, builds=builds, each=each, compares=compares)
 
 
 def walking(function: Callable[..., Any], name: str, *, builds: bool) -> Callable[..., Any]:
     """``function`` with its first argument walked through ``_drawn`` and its key checked."""
     what = f"{name}()"
+    compares = function in (max, min)
 
     def walk(*args: Any, **kwargs: Any) -> Any:
         key = _key_steps(_checked_key(kwargs.get("key"), name))
-        if len(args) == 1 or (args and function not in (max, min)):  # max(a, b) walks nothing
-            args = (_drawn(args[0], what, builds=builds, key=key), *args[1:])
+        if len(args) == 1 or (args and not compares):  # max(a, b) walks nothing
+            first = _drawn(args[0], what, builds=builds, key=key, compares=compares)
+            args = (first, *args[1:])
         return function(*args, **kwargs)
 
     walk.__name__ = name
@@ -430,7 +493,8 @@ def sorted_(iterable: Iterable[Any], /, *, key: Any = None, reverse: Any = False
     items = list(_drawn(iterable, "sorted()", builds=True, key=steps))
     count = len(items)
     if count > SMALL:
-        work(count * count.bit_length() // 2, f"sorting {count:,} items")
+        each = _nodes(items, _local.steps + 1) // count + 1  # a comparison's deep cost
+        work(count * count.bit_length() * each // 2, f"sorting {count:,} items")
     return sorted(items, key=key, reverse=reverse)
 
 
@@ -475,7 +539,7 @@ SAFE_FUNCTIONS: Final[Mapping[str, Any]] = {
     "any": walking(any, "any", builds=False),
     "bool": bool,
     "dict": walking(dict, "dict", builds=True),
-    "enumerate": walking(enumerate, "enumerate", builds=False),
+    "enumerate": walking(_enumerate, "enumerate", builds=False),
     "float": to_float,
     "int": to_int,
     "len": len,
@@ -533,7 +597,6 @@ def _contains_work(item: Any, container: Any) -> None:
 
 _HASH_CHEAP: Final = frozenset({str, int, float, bool, type(None)})
 _LOOKUP: Final = frozenset({dict, set, frozenset})
-_SCANNED: Final = frozenset({list, tuple})
 
 
 def _cheap_in(a: Any, b: Any) -> bool:

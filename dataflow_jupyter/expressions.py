@@ -138,7 +138,13 @@ _BINARY_GUARDS: Final[Mapping[type[ast.operator], str]] = {
     ast.LShift: "__df_lshift",
     ast.Mod: "__df_mod",
     ast.FloorDiv: "__df_floordiv",
+    ast.Sub: "__df_sub",
+    ast.BitOr: "__df_bit_or",
+    ast.BitAnd: "__df_bit_and",
+    ast.BitXor: "__df_bit_xor",
 }
+# Operators whose cost is a small constant when one side is a number written in the text.
+_NUMERIC_CHEAP: Final = frozenset({ast.Sub, ast.BitOr, ast.BitAnd, ast.BitXor})
 
 _GLOBALS: Final[dict[str, Any]] = {
     "__builtins__": {},
@@ -149,6 +155,10 @@ _GLOBALS: Final[dict[str, Any]] = {
     "__df_lshift": _guards.lshift,
     "__df_mod": _guards.mod,
     "__df_floordiv": _guards.floordiv,
+    "__df_sub": _guards.sub,
+    "__df_bit_or": _guards.bit_or,
+    "__df_bit_and": _guards.bit_and,
+    "__df_bit_xor": _guards.bit_xor,
     "__df_formatted": _guards.formatted,
     **{f"__df_m_{name}": guard for name, guard in _guards.METHOD_GUARDS.items()},
     "__df_attribute": _guards.attribute,
@@ -382,6 +392,11 @@ class _Guard(ast.NodeTransformer):
         guard = _BINARY_GUARDS.get(type(node.op))
         if guard is None:
             return node
+        if type(node.op) in _NUMERIC_CHEAP and any(
+            isinstance(side, ast.Constant) and type(side.value) in (int, float)
+            for side in (node.left, node.right)
+        ):
+            return node  # e.g. value['price'] - 1: the hot path
         return _guard_call(guard, node.left, node.right)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
