@@ -8,55 +8,74 @@ checked once (``compile_expression``) and evaluated per packet (``Expression.eva
     expr.evaluate(expression_names(packet))              # EvaluationError when it fails
 
 How it is run. The text is parsed with ``ast``, checked node by node against a whitelist,
-then rewritten so that every operation able to build large results goes through a guard
-(below), compiled once with ``compile()`` and run with ``eval()`` against globals holding
-``{"__builtins__": {}}`` and the safe functions only. ``eval`` happens only on a tree that
-the whitelist accepted. Evaluating ``value['price'] > 100`` costs about 0.1 µs (plain
-bytecode); ``simpleeval`` walks the tree in Python on every call (about 1.4 µs pre-parsed,
-7 µs from text, measured here), and it would still need the same size guards.
+then rewritten (``_expr.rewrite``) so that every operation whose cost is not a small
+constant goes through a guard that charges a budget first (``_expr.budget``), compiled once
+with ``compile()`` and run with ``eval()`` against globals holding ``{"__builtins__": {}}``,
+the safe functions and the guards only. ``eval`` happens only on a tree that the whitelist
+accepted. ``value['price'] > 100`` stays plain bytecode (about 0.15 µs with the budgets
+filled); ``simpleeval`` walks the tree in Python on every call (about 1.4 µs pre-parsed,
+7 µs from text, measured here), and it would still need the same guards.
 
 Allowed:
 
 - names ``value`` (the packet's value) and ``packet`` (the packet itself, read-only: only
   its metadata attributes ``trace_id``, ``packet_id``, ``origin_node``, ``timestamp``,
-  ``schema_version`` and ``parents`` are reachable), plus the variables a caller declares;
+  ``schema_version`` and ``parents`` can be read), plus the variables a caller declares;
 - constants (str, int, float, bool, None); list, tuple, set and dict displays, with ``*``
   and ``**`` unpacking; indexing and slicing; arithmetic, comparison and boolean
   operators; ``a if c else b``; f-strings whose format spec is constant text with numbers
   of at most three digits (``f"{x:.2f}"``, ``f"{x:>10}"``);
 - calls to the safe functions ``abs all any bool dict enumerate float int len list max min
-  range reversed round set sorted str sum tuple zip``, keyword arguments included;
-- attributes and methods named in ``ALLOWED_ATTRIBUTES``: read-only ``dict``/``list``/``str``
-  methods (``get keys items values lower upper strip startswith split ...``), the packet
-  metadata, and ``join replace ljust rjust center zfill``, which may only be called
-  directly (``", ".join(x)``, never passed around as ``key=", ".join``).
+  range reversed round set sorted str sum tuple zip``, keyword arguments included; ``key=``
+  takes a safe function only (``sorted(value, key=len)``);
+- calls of the read-only methods of ``str``/``bytes``, ``list``/``tuple`` (``count
+  index``), ``dict`` (``get keys values items``), ``int.bit_length`` and
+  ``float.is_integer`` (``ALLOWED_ATTRIBUTES``), always called directly: a method is
+  never a value (``key=value.count`` would give quadratic work). Which function runs is
+  decided by the receiver's type when evaluated; any other type (a DataFrame, an array, an
+  Arrow table a user's node put in a value) has no methods here, so no pandas ``replace``
+  with ``regex=True`` (``re`` backtracks without bound and cannot be interrupted) and no
+  change in place. ``str.replace`` is literal.
 
 Refused when compiled (``ExpressionError``): any name, attribute or keyword starting with
 ``_``; unknown names (``open``, ``eval``, ``exec``, ``getattr``, ``globals``, ``vars``,
 ``type``, ``compile``, ``breakpoint``, ...); calls of anything but a safe function or an
 allowed method; attributes not in the whitelist (``mro``, and ``format``/``format_map``,
 whose format strings reach attributes: ``"{0.__class__}".format(x)``); methods that mutate
-(``append``, ``update``, ``pop``, ...); ``lambda``; comprehensions and generator
-expressions (they loop and allocate without bound; use ``sum``, ``sorted``, ``zip``,
-``dict``...); ``:=``; ``await``/``yield``; ``@``; bytes and complex constants; computed
-f-string format specs; text over 10,000 characters; nesting deeper than 100 levels.
+(``append``, ``update``, ``pop``, ``sort`` ...) and the keyword ``inplace``; a method not
+called; ``lambda``; comprehensions and generator expressions (they loop and allocate
+without bound; use ``sum``, ``sorted``, ``zip``, ``dict``...); ``:=``; ``await``/``yield``;
+``@``; bytes and complex constants; computed f-string format specs; text over 10,000
+characters; nesting deeper than 100 levels. ``Graph.validate`` runs this same check (the
+``expression`` setting type and edge expressions).
 
-Limits when evaluated (``EvaluationError``): operations that can build big results run
-through guards that refuse before allocating.
+Limits when evaluated: two budgets per evaluation, charged before the work happens
+(``_expr.budget`` has the units and their calibration):
 
-- Each evaluation may build at most ``MAX_BUILD`` (10,000,000) units: ``*`` repetition
-  (counted deeply, so ``[[0] * 1000] * 10**6`` counts the inner lists too), ``+`` of
-  sequences, ``join``, ``replace``, padding, ``range`` lengths, ``str()`` and f-string
-  fields of containers. A unit is about one character of text or one item of a container.
-- Integers from ``*``, ``**`` and ``<<`` may have at most ``MAX_INT_BITS`` (100,000) bits:
-  ``9**9**9`` is refused at once. ``round`` takes at most 1,000 digits.
-- ``%`` on strings is refused (its ``*`` widths are unbounded; use an f-string);
-  ``sum`` adds numbers only (``sum(lists, [])`` would be quadratic).
-- Every other failure (``KeyError``, ``TypeError``, ``ZeroDivisionError``, ...) becomes an
-  ``EvaluationError`` naming the expression, raised ``from`` the original exception.
+- memory: at most ``MAX_BUILD`` (500,000) units, about one item of a container or one
+  character of text that the evaluation makes: repetition (counted deeply), ``+`` of
+  sequences, ``join``/``replace``/padding, slices, ``*``/``**`` unpacking, ``list``
+  ``tuple`` ``set`` ``dict`` ``sorted``, set operators, ``str()`` and f-strings of
+  containers, new strings from string methods. At most about 35 MB (a set of fresh
+  integers, the worst case measured).
+- CPU: at most ``MAX_STEPS`` (1,000,000) steps of about 50 ns: items drawn by the safe
+  functions, ``key=`` calls, the comparisons of a sort, ``max`` and ``min`` (by the items'
+  deep size), ``in``/``==``/``<`` on containers, ``count``/``index``, text scanned by
+  string methods, big-integer arithmetic and conversions. Work too small to charge
+  (under 32 steps) is free: the text has no loops, so each of its nodes runs at most once.
+- Integers from ``*``, ``**`` and ``<<`` may have at most ``MAX_INT_BITS`` (100,000) bits
+  (``9**9**9`` is refused at once); ``range`` and ``enumerate`` count with 64-bit
+  integers; ``round`` takes at most 1,000 digits. ``%`` on strings is refused (its ``*``
+  widths are unbounded; use an f-string); ``sum`` adds numbers only.
 
-What is not bounded: work proportional to the data the expression reads (``sorted(value)``
-of a long list) times the length of the text. That is the data's size, not an attack.
+A budget that runs out raises ``ExpressionBudgetError`` (``ErrorCode.EXPRESSION_BUDGET``
+in the runtime); another refusal (a method on a type that has none) ``EvaluationError``.
+Every other failure (``KeyError``, ``TypeError``, ``ZeroDivisionError``, ...) becomes an
+``EvaluationError`` naming the expression, raised ``from`` the original exception. So every
+evaluation ends within about 50 ms of CPU and 35 MB, whatever the text and the data
+(``tests/test_expression_hypothesis.py`` checks random expressions; an inline Mapper beside
+a serving webhook holds the event loop at most a few tens of ms,
+``tests/nodes/test_expression_loop_gap.py``).
 """
 
 from __future__ import annotations
@@ -67,7 +86,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from dataflow_jupyter import _expression_guards as _guards
+from dataflow_jupyter._expr import budget as _budget
+from dataflow_jupyter._expr import calls as _calls
+from dataflow_jupyter._expr import rewrite as _rewrite
 from dataflow_jupyter.packets import ErrorCode
 
 if TYPE_CHECKING:
@@ -94,10 +115,10 @@ __all__ = [
 
 MAX_LENGTH: Final = 10_000
 MAX_DEPTH: Final = 100
-MAX_BUILD: Final = _guards.MAX_BUILD
-MAX_STEPS: Final = _guards.MAX_STEPS
-MAX_INT_BITS: Final = _guards.MAX_INT_BITS
-SAFE_FUNCTIONS: Final = _guards.SAFE_FUNCTIONS
+MAX_BUILD: Final = _budget.MAX_BUILD
+MAX_STEPS: Final = _budget.MAX_STEPS
+MAX_INT_BITS: Final = _budget.MAX_INT_BITS
+SAFE_FUNCTIONS: Final = _calls.SAFE_FUNCTIONS
 _MAX_SPEC_DIGITS: Final = 3
 _DEFAULT_VARIABLES: Final = ("value", "packet")
 
@@ -126,64 +147,10 @@ class ExpressionBudgetError(EvaluationError):
     error_code: ClassVar[ErrorCode] = ErrorCode.EXPRESSION_BUDGET
 
 
-# Methods: every call of one goes through ``_guards.method`` (a table by receiver type).
-_METHOD_NAMES: Final = _guards.METHOD_NAMES
-ALLOWED_ATTRIBUTES: Final = _METHOD_NAMES | _guards.PACKET_ATTRIBUTES
+# Methods: every call of one goes through its guard in ``_expr.calls`` (a table by type).
+_METHOD_NAMES: Final = _calls.METHOD_NAMES
+ALLOWED_ATTRIBUTES: Final = _METHOD_NAMES | _calls.PACKET_ATTRIBUTES
 _MUTATING_KEYWORDS: Final = frozenset({"inplace"})
-
-_BINARY_GUARDS: Final[Mapping[type[ast.operator], str]] = {
-    ast.Add: "__df_add",
-    ast.Mult: "__df_mul",
-    ast.Pow: "__df_pow",
-    ast.LShift: "__df_lshift",
-    ast.Mod: "__df_mod",
-    ast.FloorDiv: "__df_floordiv",
-    ast.Sub: "__df_sub",
-    ast.BitOr: "__df_bit_or",
-    ast.BitAnd: "__df_bit_and",
-    ast.BitXor: "__df_bit_xor",
-}
-# Operators whose cost is a small constant when one side is a number written in the text.
-_NUMERIC_CHEAP: Final = frozenset({ast.Sub, ast.BitOr, ast.BitAnd, ast.BitXor})
-
-_GLOBALS: Final[dict[str, Any]] = {
-    "__builtins__": {},
-    **SAFE_FUNCTIONS,
-    "__df_add": _guards.add,
-    "__df_mul": _guards.mul,
-    "__df_pow": _guards.power,
-    "__df_lshift": _guards.lshift,
-    "__df_mod": _guards.mod,
-    "__df_floordiv": _guards.floordiv,
-    "__df_sub": _guards.sub,
-    "__df_bit_or": _guards.bit_or,
-    "__df_bit_and": _guards.bit_and,
-    "__df_bit_xor": _guards.bit_xor,
-    "__df_formatted": _guards.formatted,
-    **{f"__df_m_{name}": guard for name, guard in _guards.METHOD_GUARDS.items()},
-    "__df_attribute": _guards.attribute,
-    "__df_star": _guards.star,
-    "__df_double_star": _guards.double_star,
-    "__df_slice": _guards.sliced,
-    "__df_chain": _guards.chain,
-    **{f"__df_compare{code}": guard for code, guard in enumerate(_guards.COMPARISONS)},
-}
-
-_LOCAL: Final = _guards.LOCAL
-
-_COMPARE_CODES: Final[Mapping[type[ast.cmpop], int]] = {
-    ast.Eq: 0,
-    ast.NotEq: 1,
-    ast.Lt: 2,
-    ast.LtE: 3,
-    ast.Gt: 4,
-    ast.GtE: 5,
-    ast.Is: 6,
-    ast.IsNot: 7,
-    ast.In: 8,
-    ast.NotIn: 9,
-}
-
 
 # --- checking the tree -------------------------------------------------------------------------
 
@@ -346,7 +313,7 @@ class _Checker:
                 "directly (passed as key=, value.count would give quadratic work)"
             )
             raise self.refuse(msg)
-        if name in _guards.PACKET_ATTRIBUTES and is_callee:
+        if name in _calls.PACKET_ATTRIBUTES and is_callee:
             msg = f"calls {name!r}, which is packet metadata, not a method"
             raise self.refuse(msg)
 
@@ -361,104 +328,6 @@ class _Checker:
                     f"may have at most {_MAX_SPEC_DIGITS} digits"
                 )
                 raise self.refuse(msg)
-
-
-def _guard_call(guard: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(ast.Name(guard, ast.Load()), list(args), [])
-
-
-def _cheap_pair(op: ast.cmpop, left: ast.expr, right: ast.expr) -> bool:
-    """A comparison whose cost is bounded by the text: no guard needed (the hot path)."""
-    if isinstance(op, ast.Is | ast.IsNot):
-        return True
-    if isinstance(op, ast.In | ast.NotIn):
-        return isinstance(right, ast.Constant) or (
-            isinstance(right, ast.Tuple | ast.List | ast.Set)
-            and all(isinstance(item, ast.Constant) for item in right.elts)
-        )
-    return isinstance(left, ast.Constant) or isinstance(right, ast.Constant)
-
-
-class _Guard(ast.NodeTransformer):
-    """Routes every operation whose cost is not a small constant through a guard.
-
-    The tree is already checked. Untouched (the hot path): names, constants, indexing,
-    ``and``/``or``/``not``, ``a if c else b``, ``-``, ``/``, bit operations and comparisons
-    against a constant.
-    """
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        self.generic_visit(node)
-        guard = _BINARY_GUARDS.get(type(node.op))
-        if guard is None:
-            return node
-        if type(node.op) in _NUMERIC_CHEAP and any(
-            isinstance(side, ast.Constant) and type(side.value) in (int, float)
-            for side in (node.left, node.right)
-        ):
-            return node  # e.g. value['price'] - 1: the hot path
-        return _guard_call(guard, node.left, node.right)
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        func = node.func
-        if isinstance(func, ast.Attribute):  # a method: through the table of methods
-            receiver = self.visit(func.value)
-            args = [self.visit(arg) for arg in node.args]
-            keywords = [self.visit(keyword) for keyword in node.keywords]
-            guard = ast.Name(f"__df_m_{func.attr}", ast.Load())
-            return ast.Call(guard, [receiver, *args], keywords)
-        self.generic_visit(node)
-        return node
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:  # read, not called
-        self.generic_visit(node)
-        return _guard_call("__df_attribute", node.value, ast.Constant(node.attr))
-
-    def visit_Starred(self, node: ast.Starred) -> ast.AST:
-        self.generic_visit(node)
-        node.value = _guard_call("__df_star", node.value)
-        return node
-
-    def visit_Dict(self, node: ast.Dict) -> ast.AST:
-        self.generic_visit(node)
-        node.values = [
-            _guard_call("__df_double_star", value) if key is None else value
-            for key, value in zip(node.keys, node.values, strict=True)
-        ]
-        return node
-
-    def visit_keyword(self, node: ast.keyword) -> ast.AST:
-        self.generic_visit(node)
-        if node.arg is None:  # f(**mapping)
-            node.value = _guard_call("__df_double_star", node.value)
-        return node
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        self.generic_visit(node)
-        part = node.slice
-        if not isinstance(part, ast.Slice):
-            return node
-        bounds = [bound or ast.Constant(None) for bound in (part.lower, part.upper, part.step)]
-        return _guard_call("__df_slice", node.value, *bounds)
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        operands = [node.left, *node.comparators]
-        if all(
-            _cheap_pair(op, operands[index], operands[index + 1])
-            for index, op in enumerate(node.ops)
-        ):
-            return node
-        codes = [_COMPARE_CODES[type(op)] for op in node.ops]
-        if len(codes) == 1:
-            return _guard_call(f"__df_compare{codes[0]}", node.left, *node.comparators)
-        chain = ast.Tuple([ast.Constant(code) for code in codes], ast.Load())
-        return _guard_call("__df_chain", chain, *operands)
-
-    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
-        self.generic_visit(node)
-        node.value = _guard_call("__df_formatted", node.value)
-        return node
 
 
 # --- the public API --------------------------------------------------------------------------
@@ -478,15 +347,15 @@ class Expression:
         Raises ``EvaluationError`` naming the expression when evaluation fails or a limit is
         exceeded; the original exception is its ``__cause__``.
         """
-        local = _LOCAL  # the budgets of this thread's evaluation (see _expression_guards)
+        local = _rewrite.LOCAL  # this thread's budgets (see dataflow_jupyter._expr.budget)
         local.build = MAX_BUILD
         local.steps = MAX_STEPS
         try:
-            return eval(self._code, _GLOBALS, names)  # noqa: S307 - checked tree, no builtins
-        except _guards.BudgetRefusal as exc:
+            return eval(self._code, _rewrite.GLOBALS, names)  # noqa: S307 - checked tree, no builtins
+        except _budget.BudgetRefusal as exc:
             msg = f"{_describe(self.text)} was stopped: {exc}"
             raise ExpressionBudgetError(msg, self.text) from exc
-        except _guards.Refusal as exc:
+        except _budget.Refusal as exc:
             msg = f"{_describe(self.text)} was stopped: {exc}"
             raise EvaluationError(msg, self.text) from exc
         except Exception as exc:  # every failure is reported the same way
@@ -540,7 +409,7 @@ def compile_expression(text: str, *, variables: Iterable[str] = _DEFAULT_VARIABL
         msg = f"{_describe(text)} is not a valid expression: too deeply nested or contains NUL"
         raise ExpressionError(msg, text) from exc
     _Checker(text, frozenset(names)).check(tree)
-    guarded = ast.fix_missing_locations(_Guard().visit(tree))
+    guarded = ast.fix_missing_locations(_rewrite.Guard().visit(tree))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "'int' object is not callable": fails when run
