@@ -18,7 +18,9 @@ filled); ``simpleeval`` walks the tree in Python on every call (about 1.4 µs pr
 
 Allowed:
 
-- names ``value`` (the packet's value) and ``packet`` (the packet itself, read-only: only
+- names ``value`` (the packet's value; for a packet that carries an Arrow table, a read-only
+  ``TableView``: ``len(value)`` rows, ``value.columns``, ``'price' in value``) and
+  ``packet`` (the packet itself, read-only: only
   its metadata attributes ``trace_id``, ``packet_id``, ``origin_node``, ``timestamp``,
   ``schema_version`` and ``parents`` can be read), plus the variables a caller declares;
 - constants (str, int, float, bool, None); list, tuple, set and dict displays, with ``*``
@@ -89,7 +91,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from dataflow_jupyter._expr import budget as _budget
 from dataflow_jupyter._expr import calls as _calls
 from dataflow_jupyter._expr import rewrite as _rewrite
-from dataflow_jupyter.packets import ErrorCode
+from dataflow_jupyter._expr.tables import TableView
+from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -149,7 +152,7 @@ class ExpressionBudgetError(EvaluationError):
 
 # Methods: every call of one goes through its guard in ``_expr.calls`` (a table by type).
 _METHOD_NAMES: Final = _calls.METHOD_NAMES
-ALLOWED_ATTRIBUTES: Final = _METHOD_NAMES | _calls.PACKET_ATTRIBUTES
+ALLOWED_ATTRIBUTES: Final = _METHOD_NAMES | _calls.PACKET_ATTRIBUTES | TableView.ATTRIBUTES
 _MUTATING_KEYWORDS: Final = frozenset({"inplace"})
 
 # --- checking the tree -------------------------------------------------------------------------
@@ -313,7 +316,7 @@ class _Checker:
                 "directly (passed as key=, value.count would give quadratic work)"
             )
             raise self.refuse(msg)
-        if name in _calls.PACKET_ATTRIBUTES and is_callee:
+        if name in _calls.PACKET_ATTRIBUTES | TableView.ATTRIBUTES and is_callee:
             msg = f"calls {name!r}, which is packet metadata, not a method"
             raise self.refuse(msg)
 
@@ -424,6 +427,15 @@ def expression_names(packet: DataPacket) -> dict[str, Any]:
     """The names an expression sees for ``packet``: its ``value`` and the packet itself.
 
     The packet is frozen and the checker lets an expression read only its metadata
-    attributes, so no copy is made.
+    attributes, so no copy is made. A packet that carries an Arrow table (and no value)
+    shows it as a ``TableView``: ``len(value)`` is its row count, ``value.columns`` its
+    column names, ``'price' in value`` tells whether it has that column. An error packet
+    (an ``error`` output) shows as its dict: ``value['code'] == 'TIMEOUT'``.
     """
-    return {"value": packet.value, "packet": packet}
+    binary = packet.binary_value
+    if binary is not None and packet.value is None and isinstance(binary, TableView.TABLES):
+        return {"value": TableView(binary), "packet": packet}
+    value = packet.value
+    if isinstance(value, ErrorPacket):
+        return {"value": value.to_dict(), "packet": packet}
+    return {"value": value, "packet": packet}

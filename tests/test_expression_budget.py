@@ -199,3 +199,18 @@ def test_attributes_are_packet_metadata_only() -> None:
 
 def test_the_budgets_are_documented_figures() -> None:
     assert (MAX_BUILD, MAX_STEPS) == (500_000, 1_000_000)
+
+
+def test_a_table_view_costs_its_columns_not_its_rows() -> None:
+    import pyarrow as pa  # noqa: PLC0415 - only this test builds a table
+
+    table = pa.table({"price": list(range(2_000_000)), "sym": ["x"] * 2_000_000})
+    names = expression_names(DataPacket(binary_value=table))
+    for text, expected in [
+        ("'price' in value and value.num_rows > 10 and len(value) == 2_000_000", True),
+        ("sorted(value.columns)", ["price", "sym"]),
+        ("f'{value}'", "<table 2000000 rows x 2 columns>"),
+    ]:
+        assert compile_expression(text).evaluate(names) == expected
+    with pytest.raises(EvaluationError, match="method 'count' cannot be called on a TableView"):
+        compile_expression("value.count(1)").evaluate(names)

@@ -32,6 +32,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Final
 
+from dataflow_jupyter._expr.tables import TableView
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -167,6 +169,8 @@ def _measure(obj: Any, cap: int, *, text_weight: int, container_weight: int) -> 
                 stack.extend(value for value in values if type(value) not in SCALARS)
         elif isinstance(item, int) and not isinstance(item, bool):
             total += item.bit_length() // 3 // text_weight + 1
+        elif isinstance(item, TableView):  # shown by its shape, never its rows
+            total += 64
         else:
             try:  # a range, a dict view, ...: as many as it holds
                 total += max(len(item), 1)

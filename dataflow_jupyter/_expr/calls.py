@@ -38,6 +38,7 @@ from dataflow_jupyter._expr.operators import (
     to_int,
     to_str,
 )
+from dataflow_jupyter._expr.tables import TableView
 from dataflow_jupyter.packets import DataPacket
 
 if TYPE_CHECKING:
@@ -153,13 +154,15 @@ PACKET_ATTRIBUTES: Final = frozenset(
 
 
 def attribute(obj: Any, name: str) -> Any:
-    """``obj.name`` read (not called): only a packet's metadata."""
+    """``obj.name`` read (not called): a packet's metadata, a table view's columns and rows."""
     if isinstance(obj, DataPacket) and name in PACKET_ATTRIBUTES:
+        return getattr(obj, name)
+    if isinstance(obj, TableView) and name in TableView.ATTRIBUTES:
         return getattr(obj, name)
     msg = (
         f"attribute {name!r} of a {type(obj).__name__} cannot be read: an expression reads "
-        "only the packet's metadata (packet.trace_id, ...) and calls methods of str, list, "
-        "tuple and dict values"
+        "only the packet's metadata (packet.trace_id, ...), a table's value.columns and "
+        "value.num_rows, and calls methods of str, list, tuple and dict values"
     )
     raise Refusal(msg)
 

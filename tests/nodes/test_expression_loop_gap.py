@@ -127,5 +127,5 @@ def test_the_issue_expression_is_refused_when_the_graph_is_validated(
     graph.add_node("mapper", settings={"expression": text}, id="map")
     graph.connect("hook.out", "map.in")
     (problem,) = graph.problems(registry)
-    assert problem.startswith("node 'map' (mapper 1.0.0): setting 'expression': expression")
+    assert problem.startswith("node 'map' (mapper 1.0.0): expression 'max(range(4*10**4)")
     assert "uses method 'count' without calling it" in problem
