@@ -202,7 +202,7 @@ def test_the_budgets_are_documented_figures() -> None:
 
 
 def test_a_table_view_costs_its_columns_not_its_rows() -> None:
-    import pyarrow as pa  # noqa: PLC0415 - only this test builds a table
+    import pyarrow as pa
 
     table = pa.table({"price": list(range(2_000_000)), "sym": ["x"] * 2_000_000})
     names = expression_names(DataPacket(binary_value=table))
