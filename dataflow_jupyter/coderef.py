@@ -9,8 +9,11 @@ places:
 ``name``
     a function the user defined in the notebook: ``name`` is one identifier (no dots), and
     ``__main__``'s namespace holds a plain Python function under it whose ``__module__`` is
-    ``"__main__"``. An imported name (``pd``, ``sys``, the CLI's own ``main``), a class, a
-    builtin or a module attribute path (``pd.core.common.builtins.exec``) is refused.
+    ``"__main__"`` and whose globals are that namespace. An imported name (``pd``, ``sys``,
+    the CLI's own ``main``), a class, a builtin or a module attribute path
+    (``pd.core.common.builtins.exec``) is refused, and so is every bare name when
+    ``__main__`` is a module of a denied package run with ``python -m`` (``python -m
+    dataflow_jupyter.cli`` defines ``main`` in ``__main__``).
 ``module:function``
     ``module`` is a dotted module name listed *exactly* in ``DATAFLOW_PYTHON_MODULES``
     (comma-separated; listing ``mypkg`` does not allow ``mypkg.sub``), and not one of
@@ -221,6 +224,14 @@ def _bad_name(reference: str, name: str, *, bare: bool) -> str:
 def _main_function(
     reference: object, name: str, main: Mapping[str, Any]
 ) -> Callable[..., Any] | Refusal:
+    spec = main.get("__spec__")
+    running = getattr(spec, "name", None)
+    if isinstance(running, str) and running.split(".")[0] in DENIED_MODULES:
+        return Refusal(
+            f"{reference!r} names a function of __main__, which is the module {running!r} "
+            "(a program run with 'python -m'), not a notebook: a bare name only ever names a "
+            "function the user defined in a notebook or script; reference 'module:function'"
+        )
     if name not in main:
         return Refusal(
             f"cannot find function {reference!r} in the notebook's namespace (__main__); "
@@ -238,6 +249,12 @@ def _main_function(
             f"{reference!r} in the notebook's namespace was imported from {home!r}, not "
             f"defined in the notebook: reference it as '{home}:{target.__name__}' and allow "
             f"that module in {ALLOWED_MODULES_ENV}, or define a function in a cell"
+        )
+    if getattr(target, "__globals__", None) is not main:
+        return Refusal(
+            f"{reference!r} in the notebook's namespace was not defined there (its globals are "
+            "another module's, e.g. a decorator's wrapper); define a plain function in a cell "
+            "that calls it"
         )
     return _callable_checked(reference, target)
 

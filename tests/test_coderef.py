@@ -23,7 +23,7 @@ from dataflow_jupyter.coderef import Refusal, resolve_reference
 
 
 def _in_main(function: Any) -> Any:
-    function.__module__ = "__main__"  # what a function defined in a notebook cell has
+    function.__module__ = "__main__"  # looks like a notebook function, but is defined here
     return function
 
 
@@ -31,29 +31,37 @@ def clean(value: Any) -> Any:
     return value
 
 
-async def afetch(value: Any) -> Any:  # pragma: no cover - refused before it is called
-    return value
-
-
 class Klass:
     pass
 
 
-NOTEBOOK: dict[str, Any] = {
-    "clean": _in_main(clean),
-    "lam": _in_main(lambda value: value),
-    "afetch": _in_main(afetch),
-    "Klass": Klass,
-    "CONST": 42,
-    "pd": pd,
-    "sys": sys,
-    "json": json,
-    "main": cli.main,  # the CLI's __main__ holds this: bare 'main' would re-enter the CLI
-    "loads": json.loads,
-    "ex": exec,
-    "partial_fn": functools.partial(clean),
-    "_private": _in_main(lambda value: value),
-}
+# A notebook: its cells run in this namespace (what ``vars(__main__)`` is in a kernel).
+NOTEBOOK: dict[str, Any] = {"__name__": "__main__"}
+CELLS = """
+def clean(value):
+    return value
+
+lam = lambda value: value
+
+async def afetch(value):
+    return value
+
+def _private(value):
+    return value
+"""
+exec(compile(CELLS, "<notebook cell>", "exec"), NOTEBOOK)
+NOTEBOOK.update(
+    Klass=Klass,
+    CONST=42,
+    pd=pd,
+    sys=sys,
+    json=json,
+    main=cli.main,  # the dataflow script's __main__ holds this: bare 'main' re-enters the CLI
+    loads=json.loads,
+    ex=exec,
+    partial_fn=functools.partial(clean),
+    disguised=_in_main(lambda value: value),  # __module__ says __main__; defined elsewhere
+)
 
 
 def _user_package() -> dict[str, types.ModuleType]:
@@ -169,6 +177,7 @@ TABLE: list[tuple[Any, str, str | None]] = [
     ("loads", "", "was imported from 'json', not defined in the notebook"),
     ("no_such", "", "cannot find function 'no_such' in the notebook's namespace (__main__)"),
     ("_private", "", "names the private name '_private'"),
+    ("disguised", "", "was not defined there (its globals are another module's"),
     # not references at all
     ("_mypkg:f", "_mypkg", "is not a dotted module name of public identifiers"),
     ("mypkg.:tidy", "mypkg", "is not a dotted module name"),
@@ -215,7 +224,7 @@ def test_allowed_references_are_the_functions_themselves() -> None:
             reference, main=NOTEBOOK, allowed=_allowed(allowed), importer=importer
         )
 
-    assert find("clean") is clean
+    assert find("clean") is NOTEBOOK["clean"]
     assert find("math:sqrt", "math") is math.sqrt
     assert find("json:loads", "json") is json.loads
     assert find("mypkg:tidy", "mypkg") is vars(PACKAGES["mypkg"])["tidy"]
@@ -252,7 +261,24 @@ def test_reference_problem_uses_this_process(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(coderef.ALLOWED_MODULES_ENV, "json")
     assert coderef.reference_problem("json:loads") is None
     assert "is an attribute path" in str(coderef.reference_problem("json:codecs.builtins.exec"))
-    monkeypatch.setattr(sys.modules["__main__"], "nb_fn", _in_main(lambda v: v), raising=False)
+    main = sys.modules["__main__"]
+    cell: dict[str, Any] = {}
+    exec("def nb_fn(value):\n    return value", vars(main), cell)
+    nb_fn = cell["nb_fn"]
+    nb_fn.__module__ = "__main__"
+    monkeypatch.setattr(main, "nb_fn", nb_fn, raising=False)
     assert coderef.reference_problem("nb_fn") is None
     monkeypatch.delenv(coderef.ALLOWED_MODULES_ENV)
     assert "which is not allowed" in str(coderef.reference_problem("json:loads"))
+
+
+def test_no_bare_name_when_main_is_this_package_run_with_python_m() -> None:
+    """``python -m dataflow_jupyter.cli``: the CLI's own functions are defined in __main__."""
+    namespace: dict[str, Any] = {
+        "__name__": "__main__",
+        "__spec__": types.SimpleNamespace(name="dataflow_jupyter.cli"),
+    }
+    exec("def main(argv=None):\n    return 0", namespace)
+    found = resolve_reference("main", main=namespace, allowed=(), importer=importer)
+    assert isinstance(found, Refusal)
+    assert "__main__, which is the module 'dataflow_jupyter.cli'" in found.reason

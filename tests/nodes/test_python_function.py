@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pandas as pd
@@ -16,9 +20,6 @@ from dataflow_jupyter.node import DataFlowNode, PureNode
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime, RunResult
 from dataflow_jupyter.spec import SettingsError
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 NOT_A_FUNCTION = 42
 ALLOWED = f"math,builtins,no_such_module_xyz,os,{__name__}"
@@ -53,6 +54,15 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 async def fetch(value: Any) -> Any:  # pragma: no cover - refused before it is called
     return value
+
+
+def notebook_function(source: str) -> Any:
+    """A function as a notebook cell defines it: its globals are ``__main__``'s namespace."""
+    cell: dict[str, Any] = {}
+    exec(source, vars(sys.modules["__main__"]), cell)
+    (function,) = cell.values()
+    function.__module__ = "__main__"
+    return function
 
 
 @pytest.fixture
@@ -104,10 +114,7 @@ def test_a_function_of_a_test_module(registry: NodeRegistry) -> None:
 def test_a_name_from_the_notebook_namespace(
     registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def shout(value: str) -> str:
-        return value.upper() + "!"
-
-    shout.__module__ = "__main__"  # as a function defined in a notebook cell
+    shout = notebook_function("def shout(value):\n    return value.upper() + '!'")
     monkeypatch.setattr(sys.modules["__main__"], "shout", shout, raising=False)
     result, fn = run_function(registry, "shout", ["hi", "yo"])
     assert result.outputs[f"{fn}.out"] == ["HI!", "YO!"]
@@ -205,10 +212,7 @@ def test_setup_checks_again(
 ) -> None:
     """A notebook function removed after the node was built is refused when the run starts."""
 
-    def gone(value: Any) -> Any:  # pragma: no cover - never called
-        return value
-
-    gone.__module__ = "__main__"
+    gone = notebook_function("def gone(value):\n    return value")
     monkeypatch.setattr(sys.modules["__main__"], "gone", gone, raising=False)
     node = python_function("fn", {"function": "gone"})
     monkeypatch.delattr(sys.modules["__main__"], "gone")
@@ -356,3 +360,45 @@ async def test_a_webhook_body_never_runs_as_code(
         "attribute of something else. Use 'module:function' for a function of an allowed "
         "module, or a name defined in the notebook"
     ]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("command", "reference", "message"),
+    [
+        ("-m dataflow_jupyter.cli", "main", "which is the module 'dataflow_jupyter.cli'"),
+        ("dataflow", "main", "was imported from 'dataflow_jupyter.cli'"),
+        ("dataflow", "sys.exit", "'sys.exit' is an attribute path"),
+    ],
+)
+def test_the_dataflow_command_refuses_its_own_namespace(
+    tmp_path: Path, command: str, reference: str, message: str
+) -> None:
+    """Bare ``sys.exit`` picked ``dataflow run``'s exit code; bare ``main`` re-entered the CLI.
+
+    Whatever ``__main__`` is (``python -m dataflow_jupyter.cli`` defines ``main`` there), a
+    bare name in a graph run by the command is refused by ``validate`` and ``run`` alike.
+    """
+    graph = Graph(id="cli-fn")
+    graph.add_node("inject", settings={"value": 7}, id="src")
+    graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.connect("src.out", "fn.in")
+    path = tmp_path / "g.dfgraph.json"
+    path.write_text(json.dumps(graph.to_dict()), encoding="utf-8")
+    if command == "dataflow":
+        argv = [str(Path(sys.executable).parent / "dataflow")]
+    else:
+        argv = [sys.executable, *command.split()]
+    for verb in ("validate", "run"):
+        done = subprocess.run(
+            [*argv, verb, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "DATAFLOW_PYTHON_MODULES": ""},
+        )
+        assert done.returncode == 2, (verb, done.returncode, done.stdout, done.stderr)
+        assert "node 'fn' (python-function 1.0.0): setting 'function': " in done.stderr
+        assert message in done.stderr
