@@ -145,7 +145,7 @@ def test_data_sized_work_within_the_budget_still_runs() -> None:
     assert run("-1 in value['ints']")[0] is False
     assert run("value['ints'].count(7)")[0] == 1
     assert run("max(value['ints'])")[0] == 399_999
-    assert run("len(value['text'].upper())")[0] == 500_000 - 1 + 1
+    assert run("len(value['text'].upper())")[0] == 500_000
     assert run("sorted(value['ints'][:1000], key=abs)[:2]")[0] == [0, 1]
 
 
