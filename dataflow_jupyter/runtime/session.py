@@ -798,7 +798,7 @@ class Session:
             except Exception as exc:
                 message = f"edge {wire.edge_id!r}: {exc}"
                 error = ErrorPacket(
-                    ErrorCode.EXPRESSION,
+                    getattr(exc, "error_code", ErrorCode.EXPRESSION),
                     message,
                     packet.origin_node,
                     packet.trace_id,
