@@ -282,7 +282,9 @@ class Aggregate(StatefulNode):
         columns = [partial[k] for k in self.keys]
         for index, aggregation in enumerate(self.aggregations):
             columns.append(_final(aggregation.op, partial, f"{index}."))
-        return pa.Table.from_arrays(columns, names=[*self.keys, *(a.name for a in self.aggregations)])
+        return pa.Table.from_arrays(
+            columns, names=[*self.keys, *(a.name for a in self.aggregations)]
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -141,7 +141,8 @@ class Join(StatefulNode):
 
     def probe(self, left: pa.Table) -> pa.Table:
         """``left`` joined to the right side (built): the rows of a ``merge`` for these rows."""
-        assert self._index is not None and self._matched is not None  # build() came first
+        assert self._index is not None  # build() came first
+        assert self._matched is not None
         self._left_schema = left.schema
         index = self._index
         codes = index.codes_of(left, self.keys)
@@ -159,7 +160,8 @@ class Join(StatefulNode):
 
     def unmatched(self) -> pa.Table:
         """The right rows no left row matched, with nulls (or the right's key) on the left."""
-        assert self._index is not None and self._matched is not None
+        assert self._index is not None
+        assert self._matched is not None
         right = self._index.table
         rows = np.flatnonzero(~self._matched)
         taken = right.take(pa.array(rows, pa.int64()))
@@ -172,7 +174,9 @@ class Join(StatefulNode):
         for field in schema:
             if field.name in self.shared:
                 column = taken[by_key[field.name]]
-                left_columns.append(column if column.type == field.type else column.cast(field.type))
+                left_columns.append(
+                    column if column.type == field.type else column.cast(field.type)
+                )
             else:
                 left_columns.append(pa.nulls(len(rows), field.type))
         return self._assemble(pa.Table.from_arrays(left_columns, schema=schema), taken)
@@ -240,8 +244,8 @@ class _Index:
     def codes_of(self, left: pa.Table, keys: list[str]) -> Ints:
         """Each left row's right code, -1 where no right row has its key."""
         code: Ints = np.zeros(len(left), dtype=np.int64)
-        for position, (key, dictionary) in enumerate(zip(keys, self.dictionaries, strict=True)):
-            values = left[key]
+        for position, (key, known) in enumerate(zip(keys, self.dictionaries, strict=True)):
+            values, dictionary = left[key], known
             if dictionary.type == pa.null():
                 dictionary = dictionary.cast(values.type)
             elif values.type != dictionary.type:
