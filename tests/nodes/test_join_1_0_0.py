@@ -1,3 +1,5 @@
+"""join 1.0.0, kept for graphs that name it (2.0.0 is tested in test_join.py)."""
+
 from __future__ import annotations
 
 import re
@@ -27,7 +29,9 @@ def join(registry: NodeRegistry) -> type[DataFlowNode]:
 def joined(
     registry: NodeRegistry, settings: dict[str, Any], left: Any = TRADES, right: Any = NAMES
 ) -> list[dict[str, Any]]:
-    out, errors = run_table_node(registry, "join", settings, {"left": [left], "right": [right]})
+    out, errors = run_table_node(
+        registry, "join", settings, version="1.0.0", inputs={"left": [left], "right": [right]}
+    )
     assert errors == []
     (table,) = out
     # The row order of a hash join is not defined: compare sorted.
@@ -106,14 +110,16 @@ def test_right_keys_and_suffixes(registry: NodeRegistry) -> None:
 def test_pairs_the_kth_left_with_the_kth_right(registry: NodeRegistry) -> None:
     lefts = [{"k": [1, 2]}, {"k": [3]}]
     rights = [{"k": [2], "v": ["x"]}, {"k": [3], "v": ["y"]}]
-    out, errors = run_table_node(registry, "join", {"keys": "k"}, {"left": lefts, "right": rights})
+    out, errors = run_table_node(
+        registry, "join", {"keys": "k"}, {"left": lefts, "right": rights}, "1.0.0"
+    )
     assert [t.to_pylist() for t in out] == [[{"k": 2, "v": "x"}], [{"k": 3, "v": "y"}]]
     assert out[0].schema == pa.schema([("k", pa.int64()), ("v", pa.string())])
 
 
 def test_key_problems_go_to_error(registry: NodeRegistry) -> None:
     out, errors = run_table_node(
-        registry, "join", {"keys": "ticker"}, {"left": [TRADES], "right": [NAMES]}
+        registry, "join", {"keys": "ticker"}, {"left": [TRADES], "right": [NAMES]}, "1.0.0"
     )
     assert out == []
     (error,) = errors
@@ -123,7 +129,7 @@ def test_key_problems_go_to_error(registry: NodeRegistry) -> None:
     )
     numbers = {"sym": [1, 2], "x": [0, 0]}
     out, errors = run_table_node(
-        registry, "join", {"keys": "sym"}, {"left": [TRADES], "right": [numbers]}
+        registry, "join", {"keys": "sym"}, {"left": [TRADES], "right": [numbers]}, "1.0.0"
     )
     (error,) = errors
     assert error.message.startswith("join (node 't'): cannot join on ['sym'] = ['sym']: ")
