@@ -223,9 +223,14 @@ class _Index:
         self.steps: list[Ints] = []  # per extra key: the sorted combined codes seen on the right
         code: Ints = np.zeros(len(table), dtype=np.int64)
         for position, key in enumerate(keys):
-            encoded = pc.dictionary_encode(table[key], null_encoding="encode").combine_chunks()
-            dictionary = encoded.dictionary
-            key_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            column = table[key]
+            if len(column):
+                encoded = pc.dictionary_encode(column, null_encoding="encode").combine_chunks()
+                dictionary = encoded.dictionary
+                key_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            else:
+                dictionary = pa.array([], column.type)
+                key_codes = np.zeros(0, dtype=np.int64)
             self.dictionaries.append(dictionary)
             if position == 0:
                 code = key_codes
