@@ -84,6 +84,7 @@ _MERGE_V |= {"any": "any", "all": "all"}
 _FIELDS: Final = frozenset({"column", "op", "as"})
 _KEY: Final = "__group"  # the key of every row when there are no keys
 _ROW: Final = "__row"
+_FIRST: Final = "__first"
 _STATE: Final = "partial"
 _PYARROW_MAJOR: Final = int(pa.__version__.split(".")[0])
 _THREAD_ROWS: Final = 50_000  # merges of more rows than this run in a worker thread
@@ -335,15 +336,19 @@ class Aggregate(StatefulNode):
 def _group(
     table: pa.Table, keys: list[str], aggregations: list[tuple[Any, ...]], names: list[str]
 ) -> pa.Table:
-    """``table.group_by(keys)`` in order of first row, aggregates named ``names``, keys first."""
-    result = table.group_by(keys, use_threads=False).aggregate(aggregations)
+    """``table.group_by(keys)``, aggregates named ``names``, keys first, one row per group in
+    the order of the group's first row (Arrow's own output order is not that)."""
+    table = table.append_column(_FIRST, pa.array(np.arange(len(table), dtype=np.int64)))
+    result = table.group_by(keys, use_threads=False).aggregate([*aggregations, (_FIRST, "min")])
     count = len(keys)
     columns = result.columns
     if result.column_names[:count] == keys:
         key_columns, aggregated = columns[:count], columns[count:]
     else:  # older pyarrow puts the keys last
         aggregated, key_columns = columns[: len(columns) - count], columns[len(columns) - count :]
-    return pa.Table.from_arrays([*key_columns, *aggregated], names=[*keys, *names])
+    grouped = pa.Table.from_arrays([*key_columns, *aggregated], names=[*keys, *names, _FIRST])
+    order = pc.sort_indices(grouped[_FIRST])
+    return grouped.drop_columns([_FIRST]).take(order)
 
 
 def _final(op: str, partial: pa.Table, prefix: str) -> pa.ChunkedArray | pa.Array:
@@ -396,9 +401,12 @@ def _replace(table: pa.Table, name: str, column: Any) -> pa.Table:
 
 def _concat_lists(lists: pa.ChunkedArray, rows: pa.ListArray) -> pa.ListArray:
     """Per group, the lists of its rows (``rows``: the row numbers of each group) joined."""
-    taken = lists.combine_chunks().take(pc.list_flatten(rows))
-    lengths = pc.list_value_length(taken).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(rows).to_numpy()
     parents = pc.list_parent_indices(rows).to_numpy()
+    order = np.lexsort((flat, parents))  # each group's rows in input order
+    flat, parents = flat[order], parents[order]
+    taken = lists.combine_chunks().take(pa.array(flat))
+    lengths = pc.list_value_length(taken).to_numpy(zero_copy_only=False)
     sizes = np.bincount(parents, weights=lengths, minlength=len(rows)).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pc.list_flatten(taken))
@@ -407,17 +415,18 @@ def _concat_lists(lists: pa.ChunkedArray, rows: pa.ListArray) -> pa.ListArray:
 def _distinct_rows(lists: pa.ListArray) -> pa.ListArray:
     """Each list's distinct values (null once), in order of first appearance.
 
-    The exploded (list, value) pairs grouped in order of first appearance, then stably
-    ordered by list: each list's values keep their order.
+    The exploded (list, value) pairs, one per distinct pair, ordered by the position of its
+    first appearance: the lists come in order and each list's values in theirs.
     """
-    exploded = pa.table({"p": pc.list_parent_indices(lists), "v": pc.list_flatten(lists)})
-    pairs = exploded.group_by(["p", "v"], use_threads=False).aggregate([])
-    parents = pairs["p"].to_numpy()
-    order = np.argsort(parents, kind="stable")
-    sizes = np.bincount(parents, minlength=len(lists))
+    parents = pc.list_parent_indices(lists)
+    exploded = pa.table(
+        {"p": parents, "v": pc.list_flatten(lists), "i": np.arange(len(parents), dtype=np.int64)}
+    )
+    pairs = exploded.group_by(["p", "v"], use_threads=False).aggregate([("i", "min")])
+    pairs = pairs.take(pc.sort_indices(pairs["i_min"]))
+    sizes = np.bincount(pairs["p"].to_numpy(), minlength=len(lists))
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
-    values = pairs["v"].combine_chunks().take(pa.array(order))
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+    return pa.ListArray.from_arrays(pa.array(offsets), pairs["v"].combine_chunks())
 
 
 def _aggregation(item: Any, where: str) -> Aggregation:
