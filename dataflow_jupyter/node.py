@@ -10,6 +10,13 @@ class Filter(PureNode):
   ``execution.offload`` is ``none``) or ``async def`` (run on the loop). It returns
   ``{port: value_or_packet}``; a plain value is wrapped into a packet derived from the
   inputs; ``None`` emits nothing. ``ctx.emit(port, value)`` emits more than once.
+- End of stream: when an input port is closed (every edge into it finished) and drained,
+  the optional ``input_finished(port, ctx)`` hook runs; when every input is (for a source:
+  once ``run`` returned), the optional ``finish(ctx)`` hook runs, then the node's outputs
+  close. Both may be ``def`` or ``async def`` and emit like ``process`` (a returned dict or
+  ``ctx.emit``); what they emit starts a new trace. Whole-input nodes (a total, a sort, the
+  build side of a join) emit there. ``ctx.done()`` says a node wants no more input: what
+  still comes is discarded (counted), ``finish`` runs and the outputs close.
 - ``PureNode``: output depends only on inputs and settings.
 - ``StatefulNode``: adds ``self.state``, a namespaced view of the runtime's ``StateAdapter``.
 - ``IONode``: talks to the world; ``setup()``/``teardown()`` open and close connections, and
@@ -53,7 +60,7 @@ ProcessResult = Mapping[str, Any] | ErrorPacket | None
 class NodeContext:
     """What a firing sees besides its inputs: its node id, trace, a logger and ``emit``."""
 
-    __slots__ = ("_emit", "log", "node_id", "trace_id")
+    __slots__ = ("_emit", "log", "node_id", "trace_id", "wants_no_more")
 
     def __init__(
         self,
@@ -67,10 +74,20 @@ class NodeContext:
         self.trace_id = trace_id
         self.log = log or logging.LoggerAdapter(_log, {"node_id": node_id})
         self._emit = emit
+        self.wants_no_more = False
 
     def emit(self, port: str, value: Any) -> Awaitable[None]:
         """Send ``value`` (or a packet) on ``port``; await it to honour backpressure."""
         return self._emit(port, value)
+
+    def done(self) -> None:
+        """Say the node wants no more input (``head`` once it has its rows).
+
+        After this firing the runtime discards what is queued and what still arrives on the
+        node's inputs (counted as ``discarded`` on their edges), runs ``finish`` and closes
+        the node's outputs. Upstream nodes that nobody listens to any more stop too.
+        """
+        self.wants_no_more = True
 
 
 class DataFlowNode(ABC):
@@ -99,6 +116,32 @@ class DataFlowNode(ABC):
 
     async def teardown(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Close what ``setup`` opened. Called once, also after a failure or cancellation."""
+
+    def input_finished(
+        self, port: str, ctx: NodeContext
+    ) -> ProcessResult | Awaitable[ProcessResult]:
+        """End of stream on input ``port``: every edge into it finished and it is drained.
+
+        Runs once per port, in a firing of its own; may emit like ``process``. Default:
+        nothing (the runtime skips the call).
+        """
+        return None
+
+    def finish(self, ctx: NodeContext) -> ProcessResult | Awaitable[ProcessResult]:
+        """End of stream on every input (a source: ``run`` returned); then the outputs close.
+
+        Runs once, in a firing of its own; may emit like ``process`` (a total, a sorted
+        table). Default: nothing (the runtime skips the call).
+        """
+        return None
+
+    @classmethod
+    def hooks_end_of_stream(cls) -> tuple[bool, bool]:
+        """Whether the class overrides ``input_finished`` and ``finish``."""
+        return (
+            cls.input_finished is not DataFlowNode.input_finished,
+            cls.finish is not DataFlowNode.finish,
+        )
 
     @classmethod
     def process_is_async(cls) -> bool:

@@ -8,6 +8,12 @@ its ``overflow`` policy decides:
 - ``drop_oldest``: the oldest queued packet is dropped to make room (counted);
 - ``drop_newest``: the arriving packet is dropped (counted).
 
+End of stream: the producer ``close()``s a channel when it has finished; the consumer's
+port is *closed* once every channel into it is closed, and *drained* once they are empty
+too. A consumer that wants no more input ``abandon()``s its channels: what they hold and
+whatever arrives later is discarded (counted in ``discarded``) and producers waiting for
+room are let go.
+
 Channels are used from one event loop only. ``put`` only suspends when a ``block`` channel
 is full, so the common case costs a deque append.
 """
@@ -33,7 +39,10 @@ class Channel:
     __slots__ = (
         "_items",
         "_waiters",
+        "abandoned",
+        "closed",
         "delivered",
+        "discarded",
         "dropped",
         "edge_id",
         "filtered",
@@ -57,6 +66,9 @@ class Channel:
         self.dropped = 0  # packets lost to the overflow policy
         self.filtered = 0  # packets refused by the edge's filter expression
         self.peak = 0  # the most packets ever queued at once
+        self.discarded = 0  # packets the consumer no longer wanted (it called ctx.done())
+        self.closed = False  # the producer finished: nothing more will come
+        self.abandoned = False  # the consumer finished early: everything is discarded
 
     def __len__(self) -> int:
         return len(self._items)
@@ -90,6 +102,9 @@ class Channel:
         """Queue ``packet`` without waiting. ``False`` only when a ``block`` channel is full
         (then ``await put(packet)``); a drop policy drops and counts instead."""
         items = self._items
+        if self.abandoned:
+            self.discarded += 1
+            return True
         if len(items) >= self.size:
             if self.overflow == "block":
                 return False
@@ -115,6 +130,23 @@ class Channel:
     def snapshot(self) -> list[DataPacket]:
         """The queued packets, oldest first (for inspection)."""
         return list(self._items)
+
+    @property
+    def blocked(self) -> int:
+        """How many producers wait for room on this channel."""
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    def close(self) -> None:
+        """The producer has finished: nothing more will be put."""
+        self.closed = True
+
+    def abandon(self) -> None:
+        """The consumer wants nothing more: discard what is queued and all that comes later."""
+        self.abandoned = True
+        self.discarded += len(self._items)
+        self._items.clear()
+        while self._waiters:
+            self._wake_one()
 
     def clear_waiters(self) -> None:
         """Cancel producers waiting for room (the run is stopping)."""

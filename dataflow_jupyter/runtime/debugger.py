@@ -17,9 +17,11 @@ While debugging, ``block`` edges hold whatever they are given: nothing runs betw
 so a firing that emitted more than an edge's size would otherwise wait forever.
 
 Deterministic order: each step fires the first ready node in topological order (ties by
-insertion order). Only when no node is ready does a source emit, one packet per step; the
-sources take turns in topological order. Sources run as tasks that wait for a permit before
-each emission, so the same graph stepped twice gives the same sequence of steps.
+insertion order). When no node is ready, the first node whose end of stream came runs its
+``input_finished``/``finish`` hook (a ``"finish"`` step). Only when neither is left does a
+source emit, one packet per step; the sources take turns in topological order. Sources
+run as tasks that wait for a permit before each emission, so the same graph stepped twice
+gives the same sequence of steps.
 ``step()`` returns ``None`` once nothing is left to run; ``done`` is then true.
 """
 
@@ -47,7 +49,8 @@ __all__ = ["Debugger", "Step"]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step: a firing (``kind="firing"``), a source's emission (``"emit"``), or a
+    """One step: a firing (``kind="firing"``), a source's emission (``"emit"``), an
+    end-of-stream hook (``"finish"``: ``status`` is ``finish`` or ``input_finished``), or a
     firing about to happen at a breakpoint (``"breakpoint"``, not executed yet)."""
 
     index: int
@@ -250,20 +253,36 @@ class Debugger:
         if self.done:
             return None
         await self._start()
-        ready = next((run for run in self._session.nodes.values() if run.ready()), None)
-        if ready is not None:
-            if check_breakpoints and self._hits_breakpoint(ready):
-                self._paused = ready.node_id
-                return self._record(
-                    ready.node_id, "breakpoint", "paused", inputs=_peek_inputs(ready)
-                )
-            self._paused = None
-            record = await self._session.fire(ready)
-            return self._record_firing(record)
-        step = await self._emit_one()
-        if step is None:
+        session = self._session
+        sources_ended = False
+        while True:
+            ready = next((run for run in session.runs if run.ready()), None)
+            if ready is not None:
+                if check_breakpoints and self._hits_breakpoint(ready):
+                    self._paused = ready.node_id
+                    return self._record(
+                        ready.node_id, "breakpoint", "paused", inputs=_peek_inputs(ready)
+                    )
+                self._paused = None
+                record = await session.fire(ready)
+                return self._record_firing(record)
+            finished = session.finished
+            due = next((r for r in session.runs if r.any_closed and session.settle(r)), None)
+            if due is not None:
+                hooked = await session.finish_step(due)
+                if hooked is not None:
+                    return self._record_firing(hooked)
+                continue
+            if session.finished != finished:
+                continue  # nodes finished without a hook: their end of stream goes on
+            if not sources_ended:
+                step = await self._emit_one()
+                if step is not None:
+                    return step
+                sources_ended = True  # the last source ended: what follows from it comes first
+                continue
             await self._finish()
-        return step
+            return None
 
     def _hits_breakpoint(self, run: NodeRun) -> bool:
         if run.node_id not in self._breakpoints or self._paused == run.node_id:
@@ -315,7 +334,7 @@ class Debugger:
     def _record_firing(self, record: FiringRecord) -> Step:
         return self._record(
             record.node_id,
-            "firing",
+            "firing" if record.kind == "process" else "finish",
             record.status,
             inputs=record.inputs,
             outputs=record.outputs,

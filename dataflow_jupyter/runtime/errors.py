@@ -14,6 +14,9 @@ A firing fails when ``process`` raises, exceeds ``execution.timeoutMs``, returns
 Every failure is also published to the runtime's subscribers as a ``node-execution-error``
 event. A dead letter keeps every input of the failed firing, so ``rt.dlq.replay()`` can fire
 the node again with them after a fix, and the packets go on downstream.
+
+A run that can no longer progress (every live task waits on something that cannot come)
+ends with a ``StallError`` that names who waits on what, instead of hanging.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
 
-__all__ = ["DeadLetter", "DeadLetterQueue", "backoff_seconds"]
+__all__ = ["DeadLetter", "DeadLetterQueue", "StallError", "backoff_seconds"]
 
 _MAX_BACKOFF_S: Final = 30.0
 
@@ -36,6 +39,10 @@ _MAX_BACKOFF_S: Final = 30.0
 def backoff_seconds(base_ms: int, attempt: int) -> float:
     """The wait before retry number ``attempt`` (1-based): ``base · 2^(attempt-1)``, capped."""
     return min(base_ms / 1000 * float(2 ** (attempt - 1)), _MAX_BACKOFF_S)
+
+
+class StallError(RuntimeError):
+    """The run cannot progress: the message names the nodes and ports that wait, and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,10 @@ Event kinds
     ``timeout``      exceeded its timeout and is not retried (a timeout that *is* retried is
                      recorded as ``retry``)
     ``dead_letter``  failed after its last attempt; the input went to the dead-letter queue
+    ``finish``       end of stream: the node's ``finish`` hook ran (no inputs); what it
+                     emitted follows as ``packet`` events
+    ``input_finished`` one input port reached end of stream and the node's
+                     ``input_finished`` hook ran for it (no inputs)
 
     A firing whose inputs come from several traces records the trace of its first input (or
     ``None``); ``trace()`` still finds it through ``inputs``.
@@ -82,7 +86,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENT_COLUMNS", "EVENT_SCHEMA", "FIRING_STATUSES", "ExecutionLog"]
 
-FIRING_STATUSES: Final = frozenset({"ok", "filtered", "error", "retry", "timeout", "dead_letter"})
+FIRING_STATUSES: Final = frozenset(
+    {"ok", "filtered", "error", "retry", "timeout", "dead_letter", "finish", "input_finished"}
+)
 _LATENCY_STATUSES: Final = ("ok", "filtered")
 _ERROR_STATUSES: Final = ("error", "timeout", "dead_letter")
 

@@ -10,7 +10,14 @@
   round-robin, so every edge keeps its order), the waiting or last-seen packet of optional
   ports;
 - *wire*: an output edge: its channel, its target and its optional ``filter`` /
-  ``transform`` expressions, evaluated on the wire before the packet is queued.
+  ``transform`` expressions, evaluated on the wire before the packet is queued;
+- *closed port*: every channel into the port is closed (its producer finished) and empty.
+  A port with no edges is closed from the start;
+- *finish due*: not a source, not finished, and every input port closed (``fire: all``
+  with required ports: every required port closed; optional ones may still be open), or
+  the node called ``ctx.done()``;
+- *dead*: a ``fire: all`` node with a closed required port while another port still holds
+  packets: it can never fire again, so the run stalls (``dead_port`` says why).
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ class FiringRecord:
     outputs: list[tuple[str, DataPacket]] = field(default_factory=list)
     status: str = "ok"
     error: ErrorPacket | None = None
+    kind: str = "process"  # or "finish" / "input_finished" (an end-of-stream hook)
     attempt: int = 1
     start_ns: int = 0
     end_ns: int = 0
@@ -78,12 +86,17 @@ class NodeRun:
     """One node instance and its run state."""
 
     __slots__ = (
+        "any_closed",
+        "blocked_puts",
         "blocking",
         "buffered",
         "busy",
         "checks",
         "ctx",
+        "finished",
         "fire_any",
+        "has_finish",
+        "has_input_finished",
         "in_frames",
         "index",
         "inline",
@@ -97,6 +110,7 @@ class NodeRun:
         "optional",
         "out_frames",
         "outputs",
+        "ports_finished",
         "process",
         "replays",
         "required",
@@ -104,6 +118,7 @@ class NodeRun:
         "single",
         "spec",
         "stats",
+        "stop_requested",
         "timeout",
         "versions",
     )
@@ -134,6 +149,12 @@ class NodeRun:
         self.replays: deque[dict[str, DataPacket]] = deque()
         self.busy = False
         self.marked = False  # in the session's heap of nodes to look at
+        self.finished = False  # end of stream: finish ran and the outputs are closed
+        self.blocked_puts = 0  # its sends that wait for room on a full edge
+        self.any_closed = False  # some input channel closed: look at the end-of-stream rules
+        self.stop_requested = False  # the node called ctx.done()
+        self.ports_finished: set[str] = set()
+        self.has_input_finished, self.has_finish = type(instance).hooks_end_of_stream()
         self.stats = NodeStats()
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
@@ -182,6 +203,40 @@ class NodeRun:
         if self.fire_any or not self.required:
             return any(self.has(port) for port in self.inputs)
         return all(self.has(port) for port in self.required)
+
+    def port_closed(self, port: str) -> bool:
+        """Whether every channel into ``port`` is closed and empty (no edge: closed)."""
+        return all(channel.closed and not channel for channel in self.inputs[port])
+
+    def finish_due(self) -> bool:
+        """Whether end of stream has come for the whole node (see the module docstring)."""
+        if self.finished or self.is_source or self.replays:
+            return False
+        if self.stop_requested:
+            return True
+        if self.required and not self.fire_any:
+            return all(self.port_closed(port) for port in self.required)
+        return all(self.port_closed(port) for port in self.inputs)
+
+    def dead_port(self) -> str | None:
+        """Why a ``fire: all`` node can never fire again while packets wait; ``None`` if it can."""
+        if self.fire_any or len(self.required) < 2 or self.stop_requested:
+            return None
+        closed = [port for port in self.required if self.port_closed(port)]
+        waiting = [port for port in self.inputs if port not in closed and self.has(port)]
+        if not closed or not waiting:
+            return None
+        port = closed[0]
+        got = sum(channel.delivered for channel in self.inputs[port])
+        queued = "; ".join(
+            f"{p!r} has {sum(len(c) for c in self.inputs[p])} queued" for p in waiting
+        )
+        return (
+            f"{self.spec.id} {self.node_id!r} waits on {port!r}, which finished after {got} "
+            f"packets; {queued}. Every required input gives one packet per firing (fire: all), "
+            "so these can never be used: send as many packets to each input, or use a node "
+            "that collects one side (e.g. join)"
+        )
 
     def take_inputs(self) -> dict[str, DataPacket]:
         """Take one firing's inputs from the channels (see the module docstring)."""

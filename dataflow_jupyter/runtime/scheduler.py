@@ -16,9 +16,28 @@ Backpressure rule. Edges are bounded channels. A ``block`` edge that is full sus
 emitting firing, which keeps its worker (and its concurrency slot) until the consumer takes
 a packet; a source that emits into it waits too, so a slow sink slows the whole chain.
 
-Termination. A run ends when every source has finished, no worker runs, and no node is
-ready. ``stop()`` cancels the sources, lets in-flight packets drain (or cancels everything
-after ``timeout``), tears the nodes down and leaves no task behind.
+End of stream. A source whose ``run`` returns (inject with a count, read-file at the end of
+its file, a source written in Python) has finished: its own ``finish`` hook runs, then its
+output edges close. A node finishes when it is not busy, not ready, and every input port is
+closed (all edges into it closed) and drained (for ``fire: all``: every required port):
+its ``input_finished(port)`` hook runs once per port as each port closes, then ``finish``
+(each hook a firing of its own: counted, logged with status ``finish`` /
+``input_finished``, a debugger step; what they emit starts new traces), then its outputs
+close, and so on down the graph. A node that calls ``ctx.done()`` finishes early: what
+still comes on its inputs is discarded (counted per edge), and upstream nodes that nobody
+listens to any more stop (a source is cancelled). Nodes without hooks finish in the
+dispatcher itself, at no cost per packet.
+
+Termination. A run ends when every node has finished and no firing is in flight; in
+deployed mode (``start()``) an endless source never finishes its branch, so the run goes on
+until ``stop()``, which cancels the sources (their outputs close, so ``finish`` hooks
+downstream still run while in-flight packets drain, or everything is cancelled after
+``timeout``), tears the nodes down and leaves no task behind.
+
+Stalls. A run that cannot progress ends with ``StallError`` naming who waits on what,
+instead of hanging: a ``fire: all`` node one of whose required inputs finished while
+another still holds packets (they can never be used); or every live task waiting for room
+on a full edge while no node can fire; or nothing left to do while a node still waits.
 
 Modes: ``run()`` (blocking; works in a notebook cell, where a loop already runs),
 ``await run_async()``, ``await start()`` / ``await stop()`` (deployed: the notebook stays
@@ -40,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime._sync import LoopOwner
-from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue
+from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
 from dataflow_jupyter.runtime.inspect import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.progress import Progress
@@ -212,6 +231,10 @@ class GraphRuntime:
             if task.cancelled() and (waiter is None or not waiter.cancelling()):
                 return None  # the run was cancelled, not this waiter
             raise
+        except Exception:
+            if self._background is task:
+                self._background = None  # the failure is told here, once; stop() is a no-op
+            raise
 
     async def aclose(self) -> None:
         """Stop a started run, then release the executor's threads, the state and the log."""
@@ -323,12 +346,14 @@ class GraphRuntime:
             while True:
                 session.wake.clear()
                 while (run := session.next_marked()) is not None:
-                    if run.busy:
-                        continue  # its worker marks it again when it lets go
+                    if run.busy or run.finished:
+                        continue  # a busy node's worker marks it again when it lets go
                     if run.inline:
                         while run.ready() and session.fire_inline(run) and not run.busy:
                             pass
-                    if run.busy or not run.ready():
+                    if run.busy or (
+                        not run.ready() and not (run.any_closed and session.settle(run))
+                    ):
                         continue
                     if len(workers) >= self.max_concurrency:
                         waiting_for_slot.append(run)
@@ -341,14 +366,29 @@ class GraphRuntime:
                     waiting_for_slot.clear()
                 if failures:
                     raise failures[0]
-                sources_alive = any(not t.done() for t in self._sources)
-                if not workers and not sources_alive and not session.marks and session.idle():
+                finishing = any(not t.done() for t in session.finishing)
+                if session.all_finished and not workers and not finishing:
                     break
+                sources_alive = sum(not t.done() for t in self._sources)
+                if (
+                    not workers
+                    and not finishing
+                    and not sources_alive
+                    and not session.marks
+                    and session.idle()
+                ):
+                    msg = f"the run cannot progress: {session.describe_waiting()}"
+                    raise StallError(msg)
                 passes += 1
                 if session.marks:
                     session.wake.set()  # nodes left for a free slot: look again
                 if passes % _YIELD_EVERY == 0 or not session.wake.is_set():
                     await asyncio.sleep(0)  # let sources and workers run, then look again
+                if not session.wake.is_set() and session.stalled() is not None:
+                    await asyncio.sleep(0)  # a woken producer may not have run yet
+                    problem = session.stalled()
+                    if problem is not None:
+                        raise StallError(problem)
                 await session.wake.wait()
                 if progress is not None:
                     progress.update()
@@ -370,8 +410,13 @@ class GraphRuntime:
     ) -> None:
         try:
             streak = 0
-            while run.ready():
-                await session.fire(run)
+            while True:
+                if run.ready():
+                    await session.fire(run)
+                elif run.any_closed and session.settle(run):
+                    await session.finish_step(run)
+                else:
+                    break
                 streak += 1
                 if streak % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -389,6 +434,11 @@ class GraphRuntime:
         sources, self._sources = self._sources, []
         for task in sources:
             task.cancel()
+        session = self._session
+        if session is not None:  # a source cancelled before it ran closes its outputs here
+            for run in session.runs:
+                if run.is_source:
+                    session.close_outputs(run)
         if sources:
             await asyncio.gather(*sources, return_exceptions=True)
 
@@ -409,6 +459,9 @@ class GraphRuntime:
         session = self._open_session()
         for letter in letters:
             session.nodes[letter.node_id].replays.append(dict(letter.inputs))
+        for run in session.runs:
+            if run.is_source:  # a replay runs no source: their streams have ended
+                session.close_outputs(run)
         await session.setup()
         try:
             await self._drive(session)

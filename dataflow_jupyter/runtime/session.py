@@ -10,8 +10,13 @@ Glossary of the state (node runs, readiness and wires are in ``noderun``):
 - *firing*: one call of ``process`` with the inputs a node run takes, retried per the
   spec's ``execution``; *inline* when the dispatcher calls a cheap synchronous node itself;
 - *marks*: a heap of the node runs that may have become ready, in topological order;
-- *in flight*: firings started and not finished (the run ends when none is and nothing is
-  marked or ready).
+- *in flight*: firings started and not finished;
+- *end of stream*: a source whose ``run`` returned closes its outputs; a node whose inputs
+  are closed and drained runs its ``input_finished``/``finish`` hooks (``finish_step``),
+  each a firing of its own, then closes its outputs (``close_outputs``), down the graph;
+- *finished*: a node whose outputs are closed (the run ends when every node is);
+- *blocked puts*: tasks waiting for room on a full ``block`` edge (``stalled`` tells when
+  every live task does and nothing can take from them).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from dataflow_jupyter.expressions import compile_expression, expression_names
 from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
 from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
-from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.errors import DeadLetter, StallError, backoff_seconds
 from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
 from dataflow_jupyter.runtime.stats import Stats
 from dataflow_jupyter.types import value_problem
@@ -87,6 +92,9 @@ class Session:
         self.marks: list[int] = []  # a heap of node indices that may have become ready
         self.finishing: set[asyncio.Task[None]] = set()  # inline firings that went on async
         self.in_flight = 0
+        self.blocked_puts = 0  # tasks waiting for room on a full channel
+        self.finished = 0  # nodes that reached end of stream
+        self.source_tasks: dict[str, asyncio.Task[None]] = {}
         self.started_ns = time.time_ns()
         inline_ok = bool(getattr(executor, "runs_inline", False))
         described_by_id = {node.id: node for node in graph.nodes}
@@ -126,6 +134,8 @@ class Session:
         self.runs = list(self.nodes.values())  # by topological index
         for run in self.runs:
             run.wired()
+            # a port with no edge is closed from the start
+            run.any_closed = not run.is_source and not all(run.inputs.values())
             self.mark(run)
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
 
@@ -185,6 +195,168 @@ class Session:
         """Nothing is in flight and no node is ready."""
         return self.in_flight == 0 and not any(run.ready() for run in self.nodes.values())
 
+    @property
+    def all_finished(self) -> bool:
+        """Every node reached end of stream."""
+        return self.finished == len(self.runs)
+
+    # -- end of stream ------------------------------------------------------------------------
+
+    def settle(self, run: NodeRun) -> bool:
+        """Apply the end-of-stream rules to a node that is not ready and not busy.
+
+        Ports that closed are noted; a node whose end of stream came and that has no hook
+        left to run is finished here. Returns whether a hook must run (``finish_step``, in a
+        firing of its own). Raises ``StallError`` for a dead node (``NodeRun.dead_port``).
+        """
+        if run.finished:
+            return False
+        problem = run.dead_port()
+        if problem is not None:
+            raise StallError(problem)
+        for port in run.inputs:
+            if port not in run.ports_finished and run.port_closed(port):
+                if run.has_input_finished and not run.stop_requested:
+                    return True
+                run.ports_finished.add(port)
+        if not run.finish_due():
+            return False
+        if run.has_finish:
+            return True
+        self.close_outputs(run)
+        return False
+
+    async def finish_step(self, run: NodeRun) -> FiringRecord | None:
+        """Run the next end-of-stream hook of ``run`` (``settle`` said one is due).
+
+        ``input_finished`` of a port that closed comes first; ``finish`` last, after which
+        the node's outputs close. Returns the hook's firing record.
+        """
+        if not run.stop_requested:
+            for port in run.inputs:
+                if port not in run.ports_finished and run.port_closed(port):
+                    run.ports_finished.add(port)
+                    return await self._fire_hook(run, "input_finished", port)
+        record = await self._fire_hook(run, "finish", None) if run.has_finish else None
+        self.close_outputs(run)
+        return record
+
+    async def _fire_hook(self, run: NodeRun, kind: str, port: str | None) -> FiringRecord:
+        record = FiringRecord(next(_firing_ids), run.node_id, {}, kind=kind)
+        self.in_flight += 1
+        try:
+            return await self.fire_with(run, {}, record, hook=port)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
+
+    def close_outputs(self, run: NodeRun) -> None:
+        """``run`` reached end of stream: close its output edges and tell their targets."""
+        if run.finished:
+            return
+        run.finished = True
+        self.finished += 1
+        # what still waits on an abandoned or optional input will never be taken
+        for port in run.inputs:
+            for channel in run.inputs[port]:
+                if channel:
+                    channel.abandon()
+        for wires in run.outputs.values():
+            for wire in wires:
+                wire.channel.close()
+                wire.target.any_closed = True
+                self.mark(wire.target)
+        self.wake.set()
+        if self.publish is not None:
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": "finished"})
+
+    def abandon_inputs(self, run: NodeRun) -> None:
+        """``run`` called ``ctx.done()``: discard its input from now on and stop upstream
+        nodes (a source is cancelled) once nobody listens to them any more."""
+        if run.stop_requested:
+            return
+        run.stop_requested = True
+        run.any_closed = True
+        producers: dict[str, NodeRun] = {}
+        for source, target, channel in self.channels.values():
+            if target == run.node_id:
+                channel.abandon()
+                producers[source] = self.nodes[source]
+        self.mark(run)
+        self.wake.set()
+        for producer in producers.values():
+            if producer.finished or not all(
+                wire.channel.abandoned for wires in producer.outputs.values() for wire in wires
+            ):
+                continue
+            if producer.is_source:
+                task = self.source_tasks.get(producer.node_id)
+                if task is not None and not task.done():
+                    task.cancel()
+            else:
+                self.abandon_inputs(producer)
+
+    def stalled(self) -> str | None:
+        """Why the run cannot progress; ``None`` while it may.
+
+        It cannot when something waits for room on a full edge, every busy node's firing
+        and every live source waits for room too, and no node is ready or marked: nobody is
+        left to take a packet from those edges.
+        """
+        if not self.blocked_puts or self.marks:
+            return None
+        for run in self.runs:
+            if run.busy or (run.is_source and not run.finished):
+                if not run.blocked_puts:
+                    return None  # it is working, or waiting on something else
+            elif run.ready():
+                return None
+        blocked = [
+            (edge_id, source, target, channel)
+            for edge_id, (source, target, channel) in self.channels.items()
+            if channel.blocked
+        ]
+        if sum(channel.blocked for *_, channel in blocked) < self.blocked_puts:
+            return None  # a waiter was woken and has not run yet
+        lines = [
+            f"{source!r} waits for room on edge {edge_id!r} ({len(channel)}/{channel.size} "
+            f"queued) into {target!r}, which {self._why_waiting(self.nodes[target])}"
+            for edge_id, source, target, channel in blocked
+        ]
+        return (
+            "the run cannot progress: every task waits for room on a full edge, and nothing "
+            "can take from them. " + "; ".join(lines)
+        )
+
+    def _why_waiting(self, run: NodeRun) -> str:
+        if run.busy:
+            return "is busy with a firing that waits too"
+        reasons = []
+        for port in run.required or tuple(run.inputs):
+            if run.has(port):
+                continue
+            channels = run.inputs[port]
+            if channels and all(channel.closed for channel in channels):
+                got = sum(channel.delivered for channel in channels)
+                reasons.append(f"waits on {port!r}, which finished after {got} packets")
+            else:
+                upstream = sorted(
+                    {s for s, t, c in self.channels.values() if t == run.node_id and c in channels}
+                )
+                reasons.append(
+                    f"waits on {port!r}, where nothing arrives (from {', '.join(upstream)})"
+                )
+        return "; ".join(reasons) or "cannot fire"
+
+    def describe_waiting(self) -> str:
+        """Which nodes have not finished, and what each waits on (for a run that ends idle)."""
+        parts = [
+            f"{run.node_id!r} {self._why_waiting(run)}"
+            for run in self.runs
+            if not run.finished and not run.is_source
+        ]
+        return "; ".join(parts) or "no node waits"
+
     # -- firing ------------------------------------------------------------------------------
 
     async def fire(self, run: NodeRun) -> FiringRecord:
@@ -203,14 +375,18 @@ class Session:
         inputs: dict[str, DataPacket],
         record: FiringRecord | None = None,
         error: ErrorPacket | None = None,
+        hook: str | None = None,
     ) -> FiringRecord:
         """Fire ``run`` with ``inputs`` until it succeeds or its failure is routed.
 
         An inline firing that failed hands over its ``record`` and first ``error``: the
-        retries go on from there.
+        retries go on from there. A ``record`` of kind ``finish``/``input_finished`` runs
+        that end-of-stream hook instead of ``process`` (``hook`` is the port of
+        ``input_finished``).
         """
-        if record is None:
-            record = FiringRecord(next(_firing_ids), run.node_id, inputs)
+        if record is None or record.kind != "process":
+            if record is None:
+                record = FiringRecord(next(_firing_ids), run.node_id, inputs)
             run.stats.firings += 1
             if self.publish is not None:
                 self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
@@ -220,11 +396,15 @@ class Session:
         while True:
             if error is None:
                 record.start_ns = time.time_ns()
-                error = await self._attempt(run, inputs, record, trace_id)
+                error = await self._attempt(run, inputs, record, trace_id, hook)
                 record.end_ns = time.time_ns()
                 if error is None:
-                    record.status = "ok" if record.outputs else "filtered"
-                    if not record.outputs:
+                    if record.kind != "process":
+                        record.status = record.kind
+                    elif record.outputs:
+                        record.status = "ok"
+                    else:
+                        record.status = "filtered"
                         run.stats.filtered += 1
                     break
             if error.recoverable and record.attempt <= execution.retry:
@@ -299,6 +479,9 @@ class Session:
         end = time.time_ns()
         if emitted:
             self.wake.set()
+        if run.ctx.wants_no_more:
+            run.ctx.wants_no_more = False
+            self.abandon_inputs(run)
         if error is not None or waiting:
             record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
             run.busy = True
@@ -332,7 +515,7 @@ class Session:
         """The rest of an inline firing: sends that wait for room, or retries and routing."""
         try:
             for wire, packet in waiting:  # already counted as emitted: they must arrive
-                await wire.channel.put(packet)
+                await self._put(run, wire.channel, packet)
                 self.mark(wire.target)
                 self.wake.set()
             if error is not None:
@@ -354,10 +537,19 @@ class Session:
         inputs: dict[str, DataPacket],
         record: FiringRecord,
         trace_id: str | None,
+        hook_port: str | None = None,
     ) -> ErrorPacket | None:
         record.outputs = []
         buffered: list[tuple[str, Any]] = []
-        is_async = inspect.iscoroutinefunction(run.process)
+        call: Callable[..., Any]
+        args: tuple[Any, ...]
+        if record.kind == "finish":
+            call, args = run.instance.finish, ()
+        elif record.kind == "input_finished":
+            call, args = run.instance.input_finished, (hook_port,)
+        else:
+            call, args = run.process, (inputs,)
+        is_async = inspect.iscoroutinefunction(call)
 
         def emit_sync(port: str, value: Any) -> Done:
             buffered.append((port, value))
@@ -369,8 +561,10 @@ class Session:
         ctx = NodeContext(run.node_id, emit_async if is_async else emit_sync, trace_id=trace_id)
         first = next(iter(inputs.values()), None)
         try:
-            call = self.executor.submit(run.process, inputs, ctx, offload=run.offload)
-            result = await (asyncio.wait_for(call, run.timeout) if run.timeout else call)
+            submitted = self.executor.submit(call, *args, ctx, offload=run.offload)
+            result = await (asyncio.wait_for(submitted, run.timeout) if run.timeout else submitted)
+            if ctx.wants_no_more:
+                self.abandon_inputs(run)
             if isinstance(result, ErrorPacket):
                 return _own_error(result, run, first, record.attempt)
             for port, value in buffered:
@@ -442,7 +636,7 @@ class Session:
         taken = 0
         try:
             for wire in wires:
-                await self._send(wire, packet)
+                await self._send(run, wire, packet)
                 taken += 1
         finally:
             # a send cancelled before any edge took the packet (a webhook's 503) never
@@ -512,13 +706,24 @@ class Session:
             if len(kept) < self.max_outputs:
                 kept.append(packet)
 
-    async def _send(self, wire: Wire, packet: DataPacket) -> None:
+    async def _send(self, run: NodeRun, wire: Wire, packet: DataPacket) -> None:
         sent = self._on_wire(wire, packet)
         if sent is not None:
             if not wire.channel.offer(sent):
-                await wire.channel.put(sent)
+                await self._put(run, wire.channel, sent)
             self.mark(wire.target)
         self.wake.set()
+
+    async def _put(self, run: NodeRun, channel: Channel, packet: DataPacket) -> None:
+        """Wait for room on a full channel, counted as a blocked put (see ``stalled``)."""
+        self.blocked_puts += 1
+        run.blocked_puts += 1
+        self.wake.set()  # the dispatcher looks again: this may be the last live task
+        try:
+            await channel.put(packet)
+        finally:
+            self.blocked_puts -= 1
+            run.blocked_puts -= 1
 
     def _on_wire(self, wire: Wire, packet: DataPacket) -> DataPacket | None:
         """The packet after the edge's filter and transform; ``None`` when filtered."""
@@ -602,6 +807,9 @@ class Session:
                 gate.emitted(run, port, packet)
 
         ctx = NodeContext(run.node_id, emit)
+        task = asyncio.current_task()
+        if task is not None:
+            self.source_tasks[run.node_id] = task
         try:
             await run.instance.run(ctx)  # type: ignore[attr-defined]
         except asyncio.CancelledError:
@@ -616,7 +824,11 @@ class Session:
             record.error = error
             record.status = await self._route_error(run, error, {}, record)
             self._log_firing(record, record.status, error.message)
+        else:
+            if run.has_finish:
+                await self._fire_hook(run, "finish", None)
         finally:
+            self.close_outputs(run)  # end of stream, also when stopped (stop drains)
             self.wake.set()
 
 

@@ -2,13 +2,14 @@
 
 Accounting rule (tested): every packet a source emits ends delivered to a sink, refused by
 a filter (a node that emits nothing for it, or an edge filter), dropped by an overflow
-policy, sent to an ``error`` output, or put in the dead-letter queue. Nothing disappears.
+policy, discarded by a node that wanted no more input (``ctx.done()``), sent to an
+``error`` output, or put in the dead-letter queue. Nothing disappears.
 
 Node counters: ``received`` (packets taken from input edges), ``emitted`` (packets sent on
 output ports), ``firings``, ``filtered`` (firings that emitted nothing), ``retries``,
 ``errors`` (failures sent to the ``error`` output), ``dead_lettered`` (failures sent to the
 DLQ), ``type_mismatches``. Edge counters live on the ``Channel``: ``delivered``,
-``filtered``, ``dropped``, ``peak`` and the current ``queued``.
+``filtered``, ``dropped``, ``discarded``, ``peak`` and the current ``queued``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class EdgeStats:
     delivered: int
     filtered: int
     dropped: int
+    discarded: int
     queued: int
     peak: int
     size: int
@@ -78,6 +80,7 @@ class Stats:
             delivered=channel.delivered,
             filtered=channel.filtered,
             dropped=channel.dropped,
+            discarded=channel.discarded,
             queued=len(channel),
             peak=channel.peak,
             size=channel.size,
@@ -104,6 +107,7 @@ class Stats:
                 totals[key] += value
         totals["edge_dropped"] = sum(c.dropped for _, _, c in self._channels.values())
         totals["edge_filtered"] = sum(c.filtered for _, _, c in self._channels.values())
+        totals["edge_discarded"] = sum(c.discarded for _, _, c in self._channels.values())
         return totals
 
     def to_pandas(self) -> pd.DataFrame:

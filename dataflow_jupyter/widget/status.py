@@ -203,6 +203,8 @@ class StatusBoard:
             return
         if kind == "node-status":
             status = event.get("status")
+            if status == "finished":  # end of stream: the canvas shows it done
+                status = "done"
             if status in ("running", "done", "error") and self.states.get(node_id) != "error":
                 self.states[node_id] = status
         elif kind == "node-execution-error":

@@ -212,7 +212,7 @@ def test_subscribers_receive_errors(graph: Graph, registry: NodeRegistry) -> Non
     assert [e["node_id"] for e in errors] == [flaky]
     assert errors[0]["error"]["message"] == "refused 1"
     statuses = {e["status"] for e in events if e["type"] == "node-status"}
-    assert statuses == {"running", "done", "error"}
+    assert statuses == {"running", "done", "error", "finished"}
 
 
 def test_progress_can_be_shown_and_turned_off(
