@@ -18,20 +18,16 @@ from dataflow_jupyter.node import DataFlowNode, NodeContext
 
 
 class DriveContext(NodeContext):
-    """A context that collects emits and records ``done()``."""
+    """A context that collects emits; ``done()`` sets ``wants_no_more`` as in the runtime."""
 
-    __slots__ = ("emitted", "is_done")
+    __slots__ = ("emitted",)
 
     def __init__(self, node_id: str) -> None:
         super().__init__(node_id, self._collect)
         self.emitted: list[tuple[str, Any]] = []
-        self.is_done = False
 
     async def _collect(self, port: str, value: Any) -> None:
         self.emitted.append((port, value))
-
-    def done(self) -> None:
-        self.is_done = True
 
 
 async def _call(ctx: DriveContext, method: Any, *args: Any) -> None:
@@ -54,7 +50,7 @@ async def drive_async(
     await node.setup()
     last: dict[str, DataPacket] = {}
     for port, value in packets:
-        if ctx.is_done:
+        if ctx.wants_no_more:
             break
         last[port] = value if isinstance(value, DataPacket) else DataPacket(None, value)
         await _call(ctx, node.process, dict(last))

@@ -42,10 +42,10 @@ def test_says_done_once_it_has_n_rows(head: type[DataFlowNode]) -> None:
     ctx = DriveContext("h")
     first = node.process({"in": DataPacket(None, ROWS.slice(0, 3))}, ctx)
     assert first["out"].num_rows == 3
-    assert not ctx.is_done
+    assert not ctx.wants_no_more
     second = node.process({"in": DataPacket(None, ROWS.slice(3, 3))}, ctx)
     assert second["out"].to_pydict() == {"x": [3], "y": ["3"]}
-    assert ctx.is_done
+    assert ctx.wants_no_more
 
 
 def test_not_a_table_goes_to_error(head: type[DataFlowNode]) -> None:

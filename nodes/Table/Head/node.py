@@ -44,5 +44,5 @@ class Head(StatefulNode):
             table = table.slice(0, rest)
         self._passed += table.num_rows
         if self._passed >= self.n:
-            ctx.done()  # type: ignore[attr-defined]
+            ctx.done()
         return {"out": table}
