@@ -7,7 +7,9 @@ runtime, on real data, are in ``tests/oracle``.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,9 +17,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from _drive import drive
-from _table_nodes import node_registry
+from _table_nodes import node_registry, run_graph
 
+from dataflow_jupyter import Graph, NodeRegistry
+from dataflow_jupyter.graph import GraphConfig
 from dataflow_jupyter.node import DataFlowNode, StatefulNode
+from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.spec import SettingsError
 from dataflow_jupyter.state import FileState, MemoryState
 
@@ -289,3 +294,122 @@ def test_invalid_settings_are_refused(
 def test_aggregations_are_required(aggregate: type[DataFlowNode]) -> None:
     with pytest.raises(SettingsError, match="setting 'aggregations' is required"):
         aggregate("agg", {"keys": ["sym"]})
+
+
+# -- through the runtime -------------------------------------------------------------------
+
+
+HELD_SOURCE = {
+    "id": "held-source",
+    "version": "1.0.0",
+    "category": "Test",
+    "name": "Held source",
+    "ports": {"inputs": [], "outputs": [{"name": "out", "type": "table"}]},
+    "settings": [
+        {"name": "tables", "type": "json", "default": []},
+        {"name": "hold", "type": "boolean", "default": False},
+    ],
+}
+HELD_SOURCE_PY = '''
+import asyncio
+import pyarrow as pa
+from dataflow_jupyter.node import IONode
+
+class HeldSource(IONode):
+    """Emits its tables; with hold it then waits, like a live stream, until cancelled."""
+
+    async def run(self, ctx):
+        for columns in self.settings["tables"]:
+            await ctx.emit("out", pa.table(columns))
+        if self.settings["hold"]:
+            await asyncio.Event().wait()
+'''
+CRASHING_RUN = """
+import asyncio, json, sys
+from dataflow_jupyter import Graph, NodeRegistry
+from dataflow_jupyter.runtime import GraphRuntime
+
+async def main():
+    pack, document = sys.argv[1], json.loads(sys.argv[2])
+    registry = NodeRegistry(paths=[pack], include_env=False, include_cwd=False,
+                            include_entry_points=False)
+    runtime = GraphRuntime(Graph.from_dict(document, registry=registry), registry)
+    await runtime.start()
+    while runtime.stats.node("agg").received < 2:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the firing's state write completes
+    print("READY", flush=True)
+    await asyncio.Event().wait()  # killed here
+
+asyncio.run(main())
+"""
+
+
+def held_pack(folder: Path) -> tuple[Path, NodeRegistry]:
+    node = folder / "HeldSource"
+    node.mkdir(parents=True)
+    (node / "schema.json").write_text(json.dumps(HELD_SOURCE))
+    (node / "node.py").write_text(HELD_SOURCE_PY)
+    registry = NodeRegistry(
+        paths=[folder], include_env=False, include_cwd=False, include_entry_points=False
+    )
+    assert registry.problems == []
+    return folder, registry
+
+
+def held_graph(
+    registry: NodeRegistry, tables: list[pa.Table], storage: dict[str, Any], *, hold: bool
+) -> Graph:
+    config = GraphConfig.model_validate({"stateStorage": storage or "memory"})
+    graph = Graph(id="totals", registry=registry, config=config)
+    columns = [t.to_pydict() for t in tables]
+    src = graph.add_node("held-source", settings={"tables": columns, "hold": hold}, id="src")
+    node = graph.add_node("aggregate", settings=TOTALS, id="agg")
+    graph.connect(src, "out", node, "in")
+    return graph
+
+
+TOTALS = {
+    "keys": ["sym"],
+    "aggregations": [{"column": "price", "op": "mean"}, {"column": "qty", "op": "list"}],
+}
+
+
+def test_a_graph_sends_one_total_for_many_tables(tmp_path: Path) -> None:
+    """The defect, through the runtime: one row per group per batch (13 rows for 6 groups)."""
+    _, registry = held_pack(tmp_path / "pack")
+    graph = held_graph(registry, [TRADES.slice(i, 3) for i in range(0, 8, 3)], {}, hold=False)
+    result = run_graph(graph, registry)
+    (table,) = result.outputs["agg.out"]
+    expected = TRADES.to_pandas().groupby("sym").agg(price_mean=("price", "mean"))
+    assert table["sym"].to_pylist() == expected.index.tolist()
+    assert table["price_mean"].to_pylist() == expected["price_mean"].tolist()
+    assert table["qty_list"].to_pylist() == [[2, 5, 8], [1, 3, 6], [4]]
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+async def test_a_killed_run_resumes_from_its_partials(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A kernel that dies mid-stream (SIGKILL) leaves the partials; the next run goes on."""
+    if kind == "file":
+        storage: dict[str, Any] = {"type": "file", "path": str(tmp_path / "state")}
+    else:
+        storage = {"type": "redis", "url": request.getfixturevalue("redis_server").url}
+    pack, registry = held_pack(tmp_path / "pack")
+    first, rest = [TRADES.slice(0, 3), TRADES.slice(3, 2)], [TRADES.slice(5)]
+    document = json.dumps(held_graph(registry, first, storage, hold=True).to_dict())
+    command = [sys.executable, "-c", CRASHING_RUN, str(pack), document]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 120)
+    process.kill()
+    await process.wait()
+    assert line == b"READY\n"
+    again = GraphRuntime(held_graph(registry, rest, storage, hold=False), registry)
+    assert await again.state.keys("totals/agg") == ["totals/agg/partial"]
+    result = await again.run_async()
+    (table,) = result.outputs["agg.out"]
+    assert table["qty_list"].to_pylist() == [[2, 5, 8], [1, 3, 6], [4]]  # all three tables
+    assert await again.state.keys("totals/agg") == []  # cleared once the total was sent
+    await again.state.close()

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from dataflow_jupyter import Graph
 
 
-
 def chain(graph: Graph, first: str, *steps: tuple[str, dict[str, Any]]) -> str:
     """``first`` -> each (type, settings) in turn, ``out`` to ``in``; the last node's id."""
     previous = first
