@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from _drive import drive
-from _table_nodes import node_registry
+from _table_nodes import node_registry, run_table_node
 
 from dataflow_jupyter.node import DataFlowNode, StatefulNode
 
@@ -45,3 +45,12 @@ def test_columns_that_differ(collect: type[DataFlowNode]) -> None:
 def test_no_input_gives_an_empty_table(collect: type[DataFlowNode]) -> None:
     ((port, table),) = drive(collect("c", {}), [])
     assert (port, table.num_rows, table.num_columns) == ("out", 0, 0)
+
+
+def test_through_the_runtime() -> None:
+    registry = node_registry()
+    tables = [ROWS.slice(s, 2).to_pydict() for s in range(0, len(ROWS), 2)]
+    out, errors = run_table_node(registry, "collect", {}, {"in": tables})
+    assert errors == []
+    (table,) = out
+    pd.testing.assert_frame_equal(table.to_pandas(), ROWS.to_pandas())

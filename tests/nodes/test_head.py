@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import pyarrow as pa
 import pytest
 from _drive import DriveContext, drive
 from _table_nodes import node_registry
 
-from dataflow_jupyter import DataPacket
+from dataflow_jupyter import DataPacket, Graph
 from dataflow_jupyter.node import DataFlowNode, StatefulNode
+from dataflow_jupyter.runtime import GraphRuntime
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ROWS = pa.table({"x": list(range(10)), "y": [str(i) for i in range(10)]})
 
@@ -52,3 +58,24 @@ def test_not_a_table_goes_to_error(head: type[DataFlowNode]) -> None:
     ((port, error),) = drive(head("h", {}), [("in", DataPacket(42))])
     assert port == "error"
     assert error.message.startswith("head (node 'h') port 'in' expects an Arrow table; got int")
+
+
+def test_through_the_runtime_head_stops_read_file(tmp_path: Path) -> None:
+    registry = node_registry()
+    path = tmp_path / "numbers.csv"
+    path.write_text("x\n" + "".join(f"{i}\n" for i in range(100_000)))
+    graph = Graph(id="head", registry=registry)
+    source = graph.add_node("read-file", settings={"path": str(path), "batchRows": 10}, id="rd")
+    node = graph.add_node("head", settings={"n": 25}, id="h")
+    graph.connect(source, "out", node, "in")
+    runtime = GraphRuntime(graph, registry)
+    try:
+        result = runtime.run()
+        got = pa.concat_tables(result.outputs["h.out"])
+        assert got["x"].to_pylist() == list(range(25))
+        emitted = runtime.stats.node("rd").emitted
+        assert emitted < 10_000  # read-file stopped reading long before the end
+        discarded = int(runtime.stats.edges.iloc[0]["discarded"])
+        assert runtime.stats.node("h").received + discarded == emitted  # nothing lost
+    finally:
+        runtime.close()

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from _drive import drive
-from _table_nodes import node_registry
+from _table_nodes import node_registry, run_table_node
 
 from dataflow_jupyter.node import DataFlowNode, StatefulNode
 
@@ -162,3 +162,21 @@ def test_invalid_settings_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         join("j", settings)
+
+
+def test_through_the_runtime_the_right_side_in_several_tables() -> None:
+    """The defects: only the first right table was joined, and with more left tables than
+    right ones ``run()`` never returned."""
+    registry = node_registry()
+    lefts = [TRADES.slice(i, 1).to_pydict() for i in range(len(TRADES))]
+    rights = [NAMES.slice(i, 2).to_pydict() for i in range(0, len(NAMES), 2)]
+    for how in ("inner", "left", "right", "outer"):
+        out, errors = run_table_node(
+            registry, "join", {"keys": "sym", "how": how}, {"left": lefts, "right": rights}
+        )
+        assert errors == []
+        got = pa.concat_tables(out).to_pandas()
+        expected = merged(how, on="sym")
+        if how in ("right", "outer"):
+            got, expected = in_order(got), in_order(expected)
+        pd.testing.assert_frame_equal(got, expected)

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from _drive import drive
-from _table_nodes import node_registry
+from _table_nodes import node_registry, run_table_node
 
 from dataflow_jupyter.node import DataFlowNode, StatefulNode
 
@@ -98,3 +98,19 @@ def test_invalid_settings_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         sort("s", settings)
+
+
+def test_through_the_runtime() -> None:
+    registry = node_registry()
+    tables = [ROWS.slice(s, 2).to_pydict() for s in range(0, len(ROWS), 2)]
+    out, errors = run_table_node(
+        registry, "sort", {"by": ["sym", "price"], "ascending": [False, True]}, {"in": tables}
+    )
+    assert errors == []
+    (table,) = out
+    pd.testing.assert_frame_equal(
+        table.to_pandas(),
+        ROWS.to_pandas()
+        .sort_values(["sym", "price"], ascending=[False, True], kind="stable")
+        .reset_index(drop=True),
+    )

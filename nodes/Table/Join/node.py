@@ -125,7 +125,11 @@ class Join(StatefulNode):
             return ErrorPacket(ErrorCode.VALIDATION, f"{self.where}: {exc}")
         if not tables:
             return None
-        return {"out": tables[0] if len(tables) == 1 else pa.concat_tables(tables)}
+        return {
+            "out": tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        }
 
     # -- the pure part: build, probe, unmatched ------------------------------------------------
 
@@ -143,7 +147,11 @@ class Join(StatefulNode):
         """``left`` joined to the right side (built): the rows of a ``merge`` for these rows."""
         assert self._index is not None  # build() came first
         assert self._matched is not None
-        self._left_schema = left.schema
+        if self._left_schema is None:
+            self._left_schema = left.schema
+        elif self._left_schema != left.schema:  # e.g. a column all null in one table
+            schemas = [self._left_schema, left.schema]
+            self._left_schema = pa.unify_schemas(schemas, promote_options="permissive")
         index = self._index
         codes = index.codes_of(left, self.keys)
         counts = np.where(codes >= 0, index.counts[np.maximum(codes, 0)], 0)
@@ -189,7 +197,11 @@ class Join(StatefulNode):
     def _result(self, tables: list[pa.Table]) -> Any:
         try:
             joined = [self.probe(table) for table in tables]
-            return {"out": joined[0] if len(joined) == 1 else pa.concat_tables(joined)}
+            return {
+                "out": joined[0]
+                if len(joined) == 1
+                else pa.concat_tables(joined, promote_options="permissive")
+            }
         except _ARROW_ERRORS as exc:
             msg = f"{self.where}: cannot join on {self.keys} = {self.right_keys}: {exc}"
             return ErrorPacket(ErrorCode.VALIDATION, msg)
