@@ -199,6 +199,8 @@ class Aggregate(StatefulNode):
         """The partial aggregates of one table: one row per group, in order of first row."""
         keys = self.keys or [_KEY]
         table = table.select(self.columns)
+        for key in self.keys:
+            table = _replace(table, key, _same_zero(table[key]))
         if not self.keys:
             table = table.append_column(_KEY, pa.repeat(pa.scalar(0, pa.int8()), len(table)))
         elif self.drop_null_keys:
@@ -262,12 +264,13 @@ class Aggregate(StatefulNode):
                 n_name, m_name, m2_name = (f"{index}.{p}" for p in ("n", "m", "m2"))
                 n = _floats(both[n_name])
                 m = _floats(both[m_name])
-                total_n = np.bincount(group_of_row, weights=n, minlength=len(merged))
-                total = np.bincount(group_of_row, weights=n * m, minlength=len(merged))
+                size = len(merged)
+                total_n = np.bincount(group_of_row, n, size).astype(np.float64)
+                total = np.bincount(group_of_row, n * m, size).astype(np.float64)
                 mean = np.divide(total, total_n, out=np.zeros_like(total), where=total_n > 0)
                 spread = _floats(both[m2_name]) + n * (m - mean[group_of_row]) ** 2
                 columns[m_name] = pa.array(mean)
-                columns[m2_name] = pa.array(np.bincount(group_of_row, spread, len(merged)))
+                columns[m2_name] = pa.array(np.bincount(group_of_row, spread, size).astype(float))
             elif aggregation.op in ("list", "distinct", "count_distinct"):
                 name = f"{index}.{PARTS[aggregation.op][0][0]}"
                 lists = _concat_lists(both[name], rows)
@@ -419,14 +422,22 @@ def _distinct_rows(lists: pa.ListArray) -> pa.ListArray:
     first appearance: the lists come in order and each list's values in theirs.
     """
     parents = pc.list_parent_indices(lists)
-    exploded = pa.table(
-        {"p": parents, "v": pc.list_flatten(lists), "i": np.arange(len(parents), dtype=np.int64)}
-    )
+    values = pc.list_flatten(lists)
+    index = np.arange(len(parents), dtype=np.int64)
+    exploded = pa.table({"p": parents, "v": _same_zero(values), "i": index})
     pairs = exploded.group_by(["p", "v"], use_threads=False).aggregate([("i", "min")])
-    pairs = pairs.take(pc.sort_indices(pairs["i_min"]))
-    sizes = np.bincount(pairs["p"].to_numpy(), minlength=len(lists))
+    first = pc.sort_indices(pairs["i_min"])
+    sizes = np.bincount(pairs["p"].take(first).to_numpy(), minlength=len(lists))
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pairs["v"].combine_chunks())
+    firsts = pairs["i_min"].take(first).combine_chunks()
+    return pa.ListArray.from_arrays(pa.array(offsets), values.take(firsts))
+
+
+def _same_zero(values: Any) -> Any:
+    """Floats with -0.0 made 0.0: pandas (and ==) holds them equal, Arrow's hashing not."""
+    if pa.types.is_floating(values.type):
+        return pc.add(values, pa.scalar(0.0, values.type))
+    return values
 
 
 def _aggregation(item: Any, where: str) -> Aggregation:

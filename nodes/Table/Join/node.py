@@ -182,12 +182,12 @@ class Join(StatefulNode):
         for field in schema:
             if field.name in self.shared:
                 column = taken[by_key[field.name]]
-                left_columns.append(
-                    column if column.type == field.type else column.cast(field.type)
-                )
+                if field.type not in (column.type, pa.null()):  # a null-typed left key: as is
+                    column = column.cast(field.type)
+                left_columns.append(column)
             else:
                 left_columns.append(pa.nulls(len(rows), field.type))
-        return self._assemble(pa.Table.from_arrays(left_columns, schema=schema), taken)
+        return self._assemble(pa.Table.from_arrays(left_columns, names=schema.names), taken)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class _Index:
         self.steps: list[Ints] = []  # per extra key: the sorted combined codes seen on the right
         code: Ints = np.zeros(len(table), dtype=np.int64)
         for position, key in enumerate(keys):
-            column = table[key]
+            column = _same_zero(table[key])
             if len(column):
                 encoded = pc.dictionary_encode(column, null_encoding="encode").combine_chunks()
                 dictionary = encoded.dictionary
@@ -262,7 +262,7 @@ class _Index:
         """Each left row's right code, -1 where no right row has its key."""
         code: Ints = np.zeros(len(left), dtype=np.int64)
         for position, (key, known) in enumerate(zip(keys, self.dictionaries, strict=True)):
-            values, dictionary = left[key], known
+            values, dictionary = _same_zero(left[key]), known
             if dictionary.type == pa.null():
                 dictionary = dictionary.cast(values.type)
             elif values.type != dictionary.type:
@@ -280,6 +280,13 @@ class _Index:
             found_slot[found_slot] = uniques[slot[found_slot]] == combined[found_slot]
             code = np.where(found_slot, slot, -1)
         return code
+
+
+def _same_zero(values: Any) -> Any:
+    """Floats with -0.0 made 0.0: pandas (and ==) holds them equal, Arrow's hashing not."""
+    if pa.types.is_floating(values.type):
+        return pc.add(values, pa.scalar(0.0, values.type))
+    return values
 
 
 def _take(table: pa.Table, rows: Any) -> pa.Table:
