@@ -17,11 +17,12 @@ Partials, per op (merged by summing unless said otherwise):
                           (Chan et al.); variance = m2 / (n - 1), ddof=1 as pandas
     list                  l (the values, null included, in arrival order; merged by concat)
     distinct              d (distinct values, null included once, in order of first
-                          appearance: pandas ``unique``)
+                          appearance: pandas ``unique``; -0.0 is 0.0, as ``==`` has it)
     count_distinct        d, counted without null at the end (pandas ``nunique``)
     approximate_median    a t-digest estimate that cannot be merged: ``batch`` mode only.
 
-Groups. With ``sort`` the result is ordered by the keys, ascending, nulls last (pandas
+Groups. Each merge orders the groups by their first row explicitly (Arrow's ``group_by``
+output order is not the input order). With ``sort`` the result is ordered by the keys, ascending, nulls last (pandas
 ``sort=True``); without it, in order of first appearance (pandas ``sort=False``). Rows whose
 key is null are dropped (pandas ``dropna=True``) unless ``nullKeys`` is ``keep``. With no keys
 the whole input is one group and the result has one row (also for an empty input).
