@@ -21,11 +21,12 @@ Partials, per op (merged by summing unless said otherwise):
     count_distinct        d, counted without null at the end (pandas ``nunique``)
     approximate_median    a t-digest estimate that cannot be merged: ``batch`` mode only.
 
-Groups. Each merge orders the groups by their first row explicitly (Arrow's ``group_by``
-output order is not the input order). With ``sort`` the result is ordered by the keys, ascending, nulls last (pandas
-``sort=True``); without it, in order of first appearance (pandas ``sort=False``). Rows whose
-key is null are dropped (pandas ``dropna=True``) unless ``nullKeys`` is ``keep``. With no keys
-the whole input is one group and the result has one row (also for an empty input).
+Groups. With ``sort`` the result is ordered by the keys, ascending, nulls last (pandas
+``sort=True``); without it, in order of first appearance (pandas ``sort=False``; each merge
+orders its groups by their first row explicitly, as Arrow's ``group_by`` output order is not
+the input order). Rows whose key is null are dropped (pandas ``dropna=True``) unless
+``nullKeys`` is ``keep``. A float key -0.0 is 0.0. With no keys the whole input is one group
+and the result has one row (also for an empty input).
 
 State. In ``total`` and ``running`` mode the merged partials (an Arrow table: the keys, then
 the parts of each aggregation, ``<index>.<part>``) live in the node's state under
