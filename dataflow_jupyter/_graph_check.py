@@ -51,6 +51,8 @@ def graph_problems(
             issues = spec.setting_problems(node.settings)
         except (ValueError, RecursionError, MemoryError) as exc:
             issues = [f"the settings could not be checked ({type(exc).__name__})"]
+        if not issues:
+            issues = _node_problems(node, registry)
         problems += [f"{node.describe()}: {issue}" for issue in issues]
     connected: set[tuple[str, str]] = set()
     links: dict[tuple[str, str, str, str], str] = {}
@@ -72,6 +74,23 @@ def graph_problems(
                     f"not connected; connect an edge to '{node_id}.{port.name}'"
                 )
     return problems + _cycle_problems(list(by_id), edges)
+
+
+def _node_problems(node: GraphNode, registry: NodeRegistry) -> list[str]:
+    """What the node's own class refuses in its settings (``DataFlowNode.settings_problems``):
+    the very checks its constructor makes when the graph runs."""
+    node_type = registry.get(node.type_id, node.version)
+    if not node_type.has_class:  # a spec registered alone: its documents are checked by spec
+        return []
+    try:
+        node_class = node_type.load()
+    except Exception as exc:  # noqa: BLE001 - a broken node pack is a problem of this node
+        return [f"its node class cannot be loaded: {exc}"]
+    prefix = f"settings of {node.type_id} {node.version} (node {node.id!r}): "
+    return [
+        problem.removeprefix(prefix)
+        for problem in node_class.settings_problems(node.id, node.settings)
+    ]
 
 
 def _duplicate_ids(kind: str, ids: list[str]) -> list[str]:

@@ -256,34 +256,12 @@ def _registry(folders: Sequence[str]) -> NodeRegistry:
 
 
 def _load(path: str, registry: NodeRegistry) -> Graph:
-    """The graph in ``path``, checked, with every node created once; else every problem."""
+    """The graph in ``path``, checked (node constructors included); else every problem."""
     graph = Graph.load(path, registry=registry)
-    problems = graph.problems(registry) + _creation_problems(graph, registry)
+    problems = graph.problems(registry)
     if problems:
         raise GraphValidationError(problems, source=f"{graph.id!r} ({path})")
     return graph
-
-
-def _creation_problems(graph: Graph, registry: NodeRegistry) -> list[str]:
-    """What node constructors refuse beyond the spec (e.g. inject's count 0 without interval).
-
-    Nodes of unknown types or with settings the spec refuses are skipped: ``problems()``
-    already names them.
-    """
-    problems = []
-    for node in graph.nodes:
-        if not registry.has(node.type_id, node.version):
-            continue
-        node_type = registry.get(node.type_id, node.version)
-        try:
-            if node_type.spec.setting_problems(node.settings):
-                continue
-            node_type.load()(node.id, node.settings)
-        except (ValueError, TypeError, ImportError) as exc:
-            problems.append(f"{node.describe()}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - every refusal becomes one listed problem
-            problems.append(f"{node.describe()}: {type(exc).__name__}: {exc}")
-    return problems
 
 
 def _state(

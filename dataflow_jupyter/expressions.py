@@ -17,7 +17,9 @@ bytecode); ``simpleeval`` walks the tree in Python on every call (about 1.4 µs 
 
 Allowed:
 
-- names ``value`` (the packet's value) and ``packet`` (the packet itself, read-only: only
+- names ``value`` (the packet's value; for a packet that carries an Arrow table, a read-only
+  ``TableView``: ``len(value)`` rows, ``value.columns``, ``'price' in value``) and
+  ``packet`` (the packet itself, read-only: only
   its metadata attributes ``trace_id``, ``packet_id``, ``origin_node``, ``timestamp``,
   ``schema_version`` and ``parents`` are reachable), plus the variables a caller declares;
 - constants (str, int, float, bool, None); list, tuple, set and dict displays, with ``*``
@@ -70,6 +72,10 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+import pyarrow as pa
+
+from dataflow_jupyter.packets import ErrorPacket
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -417,6 +423,8 @@ ALLOWED_ATTRIBUTES: Final = frozenset(
         "bit_length",
         # packet metadata
         *("trace_id", "packet_id", "origin_node", "timestamp", "schema_version", "parents"),
+        # a table packet's value (TableView)
+        *("columns", "num_rows"),
     }
 )
 
@@ -720,6 +728,50 @@ def expression_names(packet: DataPacket) -> dict[str, Any]:
     """The names an expression sees for ``packet``: its ``value`` and the packet itself.
 
     The packet is frozen and the checker lets an expression read only its metadata
-    attributes, so no copy is made.
+    attributes, so no copy is made. A packet that carries an Arrow table (and no value)
+    shows it as a ``TableView``: ``len(value)`` is its row count, ``value.columns`` its
+    column names, ``'price' in value`` tells whether it has that column. An error packet
+    (an ``error`` output) shows as its dict: ``value['code'] == 'TIMEOUT'``.
     """
-    return {"value": packet.value, "packet": packet}
+    binary = packet.binary_value
+    if binary is not None and packet.value is None and isinstance(binary, _TABLES):
+        return {"value": TableView(binary), "packet": packet}
+    value = packet.value
+    if isinstance(value, ErrorPacket):
+        return {"value": value.to_dict(), "packet": packet}
+    return {"value": value, "packet": packet}
+
+
+_TABLES: Final = (pa.Table, pa.RecordBatch)
+
+
+class TableView:
+    """What an expression sees as ``value`` for a table packet: read-only, nothing copied.
+
+    ``len(value)`` and ``value.num_rows`` are the row count, ``value.columns`` the column
+    names (a list), ``"price" in value`` whether the table has that column.
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: pa.Table | pa.RecordBatch) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return int(self._table.num_rows)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table.column_names
+
+    @property
+    def num_rows(self) -> int:
+        """The row count."""
+        return int(self._table.num_rows)
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._table.column_names)
+
+    def __repr__(self) -> str:
+        return f"<table {self.num_rows} rows x {len(self._table.column_names)} columns>"

@@ -111,6 +111,22 @@ class DataFlowNode(ABC):
         """The version of this node's type."""
         return self.spec.version
 
+    @classmethod
+    def settings_problems(cls, node_id: str, settings: Mapping[str, Any]) -> list[str]:
+        """What the node refuses in ``settings`` beyond their declared types (empty if fine).
+
+        ``Graph.validate`` (and so the canvas and ``dataflow validate``) asks this, so a
+        setting is refused when it is set, not when the graph runs. By default it builds the
+        node and reports what the constructor raises: a node pack writes its checks once, in
+        ``__init__`` (raise ``ValueError`` saying what, expected, got). A node whose
+        constructor does more than check (it never should) overrides this.
+        """
+        try:
+            cls(node_id, settings)
+        except Exception as exc:  # noqa: BLE001 - any refusal is a problem to report
+            return [str(exc) or type(exc).__name__]
+        return []
+
     async def setup(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Open what the node needs (connections, files). Called once before the first firing."""
 

@@ -37,6 +37,7 @@ __all__ = [
     "DataPacket",
     "ErrorCode",
     "ErrorPacket",
+    "describe_payload",
     "new_trace_id",
 ]
 
@@ -48,6 +49,27 @@ _trace_counter = itertools.count(1)
 def _new_packet_id() -> str:
     # itertools.count.__next__ is atomic under the GIL, so this is thread safe.
     return f"p{_PREFIX}{next(_packet_counter):x}"
+
+
+_MAX_REPR: Final = 200  # characters of a value's repr in a packet's repr
+_MAX_COLUMNS: Final = 8  # columns named in a table's description
+
+
+def describe_payload(payload: Any) -> str:
+    """A short, bounded description of a payload (reprs of packets, steps, queues).
+
+    A table is described by its shape and first columns, never printed whole; any other
+    value by its repr, cut at 200 characters.
+    """
+    if isinstance(payload, pa.Table | pa.RecordBatch):
+        names = [f"{f.name}: {f.type}" for f in payload.schema][:_MAX_COLUMNS]
+        more = ", ..." if payload.num_columns > _MAX_COLUMNS else ""
+        return (
+            f"<table {payload.num_rows:,} rows x {payload.num_columns} columns: "
+            f"{', '.join(names)}{more}>"
+        )
+    text = repr(payload)
+    return text if len(text) <= _MAX_REPR else f"{text[: _MAX_REPR - 3]}..."
 
 
 def new_trace_id() -> str:
@@ -157,6 +179,12 @@ class DataPacket:
     def payload(self) -> Any:
         """The binary value when there is one, else the value."""
         return self.value if self.binary_value is None else self.binary_value
+
+    def __repr__(self) -> str:
+        return (
+            f"DataPacket({describe_payload(self.payload)}, origin_node={self.origin_node!r}, "
+            f"trace_id={self.trace_id!r}, packet_id={self.packet_id!r})"
+        )
 
     def to_pandas(self) -> pd.DataFrame:
         """The payload as a DataFrame.

@@ -112,6 +112,11 @@ class NodeType:
     def __repr__(self) -> str:
         return f"<NodeType {self.spec.id} {self.spec.version} from {self.path or self.source}>"
 
+    @property
+    def has_class(self) -> bool:
+        """Whether a class comes with the spec (``False`` for a spec registered alone)."""
+        return self._node_class is not None or self.path is not None
+
     def load(self) -> type[DataFlowNode]:
         """The node class, importing ``node.py`` the first time; ``NodeLoadError`` if broken."""
         with self._lock:

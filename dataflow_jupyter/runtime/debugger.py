@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from dataflow_jupyter.expressions import Expression, compile_expression, expression_names
-from dataflow_jupyter.runtime.inspect import frame_of
+from dataflow_jupyter.packets import describe_payload
+from dataflow_jupyter.runtime.inspect import frame_page
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
@@ -72,8 +74,8 @@ class Step:
         )
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{k}={p.payload!r:.40}" for k, p in self.inputs.items())
-        outs = ", ".join(f"{k}={p.payload!r:.40}" for k, p in self.outputs)
+        ins = ", ".join(f"{k}={describe_payload(p.payload):.60}" for k, p in self.inputs.items())
+        outs = ", ".join(f"{k}={describe_payload(p.payload):.60}" for k, p in self.outputs)
         return f"<Step {self.index} {self.kind} {self.node_id} {self.status}: ({ins}) -> ({outs})>"
 
     def _repr_html_(self) -> str:
@@ -92,8 +94,18 @@ class Step:
                 parts.append("<div>(none)</div>")
             for port, packet in packets:
                 parts.append(f"<div><code>{html.escape(port)}</code></div>")
-                parts.append(frame_of([packet]).to_html(index=False))
+                parts.append(_preview_html(packet))
         return "".join(parts)
+
+
+def _preview_html(packet: DataPacket) -> str:
+    """A packet as an HTML table of at most pandas' ``display.max_rows`` rows."""
+    limit = int(pd.get_option("display.max_rows") or 60)
+    page, total = frame_page([packet], 0, limit)
+    shown = page.to_html(index=False, max_cols=int(pd.get_option("display.max_columns") or 20))
+    if total > len(page):
+        shown += f"<div><i>first {len(page):,} of {total:,} rows</i></div>"
+    return shown
 
 
 class _Gate:
@@ -209,7 +221,7 @@ class Debugger:
                         "position": position,
                         "packet_id": packet.packet_id,
                         "trace_id": packet.trace_id,
-                        "value": packet.payload,
+                        "value": _pending_value(packet.payload),
                     }
                 )
         columns = ["edge", "source", "target", "position", "packet_id", "trace_id", "value"]
@@ -349,6 +361,11 @@ class Debugger:
 
     def _publish(self, event: dict[str, Any]) -> None:
         self._rt._publish(event)
+
+
+def _pending_value(payload: Any) -> Any:
+    """A queued payload as ``pending`` shows it: a table by its shape, a value as itself."""
+    return describe_payload(payload) if isinstance(payload, pa.Table | pa.RecordBatch) else payload
 
 
 def _peek_inputs(run: NodeRun) -> dict[str, DataPacket]:

@@ -13,8 +13,10 @@ branches have their own workers and run concurrently (synchronous ``process`` ca
 worker threads). Sources run as tasks of their own.
 
 Backpressure rule. Edges are bounded channels. A ``block`` edge that is full suspends the
-emitting firing, which keeps its worker (and its concurrency slot) until the consumer takes
-a packet; a source that emits into it waits too, so a slow sink slows the whole chain.
+emitting firing, which keeps its worker until the consumer takes a packet; a source that
+emits into it waits too, so a slow sink slows the whole chain. A firing that waits for room
+gives up its concurrency slot while it waits, so the consumer it waits for can always get
+one (otherwise ``max_concurrency`` waiting producers would wait for each other forever).
 
 End of stream. A source whose ``run`` returns (inject with a count, read-file at the end of
 its file, a source written in Python) has finished: its own ``finish`` hook runs, then its
@@ -81,6 +83,8 @@ __all__ = ["GraphRuntime"]
 
 _log = logging.getLogger("dataflow_jupyter.runtime")
 _YIELD_EVERY = 64  # a worker yields to the loop after this many firings that never suspended
+_SOURCE_GRACE_S = 5.0  # how long a run's end waits for cancelled sources
+_LAST_LOOK_S = 0.05  # after a stop's timeout, one short wait for the cancelled run
 
 StateChoice = Literal["memory", "file", "redis"] | StateAdapter
 
@@ -125,6 +129,8 @@ class GraphRuntime:
         self._session: Session | None = None
         self._sources: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[RunResult] | None = None
+        self.not_stopped: list[str] = []  # nodes a stop() left running (they ignored it)
+        self.last_replay: RunResult | None = None  # the result of the last dlq.replay()
         self._loops = LoopOwner()
         # Nodes are instantiated now, so bad settings fail here and the first run starts at
         # once; every later run (or a changed graph) gets a fresh session.
@@ -193,26 +199,46 @@ class GraphRuntime:
         """Stop a started run: stop the sources, drain in-flight packets, tear down.
 
         With ``drain=False``, or when draining takes longer than ``timeout`` seconds,
-        everything still running is cancelled. Returns the run's result.
+        everything still running is cancelled. Returns the run's result within ``timeout``
+        seconds whatever a node does: a node that ignores its cancellation is left running
+        in the background, logged as a warning and listed in ``not_stopped``.
         """
         task = self._background
         if task is None:
             return None
-        await self._cancel_sources()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.not_stopped = []
+        await self._cancel_sources(deadline)
         if not drain:
             task.cancel()
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
+            return await asyncio.wait_for(asyncio.shield(task), max(deadline - loop.time(), 0))
         except TimeoutError:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=max(deadline - loop.time(), _LAST_LOOK_S))
+            if not task.done():
+                session = self._session
+                busy = [r.node_id for r in session.runs if r.busy] if session else []
+                self._left_running(busy or ["(the run's teardown)"], timeout)
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
         finally:
             self._background = None
         return self._result(self._session) if self._session is not None else None
+
+    def _left_running(self, node_ids: list[str], timeout: float) -> None:
+        for node_id in node_ids:
+            if node_id not in self.not_stopped:
+                self.not_stopped.append(node_id)
+            _log.warning(
+                "graph %r: node %r did not stop within %.3g s of being cancelled; it is left "
+                "running in the background (a node should let asyncio.CancelledError through)",
+                self.graph.id,
+                node_id,
+                timeout,
+            )
 
     async def wait(self) -> RunResult | None:
         """Wait until a started run ends (on its own or through ``stop()``); return its result.
@@ -334,7 +360,7 @@ class GraphRuntime:
             await self._dispatch(session)
 
     async def _dispatch(self, session: Session) -> None:
-        workers: set[asyncio.Task[None]] = set()
+        workers: dict[asyncio.Task[None], NodeRun] = {}
         failures: list[BaseException] = []
         # A background run shows progress only when asked: its line would land in whatever
         # cell runs at the time.
@@ -355,12 +381,13 @@ class GraphRuntime:
                         not run.ready() and not (run.any_closed and session.settle(run))
                     ):
                         continue
-                    if len(workers) >= self.max_concurrency:
+                    if self._slots_taken(workers) >= self.max_concurrency:
                         waiting_for_slot.append(run)
                         continue
                     run.busy = True  # one worker per node; it releases the node on exit
-                    workers.add(asyncio.create_task(self._worker(session, run, workers, failures)))
-                if len(workers) < self.max_concurrency:
+                    task = asyncio.create_task(self._worker(session, run, workers, failures))
+                    workers[task] = run
+                if waiting_for_slot and self._slots_taken(workers) < self.max_concurrency:
                     for run in waiting_for_slot:
                         session.mark(run)
                     waiting_for_slot.clear()
@@ -405,7 +432,7 @@ class GraphRuntime:
         self,
         session: Session,
         run: NodeRun,
-        workers: set[asyncio.Task[None]],
+        workers: dict[asyncio.Task[None], NodeRun],
         failures: list[BaseException],
     ) -> None:
         try:
@@ -426,11 +453,19 @@ class GraphRuntime:
             failures.append(exc)
         finally:
             run.busy = False
-            workers.discard(asyncio.current_task())
+            workers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             session.mark(run)
             session.wake.set()
 
-    async def _cancel_sources(self) -> None:
+    def _slots_taken(self, workers: dict[asyncio.Task[None], NodeRun]) -> int:
+        """Workers that hold a concurrency slot: those not waiting for room on an edge."""
+        if len(workers) < self.max_concurrency:
+            return len(workers)
+        return sum(1 for run in workers.values() if not run.blocked_puts)
+
+    async def _cancel_sources(self, deadline: float | None = None) -> None:
+        """Cancel the sources and wait for them until ``deadline`` (loop time; by default
+        ``_SOURCE_GRACE_S`` from now); a source still running then is reported."""
         sources, self._sources = self._sources, []
         for task in sources:
             task.cancel()
@@ -439,8 +474,15 @@ class GraphRuntime:
             for run in session.runs:
                 if run.is_source:
                     session.close_outputs(run)
-        if sources:
-            await asyncio.gather(*sources, return_exceptions=True)
+        if not sources:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        end = deadline if deadline is not None else start + _SOURCE_GRACE_S
+        _, running = await asyncio.wait(sources, timeout=max(end - start, 0))
+        if running and session is not None:
+            names = {task: node_id for node_id, task in session.source_tasks.items()}
+            self._left_running([names.get(t, t.get_name()) for t in running], end - start)
 
     def _result(self, session: Session) -> RunResult:
         return RunResult(
@@ -456,7 +498,9 @@ class GraphRuntime:
         return self._loops.run(self._replay_async(letters))
 
     async def _replay_async(self, letters: list[DeadLetter]) -> RunResult:
-        session = self._open_session()
+        """Fire the letters' nodes again in a session of its own: ``rt.stats`` and frames keep
+        the run's figures; the replay's are in the result (and ``rt.last_replay``)."""
+        session = self._new_session()
         for letter in letters:
             session.nodes[letter.node_id].replays.append(dict(letter.inputs))
         for run in session.runs:
@@ -467,7 +511,8 @@ class GraphRuntime:
             await self._drive(session)
         finally:
             await session.teardown()
-        return self._result(session)
+        self.last_replay = self._result(session)
+        return self.last_replay
 
 
 _frozen_runs = 0
