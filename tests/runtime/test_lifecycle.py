@@ -100,7 +100,6 @@ def life(registry: NodeRegistry) -> NodeRegistry:
     )
     registry.register(spec("quick", ["in"], ["out"], execution={"offload": "thread"}), Quick)
     registry.register(spec("late", ["in"], ["out"], execution={"offload": "thread"}), Late)
-    registry.register(spec("late-inline", ["in"], ["out"], execution={"offload": "none"}), Late)
     give = [{"name": "give", "type": "json", "default": 0}]
     registry.register(spec("bare", ["in"], ["out"], settings=give), Bare)
     empty = [{"name": "empty", "type": "boolean", "default": False}]
@@ -171,13 +170,12 @@ async def test_stop_during_a_retry_backoff_counts_the_packet(life: NodeRegistry)
     await rt.aclose()
 
 
-@pytest.mark.parametrize("type_id", ["late", "late-inline"])
 def test_a_late_emit_is_counted_and_logged(
-    life: NodeRegistry, caplog: pytest.LogCaptureFixture, type_id: str
+    life: NodeRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
     g = Graph(id="late", registry=life)
     src = g.add_node("numbers", settings={"count": 3})
-    late = g.add_node(type_id)
+    late = g.add_node("late")
     g.connect(src, "out", late, "in")
     rt = GraphRuntime(g, life)
     with caplog.at_level(logging.WARNING, logger="dataflow_jupyter.runtime"):
