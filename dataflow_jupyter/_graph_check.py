@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.spec import NodeSpec, PortSpec
 
-__all__ = ["expression_problem", "graph_problems"]
+__all__ = ["expression_problem", "graph_problems", "node_problems"]
 
 
 def graph_problems(
@@ -35,25 +35,7 @@ def graph_problems(
         return problems
     problems += _duplicate_ids("node", [node.id for node in nodes])
     problems += _duplicate_ids("edge", [edge.id for edge in edges])
-    by_id: dict[str, GraphNode] = {}
-    specs: dict[str, NodeSpec] = {}
-    for node in nodes:
-        if node.id in by_id:
-            continue
-        by_id[node.id] = node
-        try:
-            spec = registry.spec(node.type_id, node.version)
-        except UnknownNodeError as exc:
-            problems.append(f"node {node.id!r}: {exc}")
-            continue
-        specs[node.id] = spec
-        try:
-            issues = spec.setting_problems(node.settings)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            issues = [f"the settings could not be checked ({type(exc).__name__})"]
-        if not issues:
-            issues = _node_problems(node, registry)
-        problems += [f"{node.describe()}: {issue}" for issue in issues]
+    by_id, specs = _check_nodes(nodes, registry, problems)
     connected: set[tuple[str, str]] = set()
     links: dict[tuple[str, str, str, str], str] = {}
     for edge in edges:
@@ -74,6 +56,43 @@ def graph_problems(
                     f"not connected; connect an edge to '{node_id}.{port.name}'"
                 )
     return problems + _cycle_problems(list(by_id), edges)
+
+
+def node_problems(nodes: Sequence[GraphNode], registry: NodeRegistry) -> list[str]:
+    """The problems each node has on its own (type, version, settings).
+
+    For a document whose shape is broken elsewhere: these are reported with the shape
+    problems, so one reading shows both.
+    """
+    problems: list[str] = []
+    _check_nodes(nodes, registry, problems)
+    return problems
+
+
+def _check_nodes(
+    nodes: Sequence[GraphNode], registry: NodeRegistry, problems: list[str]
+) -> tuple[dict[str, GraphNode], dict[str, NodeSpec]]:
+    """Append each node's problems; return the nodes by id and the specs of known ones."""
+    by_id: dict[str, GraphNode] = {}
+    specs: dict[str, NodeSpec] = {}
+    for node in nodes:
+        if node.id in by_id:
+            continue
+        by_id[node.id] = node
+        try:
+            spec = registry.spec(node.type_id, node.version)
+        except UnknownNodeError as exc:
+            problems.append(f"node {node.id!r}: {exc}")
+            continue
+        specs[node.id] = spec
+        try:
+            issues = spec.setting_problems(node.settings)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            issues = [f"the settings could not be checked ({type(exc).__name__})"]
+        if not issues:
+            issues = _node_problems(node, registry)
+        problems += [f"{node.describe()}: {issue}" for issue in issues]
+    return by_id, specs
 
 
 def _node_problems(node: GraphNode, registry: NodeRegistry) -> list[str]:

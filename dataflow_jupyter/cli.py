@@ -24,6 +24,11 @@ Commands
     as JSON (a list of ``schema.json`` documents).
 ``dataflow --version``
 
+Node packs: importing a ``node.py`` or loading an entry point may take at most
+``$DATAFLOW_IMPORT_TIMEOUT`` seconds (default 30); one that takes longer, calls
+``sys.exit`` or raises ``KeyboardInterrupt`` is reported (``warning: path: reason``, or a
+problem of the graph that uses it) and the command goes on without it.
+
 Streams: results go to stdout; progress, logs, registry problems (``warning: path:
 reason``) and errors go to stderr.
 
@@ -64,6 +69,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from dataflow_jupyter._packcall import DEFAULT_CLI_IMPORT_TIMEOUT
 from dataflow_jupyter._version import __version__
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry, RegistryWarning
@@ -87,6 +93,7 @@ _DRAIN_S: Final = 5.0  # how long in-flight packets may drain after Ctrl-C
 _POLL_S: Final = 0.05  # how often the driver looks whether the run has ended
 _SHOWN_ERRORS: Final = 10
 _LOG_HANDLER: Final = "dataflow-cli"
+IMPORT_TIMEOUT_ENV: Final = "DATAFLOW_IMPORT_TIMEOUT"
 _LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -247,12 +254,27 @@ def _registry(folders: Sequence[str]) -> NodeRegistry:
     if missing:
         msg = f"--nodes {missing[0]!r} is not a folder. Pass a folder that holds node folders"
         raise _BadInputError(msg)
-    registry = NodeRegistry.default()
+    registry = NodeRegistry.default(import_timeout=_import_timeout())
     for folder in folders:
         registry.add_path(folder, source="--nodes")
     for problem in registry.problems:
         _err(f"warning: {problem}")
     return registry
+
+
+def _import_timeout() -> float:
+    """Seconds a node.py import may take: ``$DATAFLOW_IMPORT_TIMEOUT``, else 30."""
+    text = os.environ.get(IMPORT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CLI_IMPORT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        msg = f"{IMPORT_TIMEOUT_ENV} is seconds greater than 0 (such as 30); got {text!r}"
+        raise _BadInputError(msg)
+    return seconds
 
 
 def _load(path: str, registry: NodeRegistry) -> Graph:

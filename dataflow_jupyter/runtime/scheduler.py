@@ -58,6 +58,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dataflow_jupyter.dataroot import DataRoot
 from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime._sync import LoopOwner
@@ -69,6 +70,7 @@ from dataflow_jupyter.runtime.session import Session
 from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
 
     import pandas as pd
@@ -90,7 +92,11 @@ StateChoice = Literal["memory", "file", "redis"] | StateAdapter
 
 
 class GraphRuntime:
-    """Runs a validated graph. See the module docstring for the policy."""
+    """Runs a validated graph. See the module docstring for the policy.
+
+    ``data_root``: the folder that nodes' file paths and file state stay inside (default: the
+    graph file's folder; see ``dataflow_jupyter.dataroot``). Only code widens it.
+    """
 
     def __init__(
         self,
@@ -104,6 +110,7 @@ class GraphRuntime:
         max_outputs: int = 10_000,
         log: ExecutionLog | bool = True,
         progress: bool | None = None,
+        data_root: str | os.PathLike[str] | DataRoot | None = None,
     ) -> None:
         self.registry = registry or graph.registry or NodeRegistry.default()
         graph.validate(self.registry)
@@ -111,7 +118,9 @@ class GraphRuntime:
         assert analysis.order is not None  # validate() refuses cycles
         self.graph = graph
         self._order = list(analysis.order)
-        self.state = _make_state(state, graph)
+        # Files stay under this folder (dataflow_jupyter.dataroot); only code widens it.
+        self.data_root = DataRoot.choose(data_root, graph.folder)
+        self.state = _make_state(state, graph, self.data_root)
         self.executor: Executor = executor or LocalExecutor()
         self.max_concurrency = max_concurrency or graph.config.max_concurrency
         if self.max_concurrency < 1:
@@ -335,7 +344,7 @@ class GraphRuntime:
         return self._session
 
     def _new_session(self) -> Session:
-        return Session(
+        session = Session(
             self.graph,
             self.registry,
             self._order,
@@ -347,6 +356,9 @@ class GraphRuntime:
             max_outputs=self.max_outputs,
             publish=self._publish if self._subscribers else None,
         )
+        for run in session.runs:
+            run.instance.bind_data_root(self.data_root)
+        return session
 
     def _publish(self, event: dict[str, Any]) -> None:
         for callback in list(self._subscribers):
@@ -539,7 +551,7 @@ def _heap_frozen() -> Iterator[None]:
             gc.unfreeze()
 
 
-def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
+def _make_state(choice: StateChoice | None, graph: Graph, data_root: DataRoot) -> StateAdapter:
     storage = graph.config.state_storage
     kind: object = storage.type if choice is None else choice
     if isinstance(kind, StateAdapter):
@@ -547,8 +559,8 @@ def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
     if kind == "memory":
         return MemoryState()
     if kind == "file":
-        root = Path(storage.path) if storage.path else Path(".dataflow-state") / graph.id
-        return FileState(root)
+        folder = storage.path or str(Path(".dataflow-state") / graph.id)
+        return FileState(data_root.make_dirs(folder, where="config.stateStorage.path"))
     if kind == "redis":
         try:
             module = importlib.import_module("dataflow_jupyter.state.redis")

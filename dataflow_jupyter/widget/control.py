@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow_jupyter.runtime import GraphRuntime
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Collection, Coroutine
 
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.registry import NodeRegistry
@@ -244,8 +244,20 @@ class RunControl:
         if self.debugger is dbg:
             self.debugger = None
 
-    def set_breakpoint(self, node_id: str, *, enabled: bool) -> None:
-        """Remember a breakpoint and apply it to the editor's debugger."""
+    def set_breakpoint(self, node_id: str, *, enabled: bool, nodes: Collection[str]) -> None:
+        """Remember a breakpoint and apply it to the editor's debugger.
+
+        Only on a node of the canvas's graph (``nodes``): anything else raises ``ValueError``.
+        Breakpoints on nodes since removed are dropped, so there are never more than nodes.
+        """
+        if enabled and node_id not in nodes:
+            msg = (
+                f"no node {node_id!r:.80} in the canvas's graph to set a breakpoint on; "
+                f"nodes: {', '.join(sorted(nodes)[:20]) or 'none'}"
+            )
+            raise ValueError(msg)
+        for stale in self.board.breakpoints - set(nodes):
+            self.board.set_breakpoint(stale, enabled=False)
         self.board.set_breakpoint(node_id, enabled=enabled)
         dbg = self.debugger
         if dbg is None or dbg.done:

@@ -65,6 +65,7 @@ __all__ = ["GraphEditor"]
 
 _log = logging.getLogger("dataflow_jupyter.widget")
 _T = TypeVar("_T")
+_KERNEL_TRAITS = frozenset({"status", "catalog"})  # synced to the front end, never from it
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 _ESM_FILE = _STATIC / "canvas.js"
 _CSS_FILE = _STATIC / "canvas.css"
@@ -256,8 +257,25 @@ class GraphEditor(anywidget.AnyWidget):
         return self._control.open_debugger(self.to_graph())
 
     def set_breakpoint(self, node_id: str, *, enabled: bool = True) -> None:
-        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does."""
-        self._control.set_breakpoint(node_id, enabled=enabled)
+        """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does.
+
+        ``ValueError`` for a node that is not in the canvas's graph.
+        """
+        nodes = self.graph.get("nodes")
+        ids = {n.get("id") for n in nodes if isinstance(n, dict)} if isinstance(nodes, list) else ()
+        self._control.set_breakpoint(node_id, enabled=enabled, nodes={*ids} - {None})
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """A trait update from the front end: only ``graph`` is the front end's to write.
+
+        ``status`` and ``catalog`` belong to the kernel; a write to them is dropped and the
+        front end is sent the kernel's value back.
+        """
+        refused = sorted(set(sync_data) & _KERNEL_TRAITS)
+        if refused:
+            _log.warning("ignored a front-end write to the kernel's trait(s) %s", refused)
+            self.send_state(refused)
+        super().set_state({k: v for k, v in sync_data.items() if k not in _KERNEL_TRAITS})
 
     async def wait(self) -> None:
         """Wait until the runs, steps and stops started so far have ended.
@@ -398,7 +416,10 @@ class GraphEditor(anywidget.AnyWidget):
         self._control.stop()
 
     def _on_set_breakpoint(self, message: dict[str, Any]) -> None:
-        self._control.set_breakpoint(message["node"], enabled=message["enabled"])
+        try:
+            self.set_breakpoint(message["node"], enabled=message["enabled"])
+        except ValueError as exc:
+            _log.warning("ignored the canvas's set-breakpoint: %s", exc)
 
     def _on_inspect(self, message: dict[str, Any]) -> None:
         answer, buffers = answer_inspect(self.runtime, message)

@@ -58,6 +58,7 @@ class ReadFile(IONode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.path = Path(self.settings["path"])
+        self.where = f"read-file (node {node_id!r}) setting 'path'"
         where = f"settings of read-file {self.version} (node {node_id!r})"
         self.format: str = self.settings["format"]
         if self.format == "auto":
@@ -110,14 +111,15 @@ class ReadFile(IONode):
         """The file's batches and what to close; opening checks that the file can be parsed."""
         resources = contextlib.ExitStack()
         try:
+            # Under the data root, regular files only (the graph's folder unless widened in code).
+            file = resources.enter_context(self.data_root.open_read(self.path, where=self.where))
             if self.format == "parquet":
-                reader: Any = resources.enter_context(pq.ParquetFile(self.path))
+                reader: Any = resources.enter_context(pq.ParquetFile(file))
                 schema = reader.schema_arrow
                 batches = reader.iter_batches(batch_size=self.batch_rows)
             else:
                 # A Python file object, not a path: given a path, Arrow reads ~32 blocks ahead
                 # in the background, which for a 50 MB file is most of it.
-                file = resources.enter_context(self.path.open("rb"))
                 if self.format == "csv":
                     reader = self._open_csv(file)
                 else:
