@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -226,19 +227,29 @@ def test_a_large_file_streams_in_bounded_memory(registry: NodeRegistry, tmp_path
 DATA = pathlib.Path(__file__).parent.parent / "data"
 
 
+@pytest.fixture
+def penguins(data_root: Path) -> Path:
+    """tests/data/penguins.csv, copied under the test's data root."""
+    path = data_root / "penguins.csv"
+    shutil.copyfile(DATA / "penguins.csv", path)
+    return path
+
+
 def read_table(registry: NodeRegistry, **settings: Any) -> pa.Table:
     result, node = read(registry, **settings)
     assert "log.out" not in result.outputs, result.outputs.get("log.out")
     return pa.concat_tables(result.outputs[f"{node}.out"])
 
 
-def test_text_na_is_null_in_a_text_column_like_pandas(registry: NodeRegistry) -> None:
+def test_text_na_is_null_in_a_text_column_like_pandas(
+    registry: NodeRegistry, penguins: Path
+) -> None:
     """The defect: read-file kept the text 'NA' of penguins.csv as a value of 'sex'."""
-    table = read_table(registry, path=str(DATA / "penguins.csv"), batchRows=50)
+    table = read_table(registry, path=str(penguins), batchRows=50)
     assert table.num_rows == 344
     assert table["sex"].null_count == 11
     assert "NA" not in table["sex"].to_pylist()
-    expected = pd.read_csv(DATA / "penguins.csv")
+    expected = pd.read_csv(penguins)
     pd.testing.assert_frame_equal(table.to_pandas(), expected)
 
 
@@ -284,8 +295,8 @@ def test_null_values_setting_replaces_the_list(registry: NodeRegistry, tmp_path:
     assert table["name"].to_pylist() == ["NA", "-", ""]
 
 
-def test_columns_in_file_order_and_skip_rows(registry: NodeRegistry) -> None:
-    path = str(DATA / "penguins.csv")
+def test_columns_in_file_order_and_skip_rows(registry: NodeRegistry, penguins: Path) -> None:
+    path = str(penguins)
     table = read_table(registry, path=path, columns=["sex", "species"], batchRows=100)
     expected = pd.read_csv(path, usecols=["sex", "species"])
     assert table.column_names == ["species", "sex"]  # pandas usecols keeps the file's order
@@ -296,8 +307,8 @@ def test_columns_in_file_order_and_skip_rows(registry: NodeRegistry) -> None:
     pd.testing.assert_frame_equal(table.to_pandas(), expected)
 
 
-def test_a_missing_column_goes_to_error(registry: NodeRegistry) -> None:
-    result, node = read(registry, path=str(DATA / "penguins.csv"), columns=["specie"])
+def test_a_missing_column_goes_to_error(registry: NodeRegistry, penguins: Path) -> None:
+    result, node = read(registry, path=str(penguins), columns=["specie"])
     (error,) = result.outputs["log.out"]
     assert "the file has no column 'specie' (setting 'columns'); its columns: species, " in (
         error.message
