@@ -235,6 +235,18 @@ def test_the_partials_live_in_the_state_and_a_restart_resumes(
     assert asyncio.run(state.keys("g/agg")) == []  # cleared once the total was sent
 
 
+def test_partials_made_with_other_settings_are_refused(aggregate: type[DataFlowNode]) -> None:
+    state = MemoryState()
+    first = aggregate("agg", {"keys": ["sym"], "aggregations": [{"column": "qty", "op": "sum"}]})
+    first.bind_state(state, "g/agg")  # type: ignore[attr-defined]
+    drive(first, [("in", TRADES)], finish=False)
+    other = aggregate("agg", {"keys": ["day"], "aggregations": [{"column": "qty", "op": "sum"}]})
+    other.bind_state(state, "g/agg")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="were made with other settings") as info:
+        drive(other, [("in", TRADES)])
+    assert 'these are {"keys":["day"],' in str(info.value)
+
+
 def test_a_missing_column_or_a_misfit_op_goes_to_error(aggregate: type[DataFlowNode]) -> None:
     node = make(aggregate, keys=["venue"], aggregations=[{"column": "qty", "op": "sum"}])
     ((port, error),) = drive(node, [("in", TRADES)])

@@ -39,6 +39,7 @@ the total and deletes the key.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -88,6 +89,7 @@ _KEY: Final = "__group"  # the key of every row when there are no keys
 _ROW: Final = "__row"
 _FIRST: Final = "__first"
 _STATE: Final = "partial"
+_SETTINGS_KEY: Final = b"dataflow.aggregate.settings"
 _PYARROW_MAJOR: Final = int(pa.__version__.split(".")[0])
 _THREAD_ROWS: Final = 50_000  # merges of more rows than this run in a worker thread
 
@@ -153,6 +155,10 @@ class Aggregate(StatefulNode):
         self.columns = list(dict.fromkeys(used))
         self._partial: pa.Table | None = None
         self._loaded = False
+        # what the stored partials depend on: a run with other settings must not merge them
+        made_of = {"keys": keys, "aggregations": [[a.column, a.op] for a in self.aggregations]}
+        made_of["nullKeys"] = self.settings["nullKeys"]
+        self._fingerprint = json.dumps(made_of, separators=(",", ":"))
 
     async def setup(self) -> None:
         """Each run reads the partials from the state again, at its first firing."""
@@ -177,6 +183,7 @@ class Aggregate(StatefulNode):
             merged = self._try(merge)
         if isinstance(merged, ErrorPacket):
             return merged
+        merged = merged.replace_schema_metadata({_SETTINGS_KEY: self._fingerprint})
         await self.state.set(_STATE, merged)
         self._partial = merged
         if self.mode == "running":
@@ -325,6 +332,16 @@ class Aggregate(StatefulNode):
                     "Arrow table of partial aggregates; delete the key to start afresh"
                 )
                 raise TypeError(msg)
+            if stored is not None:
+                made_by = (stored.schema.metadata or {}).get(_SETTINGS_KEY, b"").decode()
+                if made_by != self._fingerprint:
+                    msg = (
+                        f"{self.where}: the partial aggregates in the state (key {_STATE!r}) "
+                        f"were made with other settings ({made_by or 'unknown'}); these are "
+                        f"{self._fingerprint}. Delete the key (or use another state) to start "
+                        "afresh, or run with the settings that made them"
+                    )
+                    raise ValueError(msg)
             self._partial = stored
             self._loaded = True
         return self._partial
