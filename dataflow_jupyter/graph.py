@@ -58,7 +58,7 @@ from pydantic import ValidationError
 
 from dataflow_jupyter import _graph_analysis
 from dataflow_jupyter._graph_analysis import Branch, GraphAnalysis
-from dataflow_jupyter._graph_check import graph_problems, node_problems
+from dataflow_jupyter._graph_check import connection_refusal, graph_problems, node_problems
 from dataflow_jupyter._graph_model import (
     EXTENSION,
     ID_PATTERN,
@@ -262,11 +262,21 @@ class Graph:
         filter: str | None = None,
         buffer: EdgeBuffer | Mapping[str, Any] | int | None = None,
         id: str | None = None,
+        force: bool = False,
     ) -> str:
         """Connect an output to an input and return the edge id (``e1``, ``e2``, ...).
 
         ``connect("n1", "response", "n2", "in")`` or ``connect("n1.response", "n2.in")``.
         ``buffer`` is an ``EdgeBuffer``, a dict, or just a size.
+
+        The connection is checked at once, as the canvas checks one, against the graph's
+        registry (without one, ``NodeRegistry.default()``, the registry ``add_node`` locks
+        versions from): a port the node type does not have, port types that may not connect,
+        a node feeding itself, a repeated edge, or a node whose type the registry does not
+        know raise ``GraphValidationError`` whose message starts with the canvas's words
+        (``Cannot connect Inject.out (any) → Debug Log.nope (?): node n2 has no input port
+        nope``) and ends with a hint. ``force=True`` records the edge anyway, for a graph you
+        mean to repair: ``validate`` reports it until then, and the canvas draws it as invalid.
         """
         if target is None and target_port is None:
             (source, source_port), (target, target_port) = _end(source), _end(source_port)
@@ -283,6 +293,15 @@ class Graph:
         if id is not None and id in self._edge_ids:
             msg = f"connect: edge id {id!r} is already used; pass another id or id=None"
             raise GraphValidationError([msg])
+        if not force:
+            link = (source, source_port, target, target_port)
+            refusal = connection_refusal(self._nodes, self._edges, self._registry_for(None), link)
+            if refusal is not None:
+                msg = (
+                    f"{refusal.message}. {refusal.hint}; or pass force=True to record the edge "
+                    "anyway (validate() reports it until it is repaired)"
+                )
+                raise GraphValidationError([msg])
         check_size(len(self._nodes), len(self._edges) + 1)
         if isinstance(buffer, int):
             buffer = {"size": buffer}

@@ -234,6 +234,13 @@ class IONode(DataFlowNode):
     async def run(self, ctx: NodeContext) -> None:
         """The source loop. The base class has none: ``is_source()`` tells whether it is one."""
 
+    def expected_packets(self) -> int | None:
+        """How many packets this source will emit in all, when it knows; else ``None``.
+
+        Progress displays show a percentage when every source of a run knows its total.
+        """
+        return None
+
     def process(
         self, inputs: dict[str, DataPacket], ctx: NodeContext
     ) -> ProcessResult | Awaitable[ProcessResult]:

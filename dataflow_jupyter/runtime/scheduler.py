@@ -499,6 +499,7 @@ class GraphRuntime:
     def _result(self, session: Session) -> RunResult:
         return RunResult(
             packets={k: list(v) for k, v in session.outputs.items()},
+            counts=dict(session.output_counts),
             errors=list(session.errors),
             stats=session.stats,
             frames=session.frames,

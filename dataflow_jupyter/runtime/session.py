@@ -86,7 +86,9 @@ class Session:
         self.nodes: dict[str, NodeRun] = {}
         self.channels: dict[str, tuple[str, str, Channel]] = {}
         self.frames: dict[str, deque[DataPacket]] = {}
-        self.outputs: dict[str, list[DataPacket]] = {}
+        self.outputs: dict[str, list[DataPacket]] = {}  # the first max_outputs of each
+        self.output_counts: dict[str, int] = {}  # every packet of each unconnected output
+        self.outputs_total = 0
         self.errors: list[ErrorPacket] = []
         self.wake = asyncio.Event()
         self.marks: list[int] = []  # a heap of node indices that may have become ready
@@ -757,9 +759,12 @@ class Session:
                 firing_id,
             )
         if not wires:
-            kept = self.outputs.setdefault(f"{run.node_id}.{port}", [])
+            key = f"{run.node_id}.{port}"
+            kept = self.outputs.setdefault(key, [])
             if len(kept) < self.max_outputs:
                 kept.append(packet)
+            self.output_counts[key] = self.output_counts.get(key, 0) + 1
+            self.outputs_total += 1
 
     async def _send(self, run: NodeRun, wire: Wire, packet: DataPacket) -> None:
         sent = self._on_wire(wire, packet)

@@ -189,7 +189,10 @@ class GraphEditor(anywidget.AnyWidget):
         """Connect an output to an input and return the edge id, as ``Graph.connect`` does.
 
         ``connect("n1", "out", "n2", "in")`` or ``connect("n1.out", "n2.in")``; ``options``
-        are ``transform``, ``filter``, ``buffer`` and ``id``.
+        are ``transform``, ``filter``, ``buffer``, ``id`` and ``force``. A connection the
+        canvas would refuse (a port the node does not have, port types that may not connect)
+        raises ``GraphValidationError`` in the canvas's words and changes nothing;
+        ``force=True`` records it anyway, and the canvas draws it as invalid.
         """
         return self._edit(lambda g: g.connect(source, source_port, target, target_port, **options))
 
