@@ -138,11 +138,11 @@ def eos_registry(registry: NodeRegistry, request: pytest.FixtureRequest) -> Node
     registry.register(spec("total", ["in"], ["out"], execution=execution), Total)
     registry.register(spec("async-count", ["in"], ["out"]), AsyncCount)
     registry.register(
-        spec("collect", ["left", "right"], ["out"], execution={**execution, "fire": "any"}),
+        spec("pair-collect", ["left", "right"], ["out"], execution={**execution, "fire": "any"}),
         Collect,
     )
     n = [{"name": "n", "type": "integer", "default": 3}]
-    registry.register(spec("head", ["in"], ["out"], execution=execution, settings=n), Head)
+    registry.register(spec("take", ["in"], ["out"], execution=execution, settings=n), Head)
     count = [{"name": "count", "type": "integer", "default": 5}]
     registry.register(spec("counter", [], ["out"], settings=count), Counter)
     registry.register(spec("endless", [], ["out"]), Endless)
@@ -202,7 +202,7 @@ def test_a_python_source_that_returns_finishes_its_branch(
 def test_input_finished_comes_per_port_then_finish(g: Graph, eos_registry: NodeRegistry) -> None:
     left = g.add_node("numbers", settings={"count": 5})
     right = g.add_node("numbers", settings={"count": 3})
-    collect = g.add_node("collect")
+    collect = g.add_node("pair-collect")
     g.connect(left, "out", collect, "left")
     g.connect(right, "out", collect, "right")
     rt = GraphRuntime(g, eos_registry)
@@ -225,7 +225,7 @@ def test_ctx_done_discards_the_rest_and_stops_the_source(
 ) -> None:
     Counter.emitted = 0
     src = g.add_node("counter", settings={"count": 100_000})
-    head = g.add_node("head", settings={"n": 3})
+    head = g.add_node("take", settings={"n": 3})
     g.connect(src, "out", head, "in")
     rt = GraphRuntime(g, eos_registry)
     result = rt.run()
