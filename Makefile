@@ -42,8 +42,9 @@ frontend: setup
 layers: setup
 	$(BIN)/lint-imports
 
+# UV tells tests/browser/test_pip_install.py which uv builds the wheel (as `uv run` does).
 pytest: setup
-	$(BIN)/pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
+	UV="$(abspath $(UV))" $(BIN)/pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
 
 # The services the tests drive for real: redis-server and Chromium (Debian packages).
 # Installed with apt when missing and we are root; otherwise those tests say what is missing.

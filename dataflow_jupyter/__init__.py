@@ -5,6 +5,7 @@ from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.expressions import (
     EvaluationError,
     Expression,
+    ExpressionBudgetError,
     ExpressionError,
     compile_expression,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ExecutionLog",
     "Executor",
     "Expression",
+    "ExpressionBudgetError",
     "ExpressionError",
     "FileState",
     "Graph",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.spec import NodeSpec, PortSpec
 
-__all__ = ["expression_problem", "graph_problems"]
+__all__ = ["Refusal", "connection_refusal", "expression_problem", "graph_problems", "node_problems"]
 
 
 def graph_problems(
@@ -35,25 +35,7 @@ def graph_problems(
         return problems
     problems += _duplicate_ids("node", [node.id for node in nodes])
     problems += _duplicate_ids("edge", [edge.id for edge in edges])
-    by_id: dict[str, GraphNode] = {}
-    specs: dict[str, NodeSpec] = {}
-    for node in nodes:
-        if node.id in by_id:
-            continue
-        by_id[node.id] = node
-        try:
-            spec = registry.spec(node.type_id, node.version)
-        except UnknownNodeError as exc:
-            problems.append(f"node {node.id!r}: {exc}")
-            continue
-        specs[node.id] = spec
-        try:
-            issues = spec.setting_problems(node.settings)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            issues = [f"the settings could not be checked ({type(exc).__name__})"]
-        if not issues:
-            issues = _node_problems(node, registry)
-        problems += [f"{node.describe()}: {issue}" for issue in issues]
+    by_id, specs = _check_nodes(nodes, registry, problems)
     connected: set[tuple[str, str]] = set()
     links: dict[tuple[str, str, str, str], str] = {}
     for edge in edges:
@@ -74,6 +56,43 @@ def graph_problems(
                     f"not connected; connect an edge to '{node_id}.{port.name}'"
                 )
     return problems + _cycle_problems(list(by_id), edges)
+
+
+def node_problems(nodes: Sequence[GraphNode], registry: NodeRegistry) -> list[str]:
+    """The problems each node has on its own (type, version, settings).
+
+    For a document whose shape is broken elsewhere: these are reported with the shape
+    problems, so one reading shows both.
+    """
+    problems: list[str] = []
+    _check_nodes(nodes, registry, problems)
+    return problems
+
+
+def _check_nodes(
+    nodes: Sequence[GraphNode], registry: NodeRegistry, problems: list[str]
+) -> tuple[dict[str, GraphNode], dict[str, NodeSpec]]:
+    """Append each node's problems; return the nodes by id and the specs of known ones."""
+    by_id: dict[str, GraphNode] = {}
+    specs: dict[str, NodeSpec] = {}
+    for node in nodes:
+        if node.id in by_id:
+            continue
+        by_id[node.id] = node
+        try:
+            spec = registry.spec(node.type_id, node.version)
+        except UnknownNodeError as exc:
+            problems.append(f"node {node.id!r}: {exc}")
+            continue
+        specs[node.id] = spec
+        try:
+            issues = spec.setting_problems(node.settings)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            issues = [f"the settings could not be checked ({type(exc).__name__})"]
+        if not issues:
+            issues = _node_problems(node, registry)
+        problems += [f"{node.describe()}: {issue}" for issue in issues]
+    return by_id, specs
 
 
 def _node_problems(node: GraphNode, registry: NodeRegistry) -> list[str]:
@@ -189,3 +208,96 @@ def _cycle_problems(node_ids: list[str], edges: Sequence[GraphEdge]) -> list[str
             "acyclic: remove one of these edges"
         )
     return problems
+
+
+# -- one connection, as the canvas checks it ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a connection is refused: the canvas's own words, and what to do about it."""
+
+    message: str
+    hint: str
+
+
+def connection_refusal(
+    nodes: Sequence[GraphNode],
+    edges: Sequence[GraphEdge],
+    registry: NodeRegistry,
+    link: tuple[str, str, str, str],
+) -> Refusal | None:
+    """Why the canvas would refuse to draw ``link`` (source, port, target, port), or ``None``.
+
+    ``message`` is word for word what the canvas says (``connectionProblem`` in
+    ``labextension/src/canvas/connections.ts``, its words in ``messages.ts``), checked in the
+    same order: missing node, self-loop, unknown type, unknown port, repeated edge, then the
+    port types (``types.connection_problems``, its first reason).
+    ``tests/widget/test_connection_messages.py`` runs the TypeScript to hold the two equal.
+    """
+    source, source_port, target, target_port = link
+    source_node = _find(nodes, source)
+    target_node = _find(nodes, target)
+    source_spec = _spec_of(source_node, registry)
+    target_spec = _spec_of(target_node, registry)
+    output = source_spec.output(source_port) if source_spec else None
+    input_ = target_spec.input(target_port) if target_spec else None
+    start = _endpoint(source_spec, source, source_port, output)
+    end = _endpoint(target_spec, target, target_port, input_)
+
+    def refuse(reason: str, hint: str) -> Refusal:
+        return Refusal(f"Cannot connect {start} \u2192 {end}: {reason}", hint)
+
+    if source_node is None or target_node is None:
+        missing = source if source_node is None else target
+        known = listing(list(dict.fromkeys(node.id for node in nodes)))
+        return refuse(f"node {missing} is not in the graph", f"Nodes: {known}")
+    if source == target:
+        return refuse("a node cannot feed itself", "A dataflow graph must be acyclic")
+    if source_spec is None or target_spec is None:
+        node_id, node = (source, source_node) if source_spec is None else (target, target_node)
+        return refuse(
+            f"the type of node {node_id} is not in the catalog, so its ports are unknown",
+            f"Install {node.type_id} {node.version}, or give the graph a registry that has it",
+        )
+    if output is None:
+        return refuse(
+            f"node {source} has no output port {source_port}",
+            f"Its outputs: {_names(source_spec.ports.outputs)}",
+        )
+    if input_ is None:
+        return refuse(
+            f"node {target} has no input port {target_port}",
+            f"Its inputs: {_names(target_spec.ports.inputs)}",
+        )
+    for edge in edges:
+        if (edge.source, edge.source_port, edge.target, edge.target_port) == link:
+            return refuse(
+                "these two ports are already connected", f"Edge {edge.id!r} connects them"
+            )
+    reasons = connection_problems(output.port_schema(), input_.port_schema())
+    if reasons:
+        return refuse(
+            reasons[0], "Connect ports whose types agree, or convert the value between them"
+        )
+    return None
+
+
+def _find(nodes: Sequence[GraphNode], node_id: str) -> GraphNode | None:
+    # Newest first: a graph being built connects the nodes it has just added.
+    return next((node for node in reversed(nodes) if node.id == node_id), None)
+
+
+def _spec_of(node: GraphNode | None, registry: NodeRegistry) -> NodeSpec | None:
+    if node is None or not registry.has(node.type_id, node.version):
+        return None
+    return registry.spec(node.type_id, node.version)
+
+
+def _endpoint(spec: NodeSpec | None, node_id: str, port: str, found: PortSpec | None) -> str:
+    name = (spec.name or spec.id) if spec is not None else node_id
+    return f"{name}.{port} ({found.type.value if found is not None else '?'})"
+
+
+def _names(ports: Sequence[PortSpec]) -> str:
+    return ", ".join(port.name for port in ports) or "none"

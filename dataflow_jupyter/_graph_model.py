@@ -11,12 +11,13 @@ import json
 import string
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_EXPRESSION",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "MAX_SETTINGS_DEPTH",
     "EdgeBuffer",
     "GraphConfig",
     "GraphEdge",
@@ -64,6 +66,7 @@ MAX_NODES: Final = 10_000
 MAX_EDGES: Final = 50_000
 MAX_FILE_BYTES: Final = 64 << 20
 MAX_EXPRESSION: Final = 10_000
+MAX_SETTINGS_DEPTH: Final = 100  # lists and objects inside a node's settings
 _PORT_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _ID_START: Final = frozenset(string.ascii_letters + "_")
 _ID_CHARS: Final = _ID_START | frozenset(string.digits + "-")
@@ -92,6 +95,19 @@ def _semver(value: str) -> str:
     return value
 
 
+def _epoch_ms(value: Any) -> Any:
+    """``createdAt`` as a number (epoch milliseconds, as the seed's GraphSchema types it):
+    the ISO 8601 UTC text it is kept and written back as; other values are left to check."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        when = datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        msg = f"{value!r:.40} is not a time in milliseconds since 1970-01-01 (UTC)"
+        raise ValueError(msg) from None
+    return when.isoformat(timespec="milliseconds")
+
+
 def _timestamp(value: str) -> str:
     try:
         datetime.fromisoformat(value)
@@ -101,8 +117,31 @@ def _timestamp(value: str) -> str:
     return value
 
 
+def _depth(value: Any, limit: int) -> int:
+    """How deeply lists and dicts nest in ``value``, counting no further than ``limit + 1``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, depth)
+            if depth <= limit:
+                children = item.values() if isinstance(item, dict) else item
+                stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _json_value(value: Any) -> Any:
-    """A deep copy of ``value`` through JSON: refuses what JSON cannot hold (NaN, objects)."""
+    """A deep copy of ``value`` through JSON: refuses what JSON cannot hold (NaN, objects).
+
+    Also refuses nesting past ``MAX_SETTINGS_DEPTH``, which could be checked but never saved
+    nor shown (serialisers stop near 255 levels).
+    """
+    if _depth(value, MAX_SETTINGS_DEPTH) > MAX_SETTINGS_DEPTH:
+        msg = (
+            f"nest lists and objects at most {MAX_SETTINGS_DEPTH} levels deep; these go deeper. "
+            "Flatten the value, or keep it in a file the node reads"
+        )
+        raise ValueError(msg)
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError, RecursionError) as exc:
@@ -184,9 +223,23 @@ class GraphMetadata(_Model):
     """Who wrote the graph, when, and what it is for."""
 
     author: Annotated[StrictStr, Field(max_length=200)] = ""
-    created_at: Annotated[StrictStr, AfterValidator(_timestamp)] | None = Field(
-        default=None, alias="createdAt"
-    )
+    created_at: (
+        Annotated[
+            StrictStr,
+            BeforeValidator(_epoch_ms),
+            AfterValidator(_timestamp),
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "string", "format": "date-time"},
+                        {"type": "number", "description": "milliseconds since 1970 (UTC)"},
+                    ],
+                    "description": "ISO 8601, or epoch milliseconds (written back as ISO 8601)",
+                }
+            ),
+        ]
+        | None
+    ) = Field(default=None, alias="createdAt")
     description: Annotated[StrictStr, Field(max_length=10_000)] = ""
     tags: tuple[Annotated[StrictStr, Field(min_length=1, max_length=64)], ...] = Field(
         default=(), max_length=64

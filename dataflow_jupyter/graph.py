@@ -35,7 +35,8 @@ Two levels of checks, both raising ``GraphValidationError`` (a ``ValueError`` wh
    (``types.connection_problems``); no repeated edge between the same two ports; every
    required input connected; no cycle, self-loops included (``cycle: a -> b -> a``); edge
    ``filter`` / ``transform`` expressions that parse as Python expressions (parsed, never
-   evaluated).
+   evaluated). When the shape is broken, the nodes that are well formed still get their
+   type, version and settings checked (with a registry), so one reading lists both.
 
 ``analyze()`` never raises; it returns a frozen ``GraphAnalysis`` (topological order,
 levels, weakly connected components, branches per source and the groups of independent
@@ -57,7 +58,7 @@ from pydantic import ValidationError
 
 from dataflow_jupyter import _graph_analysis
 from dataflow_jupyter._graph_analysis import Branch, GraphAnalysis
-from dataflow_jupyter._graph_check import graph_problems
+from dataflow_jupyter._graph_check import connection_refusal, graph_problems, node_problems
 from dataflow_jupyter._graph_model import (
     EXTENSION,
     ID_PATTERN,
@@ -81,6 +82,7 @@ from dataflow_jupyter._graph_model import (
     shape_problems,
 )
 from dataflow_jupyter._graph_picture import graph_svg
+from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
 from dataflow_jupyter.registry import NodeRegistry
 
 GRAPH_MIME_TYPE = "application/vnd.dataflow.graph+json"
@@ -134,6 +136,8 @@ class Graph:
         self.registry = registry
         self.schema_uri: str | None = None
         self.source: str | None = None
+        # The folder of the file it was loaded from: the default data root of its runs.
+        self.folder: Path | None = None
         self._nodes: list[GraphNode] = []
         self._edges: list[GraphEdge] = []
         self._node_ids: Counter[str] = Counter()
@@ -258,11 +262,21 @@ class Graph:
         filter: str | None = None,
         buffer: EdgeBuffer | Mapping[str, Any] | int | None = None,
         id: str | None = None,
+        force: bool = False,
     ) -> str:
         """Connect an output to an input and return the edge id (``e1``, ``e2``, ...).
 
         ``connect("n1", "response", "n2", "in")`` or ``connect("n1.response", "n2.in")``.
         ``buffer`` is an ``EdgeBuffer``, a dict, or just a size.
+
+        The connection is checked at once, as the canvas checks one, against the graph's
+        registry (without one, ``NodeRegistry.default()``, the registry ``add_node`` locks
+        versions from): a port the node type does not have, port types that may not connect,
+        a node feeding itself, a repeated edge, or a node whose type the registry does not
+        know raise ``GraphValidationError`` whose message starts with the canvas's words
+        (``Cannot connect Inject.out (any) → Debug Log.nope (?): node n2 has no input port
+        nope``) and ends with a hint. ``force=True`` records the edge anyway, for a graph you
+        mean to repair: ``validate`` reports it until then, and the canvas draws it as invalid.
         """
         if target is None and target_port is None:
             (source, source_port), (target, target_port) = _end(source), _end(source_port)
@@ -279,6 +293,15 @@ class Graph:
         if id is not None and id in self._edge_ids:
             msg = f"connect: edge id {id!r} is already used; pass another id or id=None"
             raise GraphValidationError([msg])
+        if not force:
+            link = (source, source_port, target, target_port)
+            refusal = connection_refusal(self._nodes, self._edges, self._registry_for(None), link)
+            if refusal is not None:
+                msg = (
+                    f"{refusal.message}. {refusal.hint}; or pass force=True to record the edge "
+                    "anyway (validate() reports it until it is repaired)"
+                )
+                raise GraphValidationError([msg])
         check_size(len(self._nodes), len(self._edges) + 1)
         if isinstance(buffer, int):
             buffer = {"size": buffer}
@@ -390,7 +413,10 @@ class Graph:
         try:
             schema = GraphSchema.model_validate(dict(data))
         except ValidationError as exc:
-            raise GraphValidationError(shape_problems(exc, data), source=source) from None
+            problems = shape_problems(exc, data)
+            if registry is not None:  # the nodes that are well formed are checked all the same
+                problems += node_problems(_well_formed_nodes(nodes), registry)
+            raise GraphValidationError(problems, source=source) from None
         except (RecursionError, MemoryError):
             msg = "the document is nested too deeply to read"
             raise GraphValidationError([msg], source=source) from None
@@ -420,18 +446,23 @@ class Graph:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, registry: NodeRegistry | None = None) -> Graph:
-        """Read a ``.dfgraph.json`` file; any problem raises ``GraphValidationError``."""
+        """Read a ``.dfgraph.json`` file; any problem raises ``GraphValidationError``.
+
+        Only a regular file is read (a FIFO or device is refused before it is opened), and at
+        most ``MAX_FILE_BYTES``. The graph's ``folder`` becomes its runs' default data root.
+        """
         source = str(path)
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_FILE_BYTES:
-                msg = f"the file is {size} bytes; the limit is {MAX_FILE_BYTES >> 20} MiB"
-                raise GraphValidationError([msg], source=source)
-            data = Path(path).read_bytes()
+            data = read_limited(path, MAX_FILE_BYTES)
+        except FileTooLargeError as exc:
+            msg = f"the file holds more than {MAX_FILE_BYTES >> 20} MiB, the limit"
+            raise GraphValidationError([msg], source=source) from exc
         except OSError as exc:
             msg = f"cannot read the graph file: {exc.strerror or exc}"
             raise GraphValidationError([msg], source=source) from exc
-        return cls.from_json(data, registry=registry, source=source)
+        graph = cls.from_json(data, registry=registry, source=source)
+        graph.folder = Path(path).absolute().parent
+        return graph
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -462,6 +493,17 @@ def graph_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dataflow-jupyter graph (.dfgraph.json)"
     return schema
+
+
+def _well_formed_nodes(nodes: Any) -> list[GraphNode]:
+    """The entries of a document's ``nodes`` that are node descriptions on their own."""
+    found = []
+    for entry in nodes if isinstance(nodes, list | tuple) else ():
+        try:
+            found.append(GraphNode.model_validate(entry))
+        except (ValidationError, RecursionError, MemoryError):
+            continue
+    return found
 
 
 def _position(value: Any) -> Any:

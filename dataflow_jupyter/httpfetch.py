@@ -10,8 +10,8 @@ answer alike:
   with ``details.status`` and ``details.response`` for the latter; 5xx, 408, 425 and 429 may
   be retried (``recoverable`` as the node's spec says), other 4xx never are.
 
-Node folders import this module besides ``node``, ``packets`` and ``types``: a documented
-departure from DESIGN.md, which would have every HTTP node repeat it.
+Node folders may import this module besides ``node``, ``packets``, ``types`` and
+``expressions`` (``docs/design.md`` §2), so that HTTP nodes share one client.
 """
 
 from __future__ import annotations

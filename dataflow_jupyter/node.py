@@ -23,7 +23,8 @@ class Filter(PureNode):
   a source implements ``async def run(self, ctx)``, looping on ``await ctx.emit(...)``.
 
 A node class knows its spec (``cls.spec``, bound by the registry from ``schema.json``) and so
-its version. An instance holds its id and its validated settings.
+its version. An instance holds its id and its validated settings, and ``data_root``: the
+folder its file paths resolve against, bound by the runtime (``dataflow_jupyter.dataroot``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dataflow_jupyter.dataroot import DataRoot
 from dataflow_jupyter.packets import ErrorPacket
 from dataflow_jupyter.state import NamespacedState, StateAdapter
 
@@ -105,6 +107,16 @@ class DataFlowNode(ABC):
             raise TypeError(msg)
         self.node_id = node_id
         self.settings: dict[str, Any] = spec.validate_settings(dict(settings or {}))
+        self._data_root: DataRoot | None = None
+
+    def bind_data_root(self, root: DataRoot) -> None:
+        """Give the node the folder its file paths resolve against (the runtime's data root)."""
+        self._data_root = root
+
+    @property
+    def data_root(self) -> DataRoot:
+        """Where file paths resolve (``dataflow_jupyter.dataroot``); unbound: the default root."""
+        return self._data_root if self._data_root is not None else DataRoot.choose()
 
     @property
     def version(self) -> str:
@@ -221,6 +233,13 @@ class IONode(DataFlowNode):
 
     async def run(self, ctx: NodeContext) -> None:
         """The source loop. The base class has none: ``is_source()`` tells whether it is one."""
+
+    def expected_packets(self) -> int | None:
+        """How many packets this source will emit in all, when it knows; else ``None``.
+
+        Progress displays show a percentage when every source of a run knows its total.
+        """
+        return None
 
     def process(
         self, inputs: dict[str, DataPacket], ctx: NodeContext

@@ -87,6 +87,7 @@ class ErrorCode(StrEnum):
     IO_ERROR = "IO_ERROR"
     CANCELLED = "CANCELLED"
     EXPRESSION = "EXPRESSION"
+    EXPRESSION_BUDGET = "EXPRESSION_BUDGET"
     OVERFLOW = "OVERFLOW"
 
 
@@ -319,7 +320,14 @@ class ErrorPacket:
         recoverable: bool = False,
         attempt: int = 1,
     ) -> ErrorPacket:
-        """An ErrorPacket for ``exc``; ``details`` holds its type and formatted traceback."""
+        """An ErrorPacket for ``exc``; ``details`` holds its type and formatted traceback.
+
+        An exception that names its own code (an ``error_code`` attribute, as
+        ``ExpressionBudgetError`` does) gets that code instead of ``NODE_EXCEPTION``.
+        """
+        own = getattr(exc, "error_code", None)
+        if code is ErrorCode.NODE_EXCEPTION and isinstance(own, ErrorCode):
+            code = own
         details = {
             "exception_type": type(exc).__qualname__,
             "traceback": "".join(traceback.format_exception(exc)),

@@ -17,6 +17,12 @@ is imported on first ``NodeType.load()``. A broken folder (not UTF-8, bad JSON, 
 violation, ``minRuntime`` above ours, no ``node.py``, a duplicate ``(id, version)``, an import
 error) becomes a ``RegistryProblem`` with its path and reason and a ``RegistryWarning``; it
 never stops the others from loading. On a duplicate the first one found wins.
+
+``schema.json`` is read as a regular file of at most 1 MiB (a FIFO or a link to a device is
+a problem, not a hang; a UTF-8 byte order mark is accepted, as in graph files). Importing a
+``node.py`` and loading an entry point go through ``_packcall``: ``sys.exit``, a raised
+``KeyboardInterrupt`` or an import past ``import_timeout`` seconds (``None``: no limit; the
+CLI sets one) become problems too. An entry point that gives anything but folders is one.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 from pydantic import ValidationError
 
+from dataflow_jupyter._packcall import PackCallError, call_pack_code
 from dataflow_jupyter._version import __version__
+from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
 from dataflow_jupyter.node import DataFlowNode, IONode, PureNode, StatefulNode
 from dataflow_jupyter.spec import NodeSpec, format_validation_error
 from dataflow_jupyter.types import parse_semver
@@ -91,7 +99,16 @@ class RegistryProblem:
 class NodeType:
     """One installed ``(id, version)``: its spec now, its class on first ``load()``."""
 
-    __slots__ = ("_error", "_lock", "_node_class", "_on_problem", "path", "source", "spec")
+    __slots__ = (
+        "_error",
+        "_import_timeout",
+        "_lock",
+        "_node_class",
+        "_on_problem",
+        "path",
+        "source",
+        "spec",
+    )
 
     def __init__(
         self,
@@ -100,8 +117,11 @@ class NodeType:
         source: str,
         node_class: type[DataFlowNode] | None = None,
         on_problem: Any = None,
+        *,
+        import_timeout: float | None = None,
     ) -> None:
         self.spec = spec
+        self._import_timeout = import_timeout
         self.path = path
         self.source = source
         self._node_class = node_class
@@ -145,12 +165,15 @@ class NodeType:
             raise NodeLoadError(msg)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_name] = module
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
+        loader = module_spec.loader
+        try:  # sys.exit, KeyboardInterrupt or a sleep in node.py: a problem (see _packcall)
+            what = f"importing {file}"
+            call_pack_code(
+                lambda: loader.exec_module(module), what=what, timeout=self._import_timeout
+            )
+        except PackCallError as exc:
             sys.modules.pop(module_name, None)
-            msg = f"importing {file} failed: {type(exc).__name__}: {exc}"
-            raise NodeLoadError(msg) from exc
+            raise NodeLoadError(str(exc)) from exc
         classes = [
             obj
             for obj in vars(module).values()
@@ -188,8 +211,11 @@ class NodeRegistry:
         include_cwd: bool = False,
         include_entry_points: bool = False,
         runtime_version: str = __version__,
+        import_timeout: float | None = None,
     ) -> None:
         self.problems: list[RegistryProblem] = []
+        # Seconds a node.py import or an entry point may take (None: no limit; the CLI sets one).
+        self.import_timeout = import_timeout
         self._types: dict[tuple[str, str], NodeType] = {}
         self._runtime = parse_semver(runtime_version)
         self._runtime_text = runtime_version
@@ -208,9 +234,14 @@ class NodeRegistry:
             self._add_entry_points()
 
     @classmethod
-    def default(cls) -> NodeRegistry:
+    def default(cls, *, import_timeout: float | None = None) -> NodeRegistry:
         """Every node type installed: built-in, environment, ``./nodes``, entry points."""
-        return cls(include_env=True, include_cwd=True, include_entry_points=True)
+        return cls(
+            include_env=True,
+            include_cwd=True,
+            include_entry_points=True,
+            import_timeout=import_timeout,
+        )
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -255,16 +286,17 @@ class NodeRegistry:
                 f"{existing.path}; keeping that one",
             )
             return
-        self._types[spec.key] = NodeType(spec, folder, source, on_problem=self._problem)
+        self._types[spec.key] = NodeType(
+            spec, folder, source, on_problem=self._problem, import_timeout=self.import_timeout
+        )
 
     def _read_spec(self, file: Path) -> NodeSpec | None:
         folder = file.parent
         try:
-            size = file.stat().st_size
-            if size > _MAX_SCHEMA_BYTES:
-                self._problem(folder, f"schema.json is {size} bytes; the limit is 1 MiB")
-                return None
-            text = file.read_bytes().decode("utf-8")
+            text = read_limited(file, _MAX_SCHEMA_BYTES).decode("utf-8-sig")
+        except FileTooLargeError:
+            self._problem(folder, "schema.json holds more than 1 MiB; the limit is 1 MiB")
+            return None
         except UnicodeDecodeError as exc:
             self._problem(folder, f"schema.json is not UTF-8 (byte {exc.start}): {exc.reason}")
             return None
@@ -296,14 +328,30 @@ class NodeRegistry:
     def _add_entry_points(self) -> None:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             where = Path(f"<entry point {entry.name} = {entry.value}>")
-            try:
+
+            def target_of(entry: Any = entry) -> Any:
                 target = entry.load()
                 if callable(target) and not isinstance(target, str | os.PathLike):
                     target = target()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others
-                self._problem(where, f"loading the entry point failed: {type(exc).__name__}: {exc}")
+                return target
+
+            try:  # a broken plugin (sys.exit included) must not stop the others
+                target = call_pack_code(
+                    target_of, what="loading the entry point", timeout=self.import_timeout
+                )
+            except PackCallError as exc:
+                self._problem(where, str(exc))
                 continue
-            for path in _entry_point_paths(target):
+            paths = _entry_point_paths(target)
+            if paths is None:
+                self._problem(
+                    where,
+                    f"the entry point gave {type(target).__name__} {target!r:.80}; expected a "
+                    "folder path, a package (module), a list of those, or a function returning "
+                    "one",
+                )
+                continue
+            for path in paths:
                 self.add_path(path, source=f"entry point {entry.name}")
 
     def _problem(self, path: Path, reason: str) -> None:
@@ -412,7 +460,8 @@ def builtin_nodes_path() -> Path:
     return shipped if shipped.is_dir() else package.parent / "nodes"
 
 
-def _entry_point_paths(target: Any) -> list[Path]:
+def _entry_point_paths(target: Any) -> list[Path] | None:
+    """The folders an entry point names; ``None`` when it gave something else (a problem)."""
     if isinstance(target, str | os.PathLike):
         return [Path(target)]
     if inspect.ismodule(target):
@@ -420,8 +469,11 @@ def _entry_point_paths(target: Any) -> list[Path]:
             [Path(target.__file__).parent] if target.__file__ else []
         )
     if isinstance(target, list | tuple):
-        return [path for item in target for path in _entry_point_paths(item)]
-    return []
+        found = [_entry_point_paths(item) for item in target]
+        if any(paths is None for paths in found):
+            return None
+        return [path for paths in found if paths is not None for path in paths]
+    return None
 
 
 def _catalog_order(node_type: NodeType) -> tuple[str, str, Any]:

@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from dataflow_jupyter import coderef
 from dataflow_jupyter.types import PortSchema, PortType, arrow_type, parse_semver
 
 __all__ = [
@@ -61,8 +62,9 @@ SettingType = Literal[
     "string", "number", "integer", "boolean", "enum", "expression", "json", "code-ref"
 ]
 
-_CODE_REF: Final = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 _MAX_EXPRESSION: Final = 10_000
+# The shape of a reference: code (calls, spaces, operators) is refused before any rule.
+_CODE_REF_SHAPE: Final = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
 
 
 def _check_semver(value: str) -> str:
@@ -288,8 +290,8 @@ def _setting_value_problem(setting: SettingSpec, value: Any) -> str | None:
             return f"expects a string; got {type(value).__name__} {value!r:.60}"
         if kind == "expression":
             return _expression_problem(value)
-        if kind == "code-ref" and not _CODE_REF.match(value):
-            return f"expects 'module:function' or a name; got {value!r:.60}"
+        if kind == "code-ref":
+            return _code_ref_problem(value)
         return None
     if kind in ("number", "integer"):
         wanted = int if kind == "integer" else (int, float)
@@ -312,6 +314,14 @@ def _setting_value_problem(setting: SettingSpec, value: Any) -> str | None:
     except (TypeError, ValueError) as exc:
         return f"expects a JSON value; {exc}"
     return None
+
+
+def _code_ref_problem(value: str) -> str | None:
+    """The rules of ``dataflow_jupyter.coderef``, with this process's allow-list and notebook
+    namespace, so validating a graph refuses what running it would."""
+    if not _CODE_REF_SHAPE.match(value):
+        return f"expects 'module:function' or a name; got {value!r:.60}"
+    return coderef.reference_problem(value)
 
 
 def _expression_problem(text: str) -> str | None:

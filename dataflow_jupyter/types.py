@@ -88,7 +88,7 @@ class SemVer:
 @cache
 def parse_semver(text: str) -> SemVer:
     """Parse ``MAJOR.MINOR.PATCH[-pre][+build]``; raise ``ValueError`` naming the text."""
-    match = _SEMVER.match(text) if isinstance(text, str) else None
+    match = _SEMVER.fullmatch(text) if isinstance(text, str) else None  # "1.0.0\n" too
     if match is None:
         msg = f"{text!r} is not a semantic version; expected MAJOR.MINOR.PATCH such as '1.0.0'"
         raise ValueError(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -158,7 +160,7 @@ def test_validate_lists_every_problem(tmp_path: Path) -> None:
     g = Graph(id="broken", registry=registry())
     src = g.add_node("inject", settings={"count": 0})  # endless without an interval
     log = g.add_node("debug-log", settings={"level": "loud"})
-    g.connect(src, "out", log, "nope")
+    g.connect(src, "out", log, "nope", force=True)  # a broken file, as one may get
     done = cli("validate", save(g, tmp_path), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout == ""
@@ -413,3 +415,157 @@ def test_second_ctrl_c_exits_at_once(tmp_path: Path, pack: Path) -> None:
     process.send_signal(signal.SIGINT)
     assert finish(process, timeout=10) == 130
     assert "exiting now" in err.read_text(encoding="utf-8")
+
+
+# -- what a run shows and writes -----------------------------------------------------------
+
+
+def sales_graph(folder: Path, rows: int = 1000) -> Path:
+    """read-file (a Parquet file of ``rows`` sales) -> aggregate by city; -> a filter."""
+    cities = ["Paris", "Lyon", "Nice", "Marseille"]
+    table = pa.table(
+        {
+            "city": [cities[i % 4] for i in range(rows)],
+            "price": [i * 1.5 for i in range(rows)],
+            "volume": list(range(rows)),
+        }
+    )
+    pq.write_table(table, folder / "sales.parquet")
+    g = Graph(id="sales", registry=registry())
+    g.add_node("read-file", id="rf", settings={"path": "sales.parquet"})
+    g.add_node(
+        "aggregate",
+        id="agg",
+        settings={"keys": ["city"], "aggregations": [{"column": "volume", "op": "sum"}]},
+    )
+    g.add_node("inject", id="one", settings={"value": {"total": 3, "unit": "EUR"}})
+    g.add_node("inject", id="many", settings={"value": 7, "count": 50})
+    g.connect("rf.out", "agg.in")
+    return save(g, folder)
+
+
+def test_run_previews_each_output(tmp_path: Path) -> None:
+    done = cli("run", sales_graph(tmp_path), "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    start = out.index("outputs:")
+    assert out[start + 1] == "  agg.out: 1 packet: a table of 4 rows x 2 columns"
+    assert out[start + 2].split() == ["city", "volume_sum"]
+    assert out[start + 3].split() == ["0", "Paris", str(sum(range(0, 1000, 4)))]
+    assert out[start + 7] == "  many.out: 50 packets; the last 3:"
+    assert out[start + 8 : start + 11] == ["    7"] * 3
+    assert out[start + 11] == '  one.out: 1 packet: {"total": 3, "unit": "EUR"}'
+    assert "  rf.error" not in done.stdout  # a port that emitted nothing is not a result
+
+
+def test_a_wide_table_fits_the_terminal(tmp_path: Path) -> None:
+    table = pa.table({f"column_{i}": [i * 1000.5] * 8 for i in range(30)})
+    pq.write_table(table, tmp_path / "wide.parquet")
+    g = Graph(id="wide", registry=registry())
+    g.add_node("read-file", id="rf", settings={"path": "wide.parquet"})
+    done = subprocess.run(
+        [*CLI, "run", str(save(g, tmp_path)), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    preview = done.stdout[done.stdout.index("outputs:") :].splitlines()
+    assert "  rf.out: 1 packet: a table of 8 rows x 30 columns" in preview
+    assert all(len(line) <= 80 for line in preview)
+    assert any("..." in line and "column_0" in line for line in preview)  # columns elided
+    assert "    ... 3 more rows" in preview
+
+
+def test_output_writes_one_file_per_output(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    done = cli("run", sales_graph(tmp_path), "--output", folder, "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "agg.out.parquet",
+        "many.out.json",
+        "one.out.json",
+    ]
+    totals = pq.read_table(folder / "agg.out.parquet").to_pydict()
+    assert totals["city"] == ["Paris", "Lyon", "Nice", "Marseille"]
+    assert sum(totals["volume_sum"]) == sum(range(1000))
+    assert json.loads((folder / "one.out.json").read_text()) == [{"total": 3, "unit": "EUR"}]
+    assert json.loads((folder / "many.out.json").read_text()) == [7] * 50
+    assert f"wrote {folder / 'many.out.json'}: 50 packets" in done.stdout
+
+
+def test_output_says_when_a_file_holds_the_first_packets_only(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    args = ("--output", folder, "--max-outputs", "10", "--quiet")
+    done = cli("run", sales_graph(tmp_path), *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((folder / "many.out.json").read_text()) == [7] * 10
+    assert "many.out.json: 10 packets (the first 10 of 50)" in done.stdout
+
+
+def test_output_folder_that_cannot_be_made_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    done = cli("run", demo_graph(tmp_path), "--output", tmp_path / "file" / "x", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--output" in done.stderr
+    assert "cannot create the folder" in done.stderr
+
+
+def test_a_200000_packet_run_keeps_the_terminal_usable(tmp_path: Path) -> None:
+    """inject x 200,000 -> debug-log at its default level: a few dozen lines, not 200,000."""
+    g = Graph(id="flood", registry=registry())
+    g.add_node("inject", id="src", settings={"value": {"x": 1}, "count": 200_000})
+    g.add_node("debug-log", id="log")
+    g.connect("src.out", "log.in")
+    done = subprocess.run(
+        [*CLI, "run", str(save(g, tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines() + done.stderr.splitlines()  # \r updates count as lines
+    assert len(lines) < 200, len(lines)
+    assert len(done.stdout) + len(done.stderr) < 50_000
+    assert done.stderr.count('log: {"x": 1}') == 20  # the first lines of the node
+    for count in (100, 1000, 10_000, 100_000):  # then a running count
+        assert f"log: {count} log lines so far (20 shown)" in done.stderr
+    assert "  log: 200000 lines, the first 20 shown (--log-lines N shows more)" in done.stdout
+    assert "  log.out: 200000 packets; the last 3:" in done.stdout
+    assert counters(done.stdout, "log")[:3] == [200_000, 200_000, 200_000]
+    # the progress line: packets in with a rate and a percentage of the known total, out, errors
+    assert "100%" in done.stderr
+    assert "200000/200000" in done.stderr
+    assert "packets in/s, out 200000, errors 0]" in done.stderr
+
+
+def test_log_lines_sets_how_many_each_node_shows(tmp_path: Path) -> None:
+    done = cli("run", demo_graph(tmp_path), "--log-lines", "1", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count('n3: {"x": 2}') == 1
+    assert "further lines are counted, not shown" in done.stderr
+    assert "  n3: 3 lines, the first 1 shown" in done.stdout
+
+
+@posix_only
+def test_a_graph_reading_a_fifo_ends_at_once_instead_of_hanging(tmp_path: Path) -> None:
+    # read-file once blocked forever on a FIFO, and Ctrl-C could not end `dataflow run`
+    os.mkfifo(tmp_path / "pipe.csv")
+    g = Graph(id="fifo", registry=registry())
+    read = g.add_node("read-file", settings={"path": "pipe.csv"})
+    log = g.add_node("debug-log")
+    g.connect(read, "out", log, "in")
+    started = time.monotonic()
+    done = cli("run", save(g, tmp_path), "--no-progress", cwd=tmp_path)
+    assert time.monotonic() - started < TIMEOUT_S / 2
+    assert done.returncode == 1
+    assert "pipe.csv" in done.stdout + done.stderr
+    assert (
+        "not a regular file" in (done.stdout + done.stderr).lower()
+        or "fifo" in (done.stdout + done.stderr).lower()
+    )

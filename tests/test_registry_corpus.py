@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import warnings
@@ -58,13 +59,18 @@ def _generate(corpus: Path) -> None:
         "deeply_nested_default": (nested, None),
         "node_py_syntax_error": (json.dumps(_schema("node_py_syntax_error")), syntax_error),
     }
-    assert sorted(documents) == sorted(GENERATED)
     for case, (schema, node_py) in documents.items():
         folder = corpus / case
         folder.mkdir()
         (folder / "schema.json").write_text(schema, encoding="utf-8")
         if node_py is not None:
             (folder / "node.py").write_text(node_py, encoding="utf-8")
+    # Special files: reading them must neither block (a FIFO) nor never end (/dev/zero).
+    for case in ("schema_is_a_fifo", "schema_links_to_dev_zero"):
+        (corpus / case).mkdir()
+    os.mkfifo(corpus / "schema_is_a_fifo" / "schema.json")
+    (corpus / "schema_links_to_dev_zero" / "schema.json").symlink_to("/dev/zero")
+    assert sorted([*documents, "schema_is_a_fifo", "schema_links_to_dev_zero"]) == GENERATED
 
 
 @dataclass
@@ -173,7 +179,7 @@ def test_duplicates_name_both_paths_and_the_first_one_wins(loaded: Loaded) -> No
 def test_the_good_folders_still_loaded(loaded: Loaded) -> None:
     builtin = NodeRegistry().ids()  # every built-in node, whatever the library holds today
     assert loaded.registry.ids() == sorted(
-        ["corpus-duplicate", *builtin]
+        ["corpus-duplicate", "corpus-schema-with-bom", *builtin]
         + [f"corpus-{name.replace('_', '-')}" for name in loaded.load_errors]
     )
     assert {"DebugLog", "Inject", "dup_a_original"} <= set(loaded.classes)
@@ -181,3 +187,4 @@ def test_the_good_folders_still_loaded(loaded: Loaded) -> None:
     assert inject("src", {"count": 2}).settings["count"] == 2
     assert loaded.classes["DebugLog"]("dbg").spec.id == "debug-log"
     assert loaded.classes["dup_a_original"]("echo").spec.id == "corpus-duplicate"
+    assert loaded.classes["schema_with_bom"]("bom").spec.id == "corpus-schema-with-bom"

@@ -99,12 +99,19 @@ def test_every_settings_problem_is_reported_at_once() -> None:
         ({"type": "expression"}, "1", "x" * 10_001, "the limit is 10000"),
         ({"type": "expression"}, "-1", "-" * 9_000 + "1", "nested too deeply"),
         ({"type": "json"}, {"a": [1, None]}, {"a": {1, 2}}, "expects a JSON value"),
-        ({"type": "code-ref"}, "package.module:function", "os.system('x')", "module:function"),
+        ({"type": "code-ref"}, "math:sqrt", "os.system('x')", "module:function"),
+        ({"type": "code-ref"}, "math:floor", "math:sqrt.__self__", "module:function"),
+        ({"type": "code-ref"}, "math:sqrt", "json:loads", "which is not allowed"),
     ],
 )
 def test_each_setting_type_is_validated(
-    setting: dict[str, Any], good: object, bad: object, fragment: str
+    setting: dict[str, Any],
+    good: object,
+    bad: object,
+    fragment: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math")  # code-ref: see test_coderef.py
     spec = spec_with_settings({"name": "v", **setting})
     assert spec.validate_settings({"v": good}) == {"v": good}
     with pytest.raises(SettingsError, match=fragment):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,26 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["LocalExecutor"]
+
+
+class _Pool(ThreadPoolExecutor):
+    """A thread pool that can add a thread for one whose call was abandoned.
+
+    ``ThreadPoolExecutor`` starts threads up to ``_max_workers`` on demand
+    (``_adjust_thread_count``); raising that bound while an abandoned call still runs
+    keeps the pool's capacity for everyone else.
+    """
+
+    def replace_while_running(self, future: Future[Any]) -> None:
+        """Add a thread now; take it back when ``future``'s call returns."""
+        with self._shutdown_lock:
+            self._max_workers += 1
+            self._adjust_thread_count()
+        future.add_done_callback(self._give_back)
+
+    def _give_back(self, _future: Future[Any]) -> None:
+        with self._shutdown_lock:
+            self._max_workers -= 1
 
 
 class LocalExecutor:
@@ -27,7 +47,7 @@ class LocalExecutor:
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _Pool | None = None
 
     async def submit(self, fn: Callable[..., Any], /, *args: Any, offload: bool = True) -> Any:
         if inspect.iscoroutinefunction(fn):
@@ -36,9 +56,17 @@ class LocalExecutor:
             result = fn(*args)
             return await result if inspect.isawaitable(result) else result
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="dataflow")
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, partial(fn, *args))
+            self._pool = _Pool(self.max_workers, thread_name_prefix="dataflow")
+        pool = self._pool
+        future = pool.submit(partial(fn, *args))
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # A call cannot be stopped in its thread. One that runs on (a timeout) gets a
+            # replacement thread until it returns, so it never starves the other nodes.
+            if not future.cancel():
+                pool.replace_while_running(future)
+            raise
         return await result if inspect.isawaitable(result) else result
 
     async def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataflow_jupyter.runtime.channels import Channel
 from dataflow_jupyter.runtime.debugger import Debugger, Step
-from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue
+from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
 from dataflow_jupyter.runtime.inspect import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.scheduler import GraphRuntime
@@ -21,6 +21,7 @@ __all__ = [
     "GraphRuntime",
     "NodeStats",
     "RunResult",
+    "StallError",
     "Stats",
     "Step",
     "frame_of",

@@ -9,7 +9,7 @@ metadata column is then prefixed with ``packet_``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
@@ -91,7 +91,8 @@ class RunResult:
     """What a finished run produced.
 
     ``outputs["node.port"]`` lists the payloads emitted on output ports that no edge takes
-    (the graph's results; ``packets`` has the packets themselves), ``errors`` every
+    (the graph's results; ``packets`` has the packets themselves, the first ``max_outputs``
+    of each port, and ``counts`` how many each port emitted in all), ``errors`` every
     ErrorPacket, ``stats`` the counters, and ``frame("node.port")`` the last packets that
     crossed any port as a DataFrame.
     """
@@ -101,6 +102,7 @@ class RunResult:
     stats: Stats
     frames: Mapping[str, Any]
     duration_s: float
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def outputs(self) -> dict[str, list[Any]]:

@@ -93,6 +93,7 @@ class NodeRun:
         "busy",
         "checks",
         "ctx",
+        "data_output",
         "finished",
         "fire_any",
         "has_finish",
@@ -139,6 +140,8 @@ class NodeRun:
         self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
         self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}
         self.outputs: dict[str, list[Wire]] = {p.name: [] for p in spec.ports.outputs}
+        data = [p.name for p in spec.ports.outputs if p.name != "error"]
+        self.data_output = data[0] if len(data) == 1 else None  # where a bare return goes
         self.checks: dict[str, PortSchema | None] = {
             p.name: None if p.type in (PortType.ANY, PortType.SIGNAL) else p.port_schema()
             for p in spec.ports.outputs

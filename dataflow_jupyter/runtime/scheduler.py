@@ -13,8 +13,10 @@ branches have their own workers and run concurrently (synchronous ``process`` ca
 worker threads). Sources run as tasks of their own.
 
 Backpressure rule. Edges are bounded channels. A ``block`` edge that is full suspends the
-emitting firing, which keeps its worker (and its concurrency slot) until the consumer takes
-a packet; a source that emits into it waits too, so a slow sink slows the whole chain.
+emitting firing, which keeps its worker until the consumer takes a packet; a source that
+emits into it waits too, so a slow sink slows the whole chain. A firing that waits for room
+gives up its concurrency slot while it waits, so the consumer it waits for can always get
+one (otherwise ``max_concurrency`` waiting producers would wait for each other forever).
 
 End of stream. A source whose ``run`` returns (inject with a count, read-file at the end of
 its file, a source written in Python) has finished: its own ``finish`` hook runs, then its
@@ -56,6 +58,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dataflow_jupyter.dataroot import DataRoot
 from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime._sync import LoopOwner
@@ -67,6 +70,7 @@ from dataflow_jupyter.runtime.session import Session
 from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterator
 
     import pandas as pd
@@ -81,12 +85,18 @@ __all__ = ["GraphRuntime"]
 
 _log = logging.getLogger("dataflow_jupyter.runtime")
 _YIELD_EVERY = 64  # a worker yields to the loop after this many firings that never suspended
+_SOURCE_GRACE_S = 5.0  # how long a run's end waits for cancelled sources
+_LAST_LOOK_S = 0.05  # after a stop's timeout, one short wait for the cancelled run
 
 StateChoice = Literal["memory", "file", "redis"] | StateAdapter
 
 
 class GraphRuntime:
-    """Runs a validated graph. See the module docstring for the policy."""
+    """Runs a validated graph. See the module docstring for the policy.
+
+    ``data_root``: the folder that nodes' file paths and file state stay inside (default: the
+    graph file's folder; see ``dataflow_jupyter.dataroot``). Only code widens it.
+    """
 
     def __init__(
         self,
@@ -100,6 +110,7 @@ class GraphRuntime:
         max_outputs: int = 10_000,
         log: ExecutionLog | bool = True,
         progress: bool | None = None,
+        data_root: str | os.PathLike[str] | DataRoot | None = None,
     ) -> None:
         self.registry = registry or graph.registry or NodeRegistry.default()
         graph.validate(self.registry)
@@ -107,7 +118,9 @@ class GraphRuntime:
         assert analysis.order is not None  # validate() refuses cycles
         self.graph = graph
         self._order = list(analysis.order)
-        self.state = _make_state(state, graph)
+        # Files stay under this folder (dataflow_jupyter.dataroot); only code widens it.
+        self.data_root = DataRoot.choose(data_root, graph.folder)
+        self.state = _make_state(state, graph, self.data_root)
         self.executor: Executor = executor or LocalExecutor()
         self.max_concurrency = max_concurrency or graph.config.max_concurrency
         if self.max_concurrency < 1:
@@ -125,6 +138,8 @@ class GraphRuntime:
         self._session: Session | None = None
         self._sources: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[RunResult] | None = None
+        self.not_stopped: list[str] = []  # nodes a stop() left running (they ignored it)
+        self.last_replay: RunResult | None = None  # the result of the last dlq.replay()
         self._loops = LoopOwner()
         # Nodes are instantiated now, so bad settings fail here and the first run starts at
         # once; every later run (or a changed graph) gets a fresh session.
@@ -193,26 +208,46 @@ class GraphRuntime:
         """Stop a started run: stop the sources, drain in-flight packets, tear down.
 
         With ``drain=False``, or when draining takes longer than ``timeout`` seconds,
-        everything still running is cancelled. Returns the run's result.
+        everything still running is cancelled. Returns the run's result within ``timeout``
+        seconds whatever a node does: a node that ignores its cancellation is left running
+        in the background, logged as a warning and listed in ``not_stopped``.
         """
         task = self._background
         if task is None:
             return None
-        await self._cancel_sources()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.not_stopped = []
+        await self._cancel_sources(deadline)
         if not drain:
             task.cancel()
         try:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
+            return await asyncio.wait_for(asyncio.shield(task), max(deadline - loop.time(), 0))
         except TimeoutError:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=max(deadline - loop.time(), _LAST_LOOK_S))
+            if not task.done():
+                session = self._session
+                busy = [r.node_id for r in session.runs if r.busy] if session else []
+                self._left_running(busy or ["(the run's teardown)"], timeout)
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
         finally:
             self._background = None
         return self._result(self._session) if self._session is not None else None
+
+    def _left_running(self, node_ids: list[str], timeout: float) -> None:
+        for node_id in node_ids:
+            if node_id not in self.not_stopped:
+                self.not_stopped.append(node_id)
+            _log.warning(
+                "graph %r: node %r did not stop within %.3g s of being cancelled; it is left "
+                "running in the background (a node should let asyncio.CancelledError through)",
+                self.graph.id,
+                node_id,
+                timeout,
+            )
 
     async def wait(self) -> RunResult | None:
         """Wait until a started run ends (on its own or through ``stop()``); return its result.
@@ -309,7 +344,7 @@ class GraphRuntime:
         return self._session
 
     def _new_session(self) -> Session:
-        return Session(
+        session = Session(
             self.graph,
             self.registry,
             self._order,
@@ -321,6 +356,9 @@ class GraphRuntime:
             max_outputs=self.max_outputs,
             publish=self._publish if self._subscribers else None,
         )
+        for run in session.runs:
+            run.instance.bind_data_root(self.data_root)
+        return session
 
     def _publish(self, event: dict[str, Any]) -> None:
         for callback in list(self._subscribers):
@@ -334,7 +372,7 @@ class GraphRuntime:
             await self._dispatch(session)
 
     async def _dispatch(self, session: Session) -> None:
-        workers: set[asyncio.Task[None]] = set()
+        workers: dict[asyncio.Task[None], NodeRun] = {}
         failures: list[BaseException] = []
         # A background run shows progress only when asked: its line would land in whatever
         # cell runs at the time.
@@ -355,12 +393,13 @@ class GraphRuntime:
                         not run.ready() and not (run.any_closed and session.settle(run))
                     ):
                         continue
-                    if len(workers) >= self.max_concurrency:
+                    if self._slots_taken(workers) >= self.max_concurrency:
                         waiting_for_slot.append(run)
                         continue
                     run.busy = True  # one worker per node; it releases the node on exit
-                    workers.add(asyncio.create_task(self._worker(session, run, workers, failures)))
-                if len(workers) < self.max_concurrency:
+                    task = asyncio.create_task(self._worker(session, run, workers, failures))
+                    workers[task] = run
+                if waiting_for_slot and self._slots_taken(workers) < self.max_concurrency:
                     for run in waiting_for_slot:
                         session.mark(run)
                     waiting_for_slot.clear()
@@ -405,7 +444,7 @@ class GraphRuntime:
         self,
         session: Session,
         run: NodeRun,
-        workers: set[asyncio.Task[None]],
+        workers: dict[asyncio.Task[None], NodeRun],
         failures: list[BaseException],
     ) -> None:
         try:
@@ -426,11 +465,19 @@ class GraphRuntime:
             failures.append(exc)
         finally:
             run.busy = False
-            workers.discard(asyncio.current_task())
+            workers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             session.mark(run)
             session.wake.set()
 
-    async def _cancel_sources(self) -> None:
+    def _slots_taken(self, workers: dict[asyncio.Task[None], NodeRun]) -> int:
+        """Workers that hold a concurrency slot: those not waiting for room on an edge."""
+        if len(workers) < self.max_concurrency:
+            return len(workers)
+        return sum(1 for run in workers.values() if not run.blocked_puts)
+
+    async def _cancel_sources(self, deadline: float | None = None) -> None:
+        """Cancel the sources and wait for them until ``deadline`` (loop time; by default
+        ``_SOURCE_GRACE_S`` from now); a source still running then is reported."""
         sources, self._sources = self._sources, []
         for task in sources:
             task.cancel()
@@ -439,12 +486,20 @@ class GraphRuntime:
             for run in session.runs:
                 if run.is_source:
                     session.close_outputs(run)
-        if sources:
-            await asyncio.gather(*sources, return_exceptions=True)
+        if not sources:
+            return
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        end = deadline if deadline is not None else start + _SOURCE_GRACE_S
+        _, running = await asyncio.wait(sources, timeout=max(end - start, 0))
+        if running and session is not None:
+            names = {task: node_id for node_id, task in session.source_tasks.items()}
+            self._left_running([names.get(t, t.get_name()) for t in running], end - start)
 
     def _result(self, session: Session) -> RunResult:
         return RunResult(
             packets={k: list(v) for k, v in session.outputs.items()},
+            counts=dict(session.output_counts),
             errors=list(session.errors),
             stats=session.stats,
             frames=session.frames,
@@ -456,7 +511,9 @@ class GraphRuntime:
         return self._loops.run(self._replay_async(letters))
 
     async def _replay_async(self, letters: list[DeadLetter]) -> RunResult:
-        session = self._open_session()
+        """Fire the letters' nodes again in a session of its own: ``rt.stats`` and frames keep
+        the run's figures; the replay's are in the result (and ``rt.last_replay``)."""
+        session = self._new_session()
         for letter in letters:
             session.nodes[letter.node_id].replays.append(dict(letter.inputs))
         for run in session.runs:
@@ -467,7 +524,8 @@ class GraphRuntime:
             await self._drive(session)
         finally:
             await session.teardown()
-        return self._result(session)
+        self.last_replay = self._result(session)
+        return self.last_replay
 
 
 _frozen_runs = 0
@@ -494,7 +552,7 @@ def _heap_frozen() -> Iterator[None]:
             gc.unfreeze()
 
 
-def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
+def _make_state(choice: StateChoice | None, graph: Graph, data_root: DataRoot) -> StateAdapter:
     storage = graph.config.state_storage
     kind: object = storage.type if choice is None else choice
     if isinstance(kind, StateAdapter):
@@ -502,8 +560,8 @@ def _make_state(choice: StateChoice | None, graph: Graph) -> StateAdapter:
     if kind == "memory":
         return MemoryState()
     if kind == "file":
-        root = Path(storage.path) if storage.path else Path(".dataflow-state") / graph.id
-        return FileState(root)
+        folder = storage.path or str(Path(".dataflow-state") / graph.id)
+        return FileState(data_root.make_dirs(folder, where="config.stateStorage.path"))
     if kind == "redis":
         try:
             module = importlib.import_module("dataflow_jupyter.state.redis")

@@ -86,7 +86,9 @@ class Session:
         self.nodes: dict[str, NodeRun] = {}
         self.channels: dict[str, tuple[str, str, Channel]] = {}
         self.frames: dict[str, deque[DataPacket]] = {}
-        self.outputs: dict[str, list[DataPacket]] = {}
+        self.outputs: dict[str, list[DataPacket]] = {}  # the first max_outputs of each
+        self.output_counts: dict[str, int] = {}  # every packet of each unconnected output
+        self.outputs_total = 0
         self.errors: list[ErrorPacket] = []
         self.wake = asyncio.Event()
         self.marks: list[int] = []  # a heap of node indices that may have become ready
@@ -415,7 +417,11 @@ class Session:
             if error.recoverable and record.attempt <= execution.retry:
                 self._log_firing(record, "retry", error.message)
                 run.stats.retries += 1
-                await asyncio.sleep(backoff_seconds(execution.retry_backoff_ms, record.attempt))
+                try:
+                    await asyncio.sleep(backoff_seconds(execution.retry_backoff_ms, record.attempt))
+                except asyncio.CancelledError:
+                    self._cancelled_in_backoff(run, error, inputs, record)
+                    raise
                 record.attempt += 1
                 error = None
                 continue
@@ -444,7 +450,9 @@ class Session:
         firing_id = next(_firing_ids)
         run.stats.firings += 1
         buffered = run.buffered
-        buffered.clear()
+        if buffered:  # emitted between firings, after the last one had returned
+            self._late_emits(run, len(buffered))
+            buffered.clear()
         run.ctx.trace_id = trace_id = first.trace_id if first is not None else None
         publish = self.publish
         if publish is not None:
@@ -458,8 +466,8 @@ class Session:
             if isinstance(result, ErrorPacket):
                 error = _own_error(result, run, first, 1)
             else:
-                if result:
-                    buffered.extend(result.items())
+                if result is not None:
+                    buffered.extend(_returned(run, result))
                 for port, value in buffered:
                     packet, wires = self._prepare(run, port, value, inputs, firing_id)
                     self._record(run, port, packet, wires, firing_id)
@@ -482,6 +490,7 @@ class Session:
                 exc, node_id=run.node_id, packet=first, recoverable=run.spec.execution.recoverable
             )
         end = time.time_ns()
+        buffered.clear()
         if emitted:
             self.wake.set()
         if run.ctx.wants_no_more:
@@ -556,11 +565,19 @@ class Session:
             call, args = run.process, (inputs,)
         is_async = inspect.iscoroutinefunction(call)
 
+        returned = False
+
         def emit_sync(port: str, value: Any) -> Done:
-            buffered.append((port, value))
+            if returned:
+                self._late_emits(run, 1)
+            else:
+                buffered.append((port, value))
             return DONE
 
         async def emit_async(port: str, value: Any) -> None:
+            if returned:
+                self._late_emits(run, 1)
+                return
             record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
 
         ctx = NodeContext(run.node_id, emit_async if is_async else emit_sync, trace_id=trace_id)
@@ -572,11 +589,10 @@ class Session:
                 self.abandon_inputs(run)
             if isinstance(result, ErrorPacket):
                 return _own_error(result, run, first, record.attempt)
+            if result is not None:
+                buffered.extend(_returned(run, result))
             for port, value in buffered:
                 record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
-            if result:
-                for port, value in result.items():
-                    record.outputs.append((port, await self.emit(run, port, value, inputs, record)))
         except TimeoutError:
             message = f"node {run.node_id!r} took longer than {run.spec.execution.timeout_ms} ms"
             return ErrorPacket(
@@ -598,7 +614,48 @@ class Session:
                 recoverable=run.spec.execution.recoverable,
                 attempt=record.attempt,
             )
+        finally:
+            returned = True  # what the node emits from now on is late
         return None
+
+    def _late_emits(self, run: NodeRun, count: int) -> None:
+        """Packets a node emitted after its firing had returned: counted, never sent."""
+        if not run.stats.late_emits:
+            _log.warning(
+                "node %r emitted after its firing had returned (from a thread or a task it "
+                "started?); such packets are counted as late_emits and not sent. Emit before "
+                "process returns, or await ctx.emit in an async process",
+                run.node_id,
+            )
+        run.stats.late_emits += count
+
+    def _cancelled_in_backoff(
+        self,
+        run: NodeRun,
+        error: ErrorPacket,
+        inputs: dict[str, DataPacket],
+        record: FiringRecord,
+    ) -> None:
+        """The run stopped while a retry waited: the input goes to the dead-letter queue."""
+        message = (
+            f"node {run.node_id!r}: the run stopped while retry {record.attempt} waited "
+            f"(after: {error.message}); replay it from the dead-letter queue"
+        )
+        cancelled = ErrorPacket(
+            ErrorCode.CANCELLED,
+            message,
+            run.node_id,
+            error.trace_id,
+            recoverable=True,
+            attempt=record.attempt,
+            packet=error.packet,
+        )
+        record.error = cancelled
+        record.status = "dead_letter"
+        self.errors.append(cancelled)
+        run.stats.dead_lettered += 1
+        self.dlq.append(DeadLetter(cancelled, run.node_id, dict(inputs)))
+        self._log_firing(record, record.status, message)
 
     async def _route_error(
         self,
@@ -707,9 +764,12 @@ class Session:
                 firing_id,
             )
         if not wires:
-            kept = self.outputs.setdefault(f"{run.node_id}.{port}", [])
+            key = f"{run.node_id}.{port}"
+            kept = self.outputs.setdefault(key, [])
             if len(kept) < self.max_outputs:
                 kept.append(packet)
+            self.output_counts[key] = self.output_counts.get(key, 0) + 1
+            self.outputs_total += 1
 
     async def _send(self, run: NodeRun, wire: Wire, packet: DataPacket) -> None:
         sent = self._on_wire(wire, packet)
@@ -743,7 +803,7 @@ class Session:
             except Exception as exc:
                 message = f"edge {wire.edge_id!r}: {exc}"
                 error = ErrorPacket(
-                    ErrorCode.EXPRESSION,
+                    getattr(exc, "error_code", ErrorCode.EXPRESSION),
                     message,
                     packet.origin_node,
                     packet.trace_id,
@@ -863,6 +923,22 @@ class _EmitError(Exception):
     def __init__(self, error: ErrorPacket) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+def _returned(run: NodeRun, result: Any) -> Any:
+    """The ``(port, value)`` pairs a returned result emits: a dict's items, or a bare value
+    (falsy ones too: only ``None`` means nothing) on the node's one data output."""
+    if isinstance(result, dict):
+        return result.items()
+    port = run.data_output
+    if port is None:
+        outputs = ", ".join(run.outputs) or "none"
+        msg = (
+            f"node {run.node_id!r} returned {type(result).__name__} {result!r:.60} but has "
+            f"several outputs ({outputs}); return {{port: value}}, or None to emit nothing"
+        )
+        raise TypeError(msg)
+    return ((port, result),)
 
 
 def _own_error(

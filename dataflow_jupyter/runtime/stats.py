@@ -8,7 +8,8 @@ policy, discarded by a node that wanted no more input (``ctx.done()``), sent to 
 Node counters: ``received`` (packets taken from input edges), ``emitted`` (packets sent on
 output ports), ``firings``, ``filtered`` (firings that emitted nothing), ``retries``,
 ``errors`` (failures sent to the ``error`` output), ``dead_lettered`` (failures sent to the
-DLQ), ``type_mismatches``. Edge counters live on the ``Channel``: ``delivered``,
+DLQ), ``type_mismatches``, ``late_emits`` (packets emitted after the firing had returned:
+counted, logged once per node, never sent). Edge counters live on the ``Channel``: ``delivered``,
 ``filtered``, ``dropped``, ``discarded``, ``peak`` and the current ``queued``.
 """
 
@@ -39,6 +40,7 @@ class NodeStats:
     errors: int = 0
     dead_lettered: int = 0
     type_mismatches: int = 0
+    late_emits: int = 0
 
 
 @dataclass(frozen=True, slots=True)

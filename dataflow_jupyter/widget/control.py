@@ -40,7 +40,7 @@ from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.runtime import GraphRuntime
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Collection, Coroutine
 
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.registry import NodeRegistry
@@ -248,14 +248,31 @@ class RunControl:
         if self.debugger is dbg:
             self.debugger = None
 
-    def set_breakpoint(self, node_id: str, *, enabled: bool, condition: str | None = None) -> None:
+    def set_breakpoint(
+        self,
+        node_id: str,
+        *,
+        enabled: bool,
+        nodes: Collection[str],
+        condition: str | None = None,
+    ) -> None:
         """Remember a breakpoint (and its condition) and apply it to the editor's debugger.
 
-        A condition that is not a valid expression raises ``ExpressionError`` (from a cell)
-        and changes nothing.
+        Only on a node of the canvas's graph (``nodes``): anything else raises ``ValueError``.
+        Breakpoints on nodes since removed are dropped, so there are never more than nodes.
+        A condition that is not a valid expression raises ``ExpressionError`` and changes
+        nothing.
         """
+        if enabled and node_id not in nodes:
+            msg = (
+                f"no node {node_id!r:.80} in the canvas's graph to set a breakpoint on; "
+                f"nodes: {', '.join(sorted(nodes)[:20]) or 'none'}"
+            )
+            raise ValueError(msg)
         if enabled and condition:
             compile_expression(condition)
+        for stale in set(self.board.breakpoints) - set(nodes):
+            self.board.set_breakpoint(stale, enabled=False)
         self.board.set_breakpoint(node_id, enabled=enabled, condition=condition)
         dbg = self.debugger
         if dbg is None or dbg.done:

@@ -69,6 +69,7 @@ __all__ = ["GraphEditor"]
 
 _log = logging.getLogger("dataflow_jupyter.widget")
 _T = TypeVar("_T")
+_KERNEL_TRAITS = frozenset({"status", "catalog"})  # synced to the front end, never from it
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 _ESM_FILE = _STATIC / "canvas.js"
 _CSS_FILE = _STATIC / "canvas.css"
@@ -192,7 +193,10 @@ class GraphEditor(anywidget.AnyWidget):
         """Connect an output to an input and return the edge id, as ``Graph.connect`` does.
 
         ``connect("n1", "out", "n2", "in")`` or ``connect("n1.out", "n2.in")``; ``options``
-        are ``transform``, ``filter``, ``buffer`` and ``id``.
+        are ``transform``, ``filter``, ``buffer``, ``id`` and ``force``. A connection the
+        canvas would refuse (a port the node does not have, port types that may not connect)
+        raises ``GraphValidationError`` in the canvas's words and changes nothing;
+        ``force=True`` records it anyway, and the canvas draws it as invalid.
         """
         return self._edit(lambda g: g.connect(source, source_port, target, target_port, **options))
 
@@ -265,9 +269,27 @@ class GraphEditor(anywidget.AnyWidget):
         """Set (or with ``enabled=False`` clear) a breakpoint, as the canvas does.
 
         ``condition`` is an expression on the node's input (``value``, ``packet``): the
-        debugger stops only where it holds. The canvas shows it on the node.
+        debugger stops only where it holds; the canvas shows it on the node. ``ValueError``
+        for a node that is not in the canvas's graph, ``ExpressionError`` for a condition
+        that is not a valid expression.
         """
-        self._control.set_breakpoint(node_id, enabled=enabled, condition=condition)
+        nodes = self.graph.get("nodes")
+        ids = {n.get("id") for n in nodes if isinstance(n, dict)} if isinstance(nodes, list) else ()
+        self._control.set_breakpoint(
+            node_id, enabled=enabled, nodes={*ids} - {None}, condition=condition
+        )
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """A trait update from the front end: only ``graph`` is the front end's to write.
+
+        ``status`` and ``catalog`` belong to the kernel; a write to them is dropped and the
+        front end is sent the kernel's value back.
+        """
+        refused = sorted(set(sync_data) & _KERNEL_TRAITS)
+        if refused:
+            _log.warning("ignored a front-end write to the kernel's trait(s) %s", refused)
+            self.send_state(refused)
+        super().set_state({k: v for k, v in sync_data.items() if k not in _KERNEL_TRAITS})
 
     async def wait(self) -> None:
         """Wait until the runs, steps and stops started so far have ended.
@@ -422,12 +444,15 @@ class GraphEditor(anywidget.AnyWidget):
 
     def _on_set_breakpoint(self, message: dict[str, Any]) -> None:
         try:
-            self._control.set_breakpoint(
+            self.set_breakpoint(
                 message["node"], enabled=message["enabled"], condition=message["condition"]
             )
         except ExpressionError as exc:  # the canvas lists it with the other problems
             self._deploy_result([f"breakpoint on {message['node']}: {exc}"])
             self._board.resend()
+        except ValueError as exc:
+            _log.warning("ignored the canvas's set-breakpoint: %s", exc)
+            self._board.resend()  # the canvas showed it at once: take it back
 
     def _on_inspect(self, message: dict[str, Any]) -> None:
         answer, buffers = answer_inspect(self.runtime, message)

@@ -1,4 +1,4 @@
-"""The widget protocol, kernel side (DESIGN.md §5).
+"""The widget protocol, kernel side (``docs/design.md`` §5).
 
 ``labextension/src/protocol.ts`` is the front-end side; ``tests/widget/test_protocol.py``
 checks that both name the same message types with the same fields.

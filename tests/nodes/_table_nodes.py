@@ -104,10 +104,12 @@ def run_table_node(
     type_id: str,
     settings: dict[str, Any],
     inputs: dict[str, list[dict[str, list[Any]]]],
+    version: str | None = None,
 ) -> tuple[list[pa.Table], list[Any]]:
-    """Run sources -> ``type_id`` -> sink; return the tables on ``out`` and the errors."""
+    """Run sources -> ``type_id`` (``version``, else the newest) -> sink; return the tables
+    on ``out`` and the errors."""
     graph = Graph(id=type_id, registry=registry)
-    node = graph.add_node(type_id, settings=settings, id="t")
+    node = graph.add_node(type_id, settings=settings, id="t", version=version)
     for port, tables in inputs.items():
         src = graph.add_node("table-source", settings={"tables": tables}, id=f"src_{port}")
         graph.connect(src, "out", node, port)

@@ -16,6 +16,7 @@ from dataflow_jupyter.registry import builtin_nodes_path
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+    from pathlib import Path
 
     from dataflow_jupyter import DataPacket, NodeContext
 
@@ -191,3 +192,10 @@ def until() -> Callable[[Callable[[], bool]], Awaitable[None]]:
             await asyncio.sleep(0.005)
 
     return wait
+
+
+@pytest.fixture(autouse=True)
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Node tests read and write under their ``tmp_path``: it is their data root."""
+    monkeypatch.setenv("DATAFLOW_DATA_ROOT", str(tmp_path))
+    return tmp_path

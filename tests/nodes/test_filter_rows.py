@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from _table_nodes import node_registry, run_table_node
 
@@ -16,6 +17,7 @@ TRADES = {
     "qty": [10, 0, 5, 7, 3],
     "venue name": ["x", "y", "x", "z", "y"],
 }
+TRADES_FRAME = pa.table(TRADES).to_pandas()
 
 
 @pytest.fixture
@@ -100,10 +102,20 @@ def test_the_supported_subset(registry: NodeRegistry, expression: str, syms: lis
     assert kept(registry, expression) == syms
 
 
-def test_a_null_result_drops_the_row(registry: NodeRegistry) -> None:
+def test_a_comparison_with_a_null_is_false_as_in_pandas(registry: NodeRegistry) -> None:
+    """The defect the pandas oracle found: 'not (x > 1)' dropped the rows where x is null,
+    which pandas keeps (NaN > 1 is False, so its negation is True)."""
     assert kept(registry, "price < 1000") == ["AAPL", "MSFT", "GOOG", None]  # AMZN: null price
-    assert kept(registry, "not (price < 1000)") == []
+    assert kept(registry, "not (price < 1000)") == ["AMZN"]
+    assert kept(registry, "price != 1") == ["AAPL", "MSFT", "GOOG", None, "AMZN"]
     assert kept(registry, "price < 1000 or qty == 3") == ["AAPL", "MSFT", "GOOG", None, "AMZN"]
+    frame = TRADES_FRAME
+    for expression, mask in [
+        ("not (price < 1000)", ~(frame["price"] < 1000)),
+        ("price != 1", frame["price"] != 1),
+        ("not (sym == 'AAPL')", ~(frame["sym"] == "AAPL")),
+    ]:
+        assert kept(registry, expression, "qty") == frame[mask]["qty"].tolist()
 
 
 @pytest.mark.parametrize(

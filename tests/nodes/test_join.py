@@ -1,132 +1,150 @@
+"""join 2.0.0: the whole right side, then the left streamed through it, as pandas merge.
+
+The node's hooks are driven directly here (``_drive``); graph-level runs through the
+runtime, on real data, are in ``tests/oracle``.
+"""
+
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
+from _drive import drive
 from _table_nodes import node_registry, run_table_node
 
-from dataflow_jupyter.node import DataFlowNode, PureNode
-from dataflow_jupyter.registry import NodeRegistry
+from dataflow_jupyter.node import DataFlowNode, StatefulNode
 
-TRADES = {"sym": ["a", "b", "a", "c"], "qty": [1, 2, 3, 4], "note": ["t1", "t2", "t3", "t4"]}
-NAMES = {"sym": ["a", "b", "d"], "name": ["Alpha", "Beta", "Delta"], "note": ["n1", "n2", "n4"]}
+TRADES = pa.table(
+    {
+        "sym": ["a", "b", "a", "c", None, "b"],
+        "qty": [1, 2, 3, 4, 5, 6],
+        "note": ["t1", "t2", "t3", "t4", "t5", "t6"],
+    }
+)
+NAMES = pa.table(
+    {
+        "sym": ["a", "b", "d", None, "a"],
+        "name": ["Alpha", "Beta", "Delta", "Nobody", "Again"],
+        "note": ["n1", "n2", "n4", "n0", "n5"],
+    }
+)
 
 
-@pytest.fixture
-def registry() -> NodeRegistry:
-    return node_registry()
+@pytest.fixture(scope="module")
+def join() -> type[DataFlowNode]:
+    return node_registry().get("join", "2.0.0").load()
 
 
-@pytest.fixture
-def join(registry: NodeRegistry) -> type[DataFlowNode]:
-    return registry.get("join", "1.0.0").load()
+def run(
+    join: type[DataFlowNode],
+    settings: dict[str, Any],
+    packets: list[tuple[str, pa.Table]],
+) -> pa.Table:
+    emitted = drive(join("j", settings), packets)
+    assert [port for port, _ in emitted if port != "out"] == [], emitted
+    return pa.concat_tables([table for _, table in emitted])
 
 
-def joined(
-    registry: NodeRegistry, settings: dict[str, Any], left: Any = TRADES, right: Any = NAMES
-) -> list[dict[str, Any]]:
-    out, errors = run_table_node(registry, "join", settings, {"left": [left], "right": [right]})
-    assert errors == []
-    (table,) = out
-    # The row order of a hash join is not defined: compare sorted.
-    return table.sort_by([("sym", "ascending"), ("qty", "ascending")]).to_pylist()
+def split(port: str, table: pa.Table, rows: int) -> list[tuple[str, pa.Table]]:
+    return [(port, table.slice(start, rows)) for start in range(0, len(table), rows)]
+
+
+def merged(how: str, left: pa.Table = TRADES, right: pa.Table = NAMES, **options: Any) -> Any:
+    return left.to_pandas().merge(right.to_pandas(), how=how, **options)
+
+
+def in_order(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
 
 
 def test_the_spec(join: type[DataFlowNode]) -> None:
-    assert issubclass(join, PureNode)
+    assert issubclass(join, StatefulNode)
     spec = join.spec
-    assert (spec.id, spec.version, spec.category) == ("join", "1.0.0", "Table")
+    assert (spec.id, spec.version, spec.category) == ("join", "2.0.0", "Table")
     assert [(p.name, p.type.value, p.required) for p in spec.ports.inputs] == [
         ("left", "table", True),
         ("right", "table", True),
     ]
-    assert [(p.name, p.type.value) for p in spec.ports.outputs] == [
-        ("out", "table"),
-        ("error", "error_packet"),
-    ]
-    assert spec.execution.fire == "all"
+    assert spec.execution.fire == "any"
     assert join("j", {"keys": "sym"}).settings == {
         "keys": "sym",
         "rightKeys": None,
         "how": "inner",
-        "leftSuffix": "",
-        "rightSuffix": "_right",
+        "leftSuffix": "_x",
+        "rightSuffix": "_y",
     }
 
 
-def test_inner(registry: NodeRegistry) -> None:
-    assert joined(registry, {"keys": "sym"}) == [
-        {"sym": "a", "qty": 1, "note": "t1", "name": "Alpha", "note_right": "n1"},
-        {"sym": "a", "qty": 3, "note": "t3", "name": "Alpha", "note_right": "n1"},
-        {"sym": "b", "qty": 2, "note": "t2", "name": "Beta", "note_right": "n2"},
-    ]
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+@pytest.mark.parametrize("rows", [1, 2, 10])
+def test_every_how_equals_pandas_merge(join: type[DataFlowNode], how: str, rows: int) -> None:
+    """The defect: a right side in several tables joined only its first table."""
+    # the right side in several tables, interleaved with left tables that must wait for it
+    packets = [*split("right", NAMES, rows)]
+    packets[1:1] = split("left", TRADES.slice(0, 2), 1)
+    packets += split("left", TRADES.slice(2), rows)
+    got = run(join, {"keys": "sym", "how": how}, packets).to_pandas()
+    expected = merged(how, on="sym")
+    if how in ("right", "outer"):  # documented: right-only rows last; pandas orders otherwise
+        got, expected = in_order(got), in_order(expected)
+    pd.testing.assert_frame_equal(got, expected)
 
 
-def test_left_right_outer(registry: NodeRegistry) -> None:
-    left = joined(registry, {"keys": ["sym"], "how": "left"})
-    assert [(r["sym"], r["qty"], r["name"]) for r in left] == [
-        ("a", 1, "Alpha"),
-        ("a", 3, "Alpha"),
-        ("b", 2, "Beta"),
-        ("c", 4, None),
-    ]
-    right = joined(registry, {"keys": ["sym"], "how": "right"})
-    assert [(r["sym"], r["qty"], r["name"]) for r in right] == [
-        ("a", 1, "Alpha"),
-        ("a", 3, "Alpha"),
-        ("b", 2, "Beta"),
-        ("d", None, "Delta"),
-    ]
-    outer = joined(registry, {"keys": ["sym"], "how": "outer"})
-    assert [(r["sym"], r["qty"], r["name"]) for r in outer] == [
-        ("a", 1, "Alpha"),
-        ("a", 3, "Alpha"),
-        ("b", 2, "Beta"),
-        ("c", 4, None),
-        ("d", None, "Delta"),
-    ]
+def test_null_keys_match_null_keys_as_in_pandas(join: type[DataFlowNode]) -> None:
+    got = run(join, {"keys": "sym"}, [("right", NAMES), ("left", TRADES)])
+    assert ("t5", "Nobody") in zip(got["note_x"].to_pylist(), got["name"].to_pylist(), strict=True)
 
 
-def test_right_keys_and_suffixes(registry: NodeRegistry) -> None:
-    names = {"ticker": ["a", "c"], "note": ["n1", "n3"]}
-    rows = joined(
-        registry,
-        {"keys": "sym", "rightKeys": "ticker", "leftSuffix": "_l", "rightSuffix": "_r"},
-        right=names,
-    )
-    assert rows == [
-        {"sym": "a", "qty": 1, "note_l": "t1", "note_r": "n1"},
-        {"sym": "a", "qty": 3, "note_l": "t3", "note_r": "n1"},
-        {"sym": "c", "qty": 4, "note_l": "t4", "note_r": "n3"},
-    ]
+def test_several_keys_named_differently(join: type[DataFlowNode]) -> None:
+    left = pa.table({"a": [1, 1, 2, None], "b": ["x", "y", "x", "x"], "v": [1, 2, 3, 4]})
+    right = pa.table({"ka": [1, 2, 2, None], "kb": ["x", "x", "x", "x"], "v": [10, 20, 30, 40]})
+    settings = {"keys": ["a", "b"], "rightKeys": ["ka", "kb"], "how": "left"}
+    got = run(join, settings, [*split("right", right, 3), ("left", left)]).to_pandas()
+    expected = merged("left", left, right, left_on=["a", "b"], right_on=["ka", "kb"])
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got.columns) == ["a", "b", "v_x", "ka", "kb", "v_y"]
 
 
-def test_pairs_the_kth_left_with_the_kth_right(registry: NodeRegistry) -> None:
-    lefts = [{"k": [1, 2]}, {"k": [3]}]
-    rights = [{"k": [2], "v": ["x"]}, {"k": [3], "v": ["y"]}]
-    out, errors = run_table_node(registry, "join", {"keys": "k"}, {"left": lefts, "right": rights})
-    assert [t.to_pylist() for t in out] == [[{"k": 2, "v": "x"}], [{"k": 3, "v": "y"}]]
-    assert out[0].schema == pa.schema([("k", pa.int64()), ("v", pa.string())])
+def test_suffixes_and_integer_keys_against_float_keys(join: type[DataFlowNode]) -> None:
+    left = pa.table({"k": [1, 2, 3], "v": ["a", "b", "c"]})
+    right = pa.table({"k": [1.0, 3.0], "v": ["A", "C"]})
+    settings = {"keys": "k", "leftSuffix": "_l", "rightSuffix": "_r"}
+    got = run(join, settings, [("right", right), ("left", left)])
+    assert got.to_pylist() == [{"k": 1, "v_l": "a", "v_r": "A"}, {"k": 3, "v_l": "c", "v_r": "C"}]
 
 
-def test_key_problems_go_to_error(registry: NodeRegistry) -> None:
-    out, errors = run_table_node(
-        registry, "join", {"keys": "ticker"}, {"left": [TRADES], "right": [NAMES]}
-    )
-    assert out == []
-    (error,) = errors
-    assert (error.code.value, error.message) == (
+def test_no_right_table_and_no_left_table(join: type[DataFlowNode]) -> None:
+    got = run(join, {"keys": "sym", "how": "left"}, [("left", TRADES)])
+    pd.testing.assert_frame_equal(got.to_pandas(), TRADES.to_pandas())
+    got = run(join, {"keys": "sym", "how": "right"}, [("right", NAMES)])
+    assert got.column_names == ["sym", "name", "note"]
+    assert got.num_rows == NAMES.num_rows
+
+
+def test_key_problems_go_to_error(join: type[DataFlowNode]) -> None:
+    emitted = drive(join("j", {"keys": "ticker"}), [("right", NAMES)])
+    ((port, error),) = emitted
+    assert (port, error.code.value, error.message) == (
+        "error",
         "VALIDATION",
-        "join (node 't'): the left table has no key column 'ticker'; its columns: sym, qty, note",
+        "join (node 'j'): the table has no column 'ticker'; its columns: sym, name, note",
     )
-    numbers = {"sym": [1, 2], "x": [0, 0]}
-    out, errors = run_table_node(
-        registry, "join", {"keys": "sym"}, {"left": [TRADES], "right": [numbers]}
+    numbers = pa.table({"sym": [1, 2], "x": [0, 0]})
+    emitted = drive(join("j", {"keys": "sym"}), [("right", numbers), ("left", TRADES)])
+    ((port, error),) = emitted
+    assert error.message.startswith("join (node 'j'): cannot join on ['sym'] = ['sym']: ")
+    emitted = drive(
+        join("j", {"keys": "sym", "leftSuffix": "", "rightSuffix": ""}),
+        [
+            ("right", NAMES),
+            ("left", TRADES),
+        ],
     )
-    (error,) = errors
-    assert error.message.startswith("join (node 't'): cannot join on ['sym'] = ['sym']: ")
+    ((port, error),) = emitted
+    assert "columns ['note'] are on both sides and leftSuffix equals rightSuffix" in error.message
 
 
 @pytest.mark.parametrize(
@@ -144,3 +162,21 @@ def test_invalid_settings_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         join("j", settings)
+
+
+def test_through_the_runtime_the_right_side_in_several_tables() -> None:
+    """The defects: only the first right table was joined, and with more left tables than
+    right ones ``run()`` never returned."""
+    registry = node_registry()
+    lefts = [TRADES.slice(i, 1).to_pydict() for i in range(len(TRADES))]
+    rights = [NAMES.slice(i, 2).to_pydict() for i in range(0, len(NAMES), 2)]
+    for how in ("inner", "left", "right", "outer"):
+        out, errors = run_table_node(
+            registry, "join", {"keys": "sym", "how": how}, {"left": lefts, "right": rights}
+        )
+        assert errors == []
+        got = pa.concat_tables(out).to_pandas()
+        expected = merged(how, on="sym")
+        if how in ("right", "outer"):
+            got, expected = in_order(got), in_order(expected)
+        pd.testing.assert_frame_equal(got, expected)

@@ -5,11 +5,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from _table_nodes import node_registry, run_graph
 
 from dataflow_jupyter import Graph
 from dataflow_jupyter.expressions import EvaluationError, ExpressionError
 from dataflow_jupyter.node import DataFlowNode, NodeContext, PureNode
-from dataflow_jupyter.packets import DataPacket
+from dataflow_jupyter.packets import DataPacket, ErrorCode
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.spec import SettingsError
@@ -132,3 +133,30 @@ def test_an_arrow_payload_is_kept(mapper: type[DataFlowNode]) -> None:
     table = pa.table({"x": [1, 2]})
     packet = DataPacket({"rows": 2}, binary_value=table)
     assert drive(mapper("m", {"expression": "value['rows'] + 1"}), [packet]) == [("out", 3)]
+
+
+# --- in a graph: the error packet says it was the budget ----------------------------------------
+
+
+def test_a_mapper_stopped_by_the_budget_sends_an_expression_budget_error() -> None:
+    registry = node_registry()  # with values-source
+    graph = Graph(id="budget", registry=registry)
+    src = graph.add_node("values-source", settings={"values": [1, 2]})
+    mapper = graph.add_node("mapper", settings={"expression": "len({*range(10**6)}) + value"})
+    log = graph.add_node("debug-log")
+    graph.connect(src, "out", mapper, "in")
+    graph.connect(mapper, "error", log, "in")
+    errors = run_graph(graph, registry).outputs[f"{log}.out"]
+    assert [error.code for error in errors] == [ErrorCode.EXPRESSION_BUDGET] * 2
+    assert "was stopped: range() of 1,000,000 numbers" in errors[0].message
+
+
+def test_an_edge_transform_stopped_by_the_budget_says_so() -> None:
+    registry = node_registry()
+    graph = Graph(id="budget", registry=registry)
+    src = graph.add_node("values-source", settings={"values": [1]})
+    log = graph.add_node("debug-log")
+    graph.connect(src, "out", log, "in", transform="sorted(range(200_000), key=str)")
+    (error,) = run_graph(graph, registry).errors
+    assert error.code is ErrorCode.EXPRESSION_BUDGET
+    assert error.message.startswith("edge 'e1': expression 'sorted(range(200_000), key=str)'")

@@ -1,19 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pandas as pd
 import pyarrow as pa
 import pytest
 from _table_nodes import node_registry, run_graph
 
-from dataflow_jupyter import Graph
+from dataflow_jupyter import Graph, GraphValidationError, cli
 from dataflow_jupyter.node import DataFlowNode, PureNode
 from dataflow_jupyter.registry import NodeRegistry
-from dataflow_jupyter.runtime import RunResult
+from dataflow_jupyter.runtime import GraphRuntime, RunResult
 from dataflow_jupyter.spec import SettingsError
 
 NOT_A_FUNCTION = 42
@@ -49,6 +54,15 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 async def fetch(value: Any) -> Any:  # pragma: no cover - refused before it is called
     return value
+
+
+def notebook_function(source: str) -> Any:
+    """A function as a notebook cell defines it: its globals are ``__main__``'s namespace."""
+    cell: dict[str, Any] = {}
+    exec(source, vars(sys.modules["__main__"]), cell)
+    (function,) = cell.values()
+    function.__module__ = "__main__"
+    return function
 
 
 @pytest.fixture
@@ -92,19 +106,15 @@ def test_module_function(registry: NodeRegistry) -> None:
     assert result.outputs[f"{fn}.out"] == [2.0, 3.0, 1.5]
 
 
-def test_a_function_of_a_test_module_and_a_dotted_attribute(registry: NodeRegistry) -> None:
+def test_a_function_of_a_test_module(registry: NodeRegistry) -> None:
     result, fn = run_function(registry, f"{__name__}:tag", [1, "a"])
     assert result.outputs[f"{fn}.out"] == [{"tagged": 1}, {"tagged": "a"}]
-    result, fn = run_function(registry, "builtins:str.upper", ["abc", "Déjà"])
-    assert result.outputs[f"{fn}.out"] == ["ABC", "DÉJÀ"]
 
 
 def test_a_name_from_the_notebook_namespace(
     registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def shout(value: str) -> str:
-        return value.upper() + "!"
-
+    shout = notebook_function("def shout(value):\n    return value.upper() + '!'")
     monkeypatch.setattr(sys.modules["__main__"], "shout", shout, raising=False)
     result, fn = run_function(registry, "shout", ["hi", "yo"])
     assert result.outputs[f"{fn}.out"] == ["HI!", "YO!"]
@@ -175,18 +185,14 @@ def test_tables_in_and_out(registry: NodeRegistry) -> None:
             "math:no_such",
             "cannot find function 'math:no_such': module 'math' has no attribute 'no_such'",
         ),
-        (
-            "builtins:str.nope",
-            "cannot find function 'builtins:str.nope': 'str' in module 'builtins' has no "
-            "attribute 'nope'",
-        ),
+        ("builtins:str.nope", "'builtins:str.nope' is an attribute path ('str.nope')"),
         (
             "not_defined_in_the_notebook",
             "cannot find function 'not_defined_in_the_notebook' in the notebook's namespace "
             "(__main__); define it in a cell before running the graph, or reference it as "
             "'module:function'",
         ),
-        ("os:_exit", "function 'os:_exit' names the private attribute '_exit'"),
+        ("os:_exit", "'os:_exit' names the private name '_exit'"),
         (
             f"{__name__}:NOT_A_FUNCTION",
             f"'{__name__}:NOT_A_FUNCTION' is not a function; it is int 42",
@@ -194,41 +200,104 @@ def test_tables_in_and_out(registry: NodeRegistry) -> None:
         (f"{__name__}:fetch", f"'{__name__}:fetch' is a coroutine function (async def)"),
     ],
 )
-def test_an_unknown_reference_fails_at_setup(
+def test_a_refused_reference_fails_when_the_node_is_built(
     python_function: type[DataFlowNode], reference: str, message: str
 ) -> None:
-    node = python_function("fn", {"function": reference})  # reads the reference only
-    with pytest.raises(ValueError, match=re.escape(message)) as info:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        python_function("fn", {"function": reference})
+
+
+def test_setup_checks_again(
+    python_function: type[DataFlowNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook function removed after the node was built is refused when the run starts."""
+
+    gone = notebook_function("def gone(value):\n    return value")
+    monkeypatch.setattr(sys.modules["__main__"], "gone", gone, raising=False)
+    node = python_function("fn", {"function": "gone"})
+    monkeypatch.delattr(sys.modules["__main__"], "gone")
+    with pytest.raises(ValueError, match="cannot find function 'gone'") as info:
         asyncio.run(node.setup())
     assert str(info.value).startswith("python-function 1.0.0 (node 'fn'): ")
 
 
-@pytest.mark.parametrize("reference", ["builtins:exec", "os:system", "importlib:import_module"])
-def test_a_package_that_is_not_allowed_is_refused_without_importing(
-    python_function: type[DataFlowNode], reference: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("builtins:exec", "'builtins', which graphs may never call"),
+        ("os:system", "'os', which graphs may never call"),
+        ("importlib:import_module", "'importlib', which graphs may never call"),
+        (
+            "json:loads",
+            "module 'json', which is not allowed (allowed: builtins, importlib, math, os)",
+        ),
+    ],
+)
+def test_a_module_that_is_not_allowed_is_refused(
+    python_function: type[DataFlowNode],
+    reference: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math")
-    with pytest.raises(ValueError, match="which is not allowed") as info:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "math,builtins,os,importlib")  # listed, still
+    with pytest.raises(SettingsError, match=re.escape(message)):
         python_function("fn", {"function": reference})
-    assert "DATAFLOW_PYTHON_MODULES=" in str(info.value)
 
 
-def test_validating_a_graph_imports_nothing(
+def test_a_module_that_is_not_allowed_is_never_imported(
     python_function: type[DataFlowNode], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "never_imported_pkg")
-    python_function("fn", {"function": "never_imported_pkg.sub:f"})
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", "never_imported_pkg")  # not '.sub': exact
+    with pytest.raises(SettingsError, match=r"module 'never_imported_pkg\.sub', which is not"):
+        python_function("fn", {"function": "never_imported_pkg.sub:f"})
     assert "never_imported_pkg" not in sys.modules
 
 
-def test_an_unknown_reference_fails_the_run_before_any_packet(registry: NodeRegistry) -> None:
+def test_an_unknown_reference_fails_validation_before_any_packet(registry: NodeRegistry) -> None:
     graph = Graph(id="fn", registry=registry)
     src = graph.add_node("values-source", settings={"values": [1]})
     fn = graph.add_node("python-function", settings={"function": "math:nope"})
     graph.connect(src, "out", fn, "in")
-    with pytest.raises(RuntimeError, match="failed to set up") as info:
+    with pytest.raises(GraphValidationError, match="cannot find function 'math:nope'"):
         run_graph(graph, registry)
-    assert "cannot find function 'math:nope'" in str(info.value)
+
+
+# --- what a graph from someone else may name (issue 10); the rule: dataflow_jupyter.coderef --
+
+
+@pytest.mark.parametrize(
+    ("reference", "allowed", "notebook", "message"),
+    [
+        ("pd.core.common.builtins.exec", "", {"pd": pd}, "is an attribute path"),
+        ("pd.core.common.builtins.exec", "pandas", {"pd": pd}, "is an attribute path"),
+        ("json:codecs.builtins.exec", "json", {}, "is an attribute path"),
+        ("json:codecs", "json", {}, "is not a function; it is the module 'codecs'"),
+        ("sys.exit", "", {"sys": sys}, "is an attribute path"),
+        ("sys:exit", "sys", {}, "which graphs may never call"),
+        ("main", "", {"main": cli.main}, "was imported from 'dataflow_jupyter.cli'"),
+        ("builtins:exec", "builtins", {}, "which graphs may never call"),
+    ],
+)
+def test_validate_refuses_what_run_would_refuse(  # noqa: PLR0917 - fixtures and one case
+    registry: NodeRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
+    allowed: str,
+    notebook: dict[str, Any],
+    message: str,
+) -> None:
+    monkeypatch.setenv("DATAFLOW_PYTHON_MODULES", allowed)
+    for name, value in notebook.items():
+        monkeypatch.setattr(sys.modules["__main__"], name, value, raising=False)
+    graph = Graph(id="fn", registry=registry)
+    src = graph.add_node("values-source", settings={"values": ["1"]})
+    fn = graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.connect(src, "out", fn, "in")
+    (problem,) = graph.problems(registry)
+    assert problem.startswith("node 'fn' (python-function 1.0.0): setting 'function': ")
+    assert message in problem
+    with pytest.raises(GraphValidationError, match=re.escape(message)):
+        GraphRuntime(graph, registry)
 
 
 @pytest.mark.parametrize(
@@ -244,3 +313,92 @@ def test_code_is_not_a_reference(
 ) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         python_function("fn", settings)
+
+
+@pytest.mark.integration
+async def test_a_webhook_body_never_runs_as_code(
+    registry: NodeRegistry,
+    free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The issue's attack: webhook -> (edge: the body) -> python-function naming ``exec``
+    through a notebook import. Before, ``validate`` said ok and the POSTed body ran."""
+    monkeypatch.setattr(sys.modules["__main__"], "pd", pd, raising=False)
+    marker = tmp_path / "marker"
+    graph = Graph(id="hook-exec", registry=registry)
+    graph.add_node("webhook-listener", settings={"port": free_port}, id="hook")
+    reference = "pd.core.common.builtins.exec"
+    graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.add_node("debug-log", id="sink")
+    graph.connect("hook.out", "fn.in", transform="value['body']")
+    graph.connect("fn.out", "sink.in")
+    problems = graph.problems(registry)
+    try:
+        runtime: GraphRuntime | None = GraphRuntime(graph, registry)
+    except GraphValidationError:
+        runtime = None
+    if runtime is not None:  # what happened before: the graph ran and the body was code
+        await runtime.start()
+        body = f"open({str(marker)!r}, 'w').write('ran')"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
+            for _ in range(200):
+                try:
+                    url = f"http://127.0.0.1:{free_port}/webhook"
+                    async with client.post(url, json=body) as answer:
+                        await answer.read()
+                    break
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.01)
+        await runtime.stop()
+    assert not marker.exists(), "the request's body ran as code"
+    assert runtime is None
+    assert problems == [
+        "node 'fn' (python-function 1.0.0): setting 'function': "
+        "'pd.core.common.builtins.exec' is an attribute path ('pd.core.common.builtins.exec'); "
+        "a reference names one function defined in the notebook's namespace, never an "
+        "attribute of something else. Use 'module:function' for a function of an allowed "
+        "module, or a name defined in the notebook"
+    ]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("command", "reference", "message"),
+    [
+        ("-m dataflow_jupyter.cli", "main", "which is the module 'dataflow_jupyter.cli.__main__'"),
+        ("dataflow", "main", "was imported from 'dataflow_jupyter.cli'"),
+        ("dataflow", "sys.exit", "'sys.exit' is an attribute path"),
+    ],
+)
+def test_the_dataflow_command_refuses_its_own_namespace(
+    tmp_path: Path, command: str, reference: str, message: str
+) -> None:
+    """Bare ``sys.exit`` picked ``dataflow run``'s exit code; bare ``main`` re-entered the CLI.
+
+    Whatever ``__main__`` is (``python -m dataflow_jupyter.cli`` defines ``main`` there), a
+    bare name in a graph run by the command is refused by ``validate`` and ``run`` alike.
+    """
+    graph = Graph(id="cli-fn")
+    graph.add_node("inject", settings={"value": 7}, id="src")
+    graph.add_node("python-function", settings={"function": reference}, id="fn")
+    graph.connect("src.out", "fn.in")
+    path = tmp_path / "g.dfgraph.json"
+    path.write_text(json.dumps(graph.to_dict()), encoding="utf-8")
+    if command == "dataflow":
+        argv = [str(Path(sys.executable).parent / "dataflow")]
+    else:
+        argv = [sys.executable, *command.split()]
+    for verb in ("validate", "run"):
+        done = subprocess.run(
+            [*argv, verb, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "DATAFLOW_PYTHON_MODULES": ""},
+        )
+        assert done.returncode == 2, (verb, done.returncode, done.stdout, done.stderr)
+        assert "node 'fn' (python-function 1.0.0): setting 'function': " in done.stderr
+        assert message in done.stderr

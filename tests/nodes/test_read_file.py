@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import re
+import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -66,6 +71,9 @@ def test_the_spec(read_file: type[DataFlowNode]) -> None:
         "format": "auto",
         "batchRows": 65536,
         "delimiter": "",
+        "nullValues": None,
+        "columns": None,
+        "skipRows": 0,
     }
 
 
@@ -212,3 +220,131 @@ def test_a_large_file_streams_in_bounded_memory(registry: NodeRegistry, tmp_path
     assert (RowSink.rows, RowSink.packets) == (rows, 55)
     # Read at once, the table takes about as much memory as the file; streamed, a few batches.
     assert RowSink.peak_bytes - before < size / 3
+
+
+# -- reading CSV like pandas (issue 9) ------------------------------------------------------
+
+DATA = pathlib.Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture
+def penguins(data_root: Path) -> Path:
+    """tests/data/penguins.csv, copied under the test's data root."""
+    path = data_root / "penguins.csv"
+    shutil.copyfile(DATA / "penguins.csv", path)
+    return path
+
+
+def read_table(registry: NodeRegistry, **settings: Any) -> pa.Table:
+    result, node = read(registry, **settings)
+    assert "log.out" not in result.outputs, result.outputs.get("log.out")
+    return pa.concat_tables(result.outputs[f"{node}.out"])
+
+
+def test_text_na_is_null_in_a_text_column_like_pandas(
+    registry: NodeRegistry, penguins: Path
+) -> None:
+    """The defect: read-file kept the text 'NA' of penguins.csv as a value of 'sex'."""
+    table = read_table(registry, path=str(penguins), batchRows=50)
+    assert table.num_rows == 344
+    assert table["sex"].null_count == 11
+    assert "NA" not in table["sex"].to_pylist()
+    expected = pd.read_csv(penguins)
+    pd.testing.assert_frame_equal(table.to_pandas(), expected)
+
+
+def test_every_pandas_na_string_is_null_in_every_column_type(
+    registry: NodeRegistry, tmp_path: Path
+) -> None:
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    na = sorted(STR_NA_VALUES)
+    lines = ["text,ints,floats,flags"] + ["a,1,1.5,true" for _ in range(2)]
+    lines += [f"{v},{v},{v},{v}" if v else ",,," for v in na]
+    lines += ['"NA","NA","NA","NA"']  # quoted, as pandas: missing too
+    path = tmp_path / "na.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table = read_table(registry, path=str(path))
+    assert table.schema == pa.schema(
+        [
+            ("text", pa.string()),
+            ("ints", pa.int64()),
+            ("floats", pa.float64()),
+            ("flags", pa.bool_()),
+        ]
+    )
+    assert [table[c].null_count for c in table.column_names] == [len(na) + 1] * 4
+    expected = pd.read_csv(path)
+    got = table.to_pandas()
+    got["ints"] = got["ints"].astype("float64")  # pandas turns integers with nulls into floats
+    got["flags"] = got["flags"].astype(object).where(got["flags"].notna(), np.nan)
+    expected["flags"] = expected["flags"].astype(object)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_null_values_setting_replaces_the_list(registry: NodeRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "na.csv"
+    path.write_text("name,score\nNA,1\n-,2\n,3\n")
+    table = read_table(registry, path=str(path), nullValues=["-"])
+    assert table.to_pylist() == [
+        {"name": "NA", "score": 1},
+        {"name": None, "score": 2},
+        {"name": "", "score": 3},
+    ]
+    table = read_table(registry, path=str(path), nullValues=[])
+    assert table["name"].to_pylist() == ["NA", "-", ""]
+
+
+def test_columns_in_file_order_and_skip_rows(registry: NodeRegistry, penguins: Path) -> None:
+    path = str(penguins)
+    table = read_table(registry, path=path, columns=["sex", "species"], batchRows=100)
+    expected = pd.read_csv(path, usecols=["sex", "species"])
+    assert table.column_names == ["species", "sex"]  # pandas usecols keeps the file's order
+    pd.testing.assert_frame_equal(table.to_pandas(), expected)
+    table = read_table(registry, path=path, skipRows=1, columns=["Adelie", "2007"])
+    assert table.num_rows == 343  # the first data row became the header, as in pandas
+    expected = pd.read_csv(path, skiprows=1, usecols=["Adelie", "2007"])
+    pd.testing.assert_frame_equal(table.to_pandas(), expected)
+
+
+def test_a_missing_column_goes_to_error(registry: NodeRegistry, penguins: Path) -> None:
+    result, node = read(registry, path=str(penguins), columns=["specie"])
+    (error,) = result.outputs["log.out"]
+    assert "the file has no column 'specie' (setting 'columns'); its columns: species, " in (
+        error.message
+    )
+
+
+def test_dates_stay_text_and_an_empty_column_is_float(
+    registry: NodeRegistry, tmp_path: Path
+) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("day,at,empty\n2024-01-02,2024-01-02 10:00:00,\n2024-01-03,,NA\n")
+    table = read_table(registry, path=str(path))
+    assert table.schema == pa.schema(
+        [("day", pa.string()), ("at", pa.string()), ("empty", pa.float64())]
+    )
+    pd.testing.assert_frame_equal(table.to_pandas(), pd.read_csv(path))
+
+
+def test_parquet_columns(registry: NodeRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "prices.parquet"
+    pq.write_table(pa.Table.from_pylist(ROWS), path)
+    table = read_table(registry, path=str(path), columns=["price", "id"])
+    assert table.column_names == ["id", "price"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"path": "a.csv", "nullValues": "NA"}, "'nullValues' must be null or a list of strings"),
+        ({"path": "a.csv", "columns": []}, "'columns' must list distinct column names"),
+        ({"path": "a.csv", "columns": ["a", "a"]}, "'columns' must list distinct column names"),
+        ({"path": "a.parquet", "skipRows": 2}, "skipRows applies to CSV files; this one is read"),
+    ],
+)
+def test_invalid_csv_settings_are_refused(
+    read_file: type[DataFlowNode], settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_file("rd", settings)

@@ -113,6 +113,8 @@ def test_the_spec(net_registry: NodeRegistry) -> None:
         "fullTimeoutMs": 1000,
         "retryAfterS": 1,
         "readTimeoutMs": 10000,
+        "headerTimeoutMs": 10000,
+        "maxConnections": 256,
     }
 
 

@@ -119,6 +119,14 @@ class Endless(IONode):
             await asyncio.sleep(0.005)
 
 
+class Twice(PureNode):
+    """Emits its value twice (from a worker thread)."""
+
+    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> None:
+        ctx.emit("out", inputs["in"].value)
+        ctx.emit("out", inputs["in"].value)
+
+
 class DropAll(PureNode):
     def process(self, inputs: dict[str, DataPacket], ctx: Any) -> None:
         return None
@@ -130,15 +138,16 @@ def eos_registry(registry: NodeRegistry, request: pytest.FixtureRequest) -> Node
     registry.register(spec("total", ["in"], ["out"], execution=execution), Total)
     registry.register(spec("async-count", ["in"], ["out"]), AsyncCount)
     registry.register(
-        spec("collect", ["left", "right"], ["out"], execution={**execution, "fire": "any"}),
+        spec("pair-collect", ["left", "right"], ["out"], execution={**execution, "fire": "any"}),
         Collect,
     )
     n = [{"name": "n", "type": "integer", "default": 3}]
-    registry.register(spec("head", ["in"], ["out"], execution=execution, settings=n), Head)
+    registry.register(spec("take", ["in"], ["out"], execution=execution, settings=n), Head)
     count = [{"name": "count", "type": "integer", "default": 5}]
     registry.register(spec("counter", [], ["out"], settings=count), Counter)
     registry.register(spec("endless", [], ["out"]), Endless)
     registry.register(spec("drop-all", ["in"], ["out"], execution=execution), DropAll)
+    registry.register(spec("twice", ["in"], ["out"], execution={"offload": "thread"}), Twice)
     return registry
 
 
@@ -193,7 +202,7 @@ def test_a_python_source_that_returns_finishes_its_branch(
 def test_input_finished_comes_per_port_then_finish(g: Graph, eos_registry: NodeRegistry) -> None:
     left = g.add_node("numbers", settings={"count": 5})
     right = g.add_node("numbers", settings={"count": 3})
-    collect = g.add_node("collect")
+    collect = g.add_node("pair-collect")
     g.connect(left, "out", collect, "left")
     g.connect(right, "out", collect, "right")
     rt = GraphRuntime(g, eos_registry)
@@ -216,7 +225,7 @@ def test_ctx_done_discards_the_rest_and_stops_the_source(
 ) -> None:
     Counter.emitted = 0
     src = g.add_node("counter", settings={"count": 100_000})
-    head = g.add_node("head", settings={"n": 3})
+    head = g.add_node("take", settings={"n": 3})
     g.connect(src, "out", head, "in")
     rt = GraphRuntime(g, eos_registry)
     result = rt.run()
@@ -353,4 +362,19 @@ def test_stop_drains_and_runs_finish(g: Graph, eos_registry: NodeRegistry) -> No
     received = rt.stats.node(total).received
     assert received > 0
     assert result.outputs[f"{total}.out"] == [sum(range(received))]
+    rt.close()
+
+
+def test_a_firing_waiting_for_room_gives_up_its_concurrency_slot(
+    g: Graph, eos_registry: NodeRegistry
+) -> None:
+    # one slot; 'first' fills the size-1 edge and waits for room; 'second' must still run
+    src = g.add_node("numbers", settings={"count": 20})
+    first = g.add_node("twice")
+    second = g.add_node("twice")
+    g.connect(src, "out", first, "in")
+    g.connect(first, "out", second, "in", buffer={"size": 1})
+    rt = GraphRuntime(g, eos_registry, max_concurrency=1)
+    result = rt._loops.run(asyncio.wait_for(rt.run_async(), 20))
+    assert len(result.outputs[f"{second}.out"]) == 20 * 2 * 2
     rt.close()

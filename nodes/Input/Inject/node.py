@@ -30,6 +30,11 @@ class Inject(IONode):
             )
             raise ValueError(msg)
 
+    def expected_packets(self) -> int | None:
+        """``count`` packets; ``None`` for an endless inject (count 0)."""
+        count: int = self.settings["count"]
+        return count or None
+
     async def run(self, ctx: NodeContext) -> None:
         count: int = self.settings["count"]
         interval = float(self.settings["intervalMs"]) / 1000

@@ -29,6 +29,14 @@ token is set, leaves out the two headers that carry it; ``query`` maps each para
 its value, or to the list of values when it is repeated; ``receivedAt`` is an ISO 8601 UTC
 time. Each request starts a new trace.
 
+Slow and many clients. A connection must deliver a request's headers within
+``headerTimeoutMs`` of opening (slowloris: a byte every few seconds would hold it forever);
+else it gets 408 and is closed. An idle keep-alive connection is closed after the same time.
+At most ``maxConnections`` connections are open at once: a new one past the cap closes the
+oldest connection still waiting for its headers (408), so slow clients cannot crowd out
+real ones; when every open connection is busy with a real request, the new one gets 503
+(``Retry-After``) and is closed. The body has its own limit, ``readTimeoutMs``.
+
 Notes. A refused request's unread body is not drained: the server closes that connection
 (``lingering_time=0``), so a refused client cannot keep the server reading. With several
 edges on ``out``, the packet goes on them one after the other, so a 503 may follow a copy
@@ -58,6 +66,11 @@ _KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELET
 _TOKEN_HEADERS: Final = frozenset({"authorization", "x-webhook-token"})
 _CHUNK: Final = 64 * 1024
 _SHUTDOWN_S: Final = 1.0  # teardown waits this long for answers being written
+_HEADERS_END: Final = b"\r\n\r\n"
+_LINGER_S: Final = 1.0  # after a 408/503 of its own, how long a connection is drained
+_TIMED_OUT: Final = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+)
 
 
 class WebhookListener(IONode):
@@ -72,6 +85,7 @@ class WebhookListener(IONode):
         self.port: int | None = None  # the bound port, once set up
         self.url: str | None = None  # the webhook's URL, once set up
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._ctx: NodeContext | None = None
         self._waiting: set[asyncio.Timeout] = set()
 
@@ -80,16 +94,30 @@ class WebhookListener(IONode):
     async def setup(self) -> None:
         app = web.Application()
         app.router.add_route("*", self.settings["path"], self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_S, lingering_time=0)
+        header_s = self.settings["headerTimeoutMs"] / 1000
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=_SHUTDOWN_S,
+            lingering_time=0,
+            keepalive_timeout=header_s,  # an idle keep-alive connection: the same deadline
+        )
         await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.settings["host"], self.settings["port"])
-            await site.start()
+        handlers = runner.server
+        assert handlers is not None
+        busy = f"Retry-After: {self.settings['retryAfterS']}"
+        connections = _Connections(self.settings["maxConnections"], header_s, busy)
+        try:  # not web.TCPSite: each connection goes through _Guarded first
+            self._server = await asyncio.get_running_loop().create_server(
+                lambda: _Guarded(handlers(), connections),
+                self.settings["host"],
+                self.settings["port"],
+            )
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        host, port = runner.addresses[0][:2]
+        host, port = self._server.sockets[0].getsockname()[:2]
         self.port = int(port)
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}{self.settings['path']}"
@@ -109,8 +137,11 @@ class WebhookListener(IONode):
             if not deadline.expired():
                 deadline.reschedule(now)
         runner, self._runner = self._runner, None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # accept no more connections
         if runner is not None:
-            await runner.cleanup()
+            await runner.cleanup()  # answers and closes the open ones
         self.port = self.url = None
 
     # -- requests ----------------------------------------------------------------------------
@@ -213,6 +244,119 @@ class WebhookListener(IONode):
         if not self.settings["host"]:
             msg = f"{where}: setting 'host' is empty; use '127.0.0.1' (local) or '0.0.0.0' (all)"
             raise ValueError(msg)
+
+
+class _Connections:
+    """The open connections: at most ``cap``; those still waiting for headers, oldest first."""
+
+    def __init__(self, cap: int, header_s: float, retry_after: str) -> None:
+        self.cap = cap
+        self.header_s = header_s
+        self.open: set[_Guarded] = set()
+        self.waiting: dict[_Guarded, None] = {}  # insertion-ordered: the oldest first
+        self.refusal = (
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n"
+            f"{retry_after}\r\n\r\n"
+        ).encode()
+
+    def admit(self, guard: _Guarded) -> bool:
+        """Whether ``guard`` may open; past the cap the oldest slow one makes room, if any."""
+        if len(self.open) >= self.cap:
+            oldest = next(iter(self.waiting), None)
+            if oldest is None:
+                return False
+            oldest.expire()
+        self.open.add(guard)
+        self.waiting[guard] = None
+        return True
+
+    def forget(self, guard: _Guarded) -> None:
+        self.open.discard(guard)
+        self.waiting.pop(guard, None)
+
+
+class _Guarded(asyncio.Protocol):
+    """aiohttp's handler for one connection, behind the header deadline and the cap.
+
+    Every protocol call is passed on to ``handler``; this only watches for the end of the
+    first request's headers (a blank line) and closes the connection when it does not come
+    in time. Later requests on a keep-alive connection have aiohttp's ``keepalive_timeout``.
+    """
+
+    def __init__(self, handler: web.RequestHandler[Any], connections: _Connections) -> None:
+        self.handler = handler
+        self.connections = connections
+        self.transport: asyncio.Transport | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.tail = b""  # the last bytes seen, for a blank line split across two reads
+        self.passed = False  # whether the handler saw connection_made
+        self.shut = False  # answered here (408, 503): what comes in is drained, not read
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.connections.admit(self):
+            self._shut(self.connections.refusal)
+            return
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.call_later(self.connections.header_s, self.expire)
+        self.passed = True
+        self.handler.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.shut:
+            return
+        if self.deadline is not None:
+            seen = self.tail + data[:4096]
+            if _HEADERS_END in seen or _HEADERS_END in data:
+                self.deadline.cancel()
+                self.deadline = None
+                self.connections.waiting.pop(self, None)
+            self.tail = (self.tail + data)[-3:]
+        if self.passed:
+            self.handler.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.handler.eof_received() if self.passed and not self.shut else None
+
+    def pause_writing(self) -> None:
+        if self.passed:
+            self.handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.passed:
+            self.handler.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.forget(self)
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        if self.passed:
+            self.handler.connection_lost(exc)
+
+    def expire(self) -> None:
+        """The headers did not come in time (or a new connection needs the slot): 408, close."""
+        self.connections.forget(self)
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self._shut(_TIMED_OUT)
+
+    def _shut(self, answer: bytes) -> None:
+        """Send ``answer``, end our side, drain the client's for a moment, then close.
+
+        Closing a socket with unread bytes would reset the connection, and the client could
+        lose the answer; half-closing lets it read the answer and the end of the stream.
+        """
+        transport = self.transport
+        if self.shut or transport is None or transport.is_closing():
+            return
+        self.shut = True
+        transport.write(answer)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER_S, transport.close)
 
 
 def _answer(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:

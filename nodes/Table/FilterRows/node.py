@@ -10,7 +10,8 @@ text                      Arrow expression
 ``price``                 ``pc.field("price")``; ``col("a b")`` for any column name
 ``3``, ``2.5``, ``'x'``   ``pc.scalar(...)``; ``True`` / ``False`` too (not ``None``:
                           use ``is_null(x)``)
-``a < b`` (chains)        comparisons ``== != < <= > >=``, chained with ``&``
+``a < b`` (chains)        comparisons ``== != < <= > >=``, chained with ``&``; as in
+                          pandas, a comparison with a null is false (``!=``: true)
 ``x in [1, 2]``           ``x.isin([1, 2])`` (``not in``: inverted); literals only
 ``and`` / ``or`` / not    ``&`` / ``|`` / ``~`` (Kleene logic: null and false is false)
 ``+ - * / **``, ``-x``    ``add_checked`` ... ``power_checked``, ``negate_checked``
@@ -228,7 +229,8 @@ class _Compiler:
                 if compare is None:
                     raise self.refuse(f"uses {'is' if isinstance(op, ast.Is) else 'is not'}")
                 right = self.compile(right_node, depth)
-                part = compare(left, right)
+                # as pandas: a comparison with a null is False (!= is True), never null
+                part = pc.coalesce(compare(left, right), pc.scalar(isinstance(op, ast.NotEq)))
             result = part if result is None else result & part
             left = right
         return result

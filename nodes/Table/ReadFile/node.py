@@ -3,6 +3,13 @@
 The file is read incrementally (``pyarrow.csv.open_csv``, ``ParquetFile.iter_batches``,
 ``pyarrow.json.open_json``), so only a batch or two is in memory at a time, and each read
 runs in a worker thread: the loop stays free while a large file streams through.
+
+CSV files are read as pandas ``read_csv`` reads ordinary files: the strings pandas treats
+as missing (``PANDAS_NA_VALUES``, or the ``nullValues`` setting) are nulls in every column
+type, quoted or not; a column Arrow would read as dates or times stays text, and a column
+of nulls only is float64. Unlike pandas, an integer column with nulls stays an integer
+column (``to_pandas()`` turns it into float64, as pandas has it). ``columns`` keeps the
+file's order, like pandas' ``usecols``; ``skipRows`` skips lines before the header.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from dataflow_jupyter.packets import DataPacket
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator, Mapping
 
+# pandas' default missing-value strings (pandas._libs.parsers.STR_NA_VALUES)
+PANDAS_NA_VALUES: Final = (
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
+    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+)
 EXTENSIONS: Final = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -46,6 +58,7 @@ class ReadFile(IONode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.path = Path(self.settings["path"])
+        self.where = f"read-file (node {node_id!r}) setting 'path'"
         where = f"settings of read-file {self.version} (node {node_id!r})"
         self.format: str = self.settings["format"]
         if self.format == "auto":
@@ -65,6 +78,17 @@ class ReadFile(IONode):
             raise ValueError(msg)
         self.delimiter = delimiter
         self.batch_rows: int = self.settings["batchRows"]
+        self.null_values = _strings(self.settings["nullValues"], "nullValues", where)
+        self.columns = _strings(self.settings["columns"], "columns", where)
+        if self.columns is not None and (
+            not self.columns or len(set(self.columns)) < len(self.columns)
+        ):
+            msg = f"{where}: 'columns' must list distinct column names; got {self.columns!r:.80}"
+            raise ValueError(msg)
+        self.skip_rows: int = self.settings["skipRows"]
+        if self.skip_rows and self.format != "csv":
+            msg = f"{where}: skipRows applies to CSV files; this one is read as {self.format}"
+            raise ValueError(msg)
 
     async def run(self, ctx: NodeContext) -> None:
         batches, resources = await asyncio.to_thread(self._open)
@@ -87,21 +111,23 @@ class ReadFile(IONode):
         """The file's batches and what to close; opening checks that the file can be parsed."""
         resources = contextlib.ExitStack()
         try:
+            # Under the data root, regular files only (the graph's folder unless widened in code).
+            file = resources.enter_context(self.data_root.open_read(self.path, where=self.where))
             if self.format == "parquet":
-                reader: Any = resources.enter_context(pq.ParquetFile(self.path))
+                reader: Any = resources.enter_context(pq.ParquetFile(file))
                 schema = reader.schema_arrow
                 batches = reader.iter_batches(batch_size=self.batch_rows)
             else:
                 # A Python file object, not a path: given a path, Arrow reads ~32 blocks ahead
                 # in the background, which for a 50 MB file is most of it.
-                file = resources.enter_context(self.path.open("rb"))
                 if self.format == "csv":
-                    parse = pcsv.ParseOptions(delimiter=self.delimiter)
-                    reader = pcsv.open_csv(file, parse_options=parse)
+                    reader = self._open_csv(file)
                 else:
                     reader = _open_jsonl(file, self.batch_rows)
                 resources.enter_context(contextlib.closing(reader))
                 schema, batches = reader.schema, reader
+            if self.columns is not None:
+                schema, batches = self._select(schema, batches)
         except (OSError, pa.ArrowException) as exc:
             resources.close()
             msg = (
@@ -110,6 +136,47 @@ class ReadFile(IONode):
             )
             raise OSError(msg) from exc
         return self._batches(batches, schema, resources), resources
+
+    def _open_csv(self, file: BinaryIO) -> Any:
+        """A CSV reader with pandas' reading of nulls and types (see the module docstring).
+
+        Types are inferred from the first block; when a column is inferred as a date or time
+        (pandas keeps text), or as all-null (pandas: float64), or only some columns are
+        wanted, the file is opened a second time with those decisions made.
+        """
+        parse = pcsv.ParseOptions(delimiter=self.delimiter)
+        read = pcsv.ReadOptions(skip_rows=self.skip_rows)
+        nulls = list(PANDAS_NA_VALUES if self.null_values is None else self.null_values)
+        convert = pcsv.ConvertOptions(
+            null_values=nulls, strings_can_be_null=True, quoted_strings_can_be_null=True
+        )
+        reader = pcsv.open_csv(
+            file, read_options=read, parse_options=parse, convert_options=convert
+        )
+        types = {f.name: _pandas_type(f.type) for f in reader.schema}
+        overrides = {name: kind for name, kind in types.items() if kind is not None}
+        if not overrides:
+            return reader
+        reader.close()
+        file.seek(0)
+        convert.column_types = overrides
+        return pcsv.open_csv(file, read_options=read, parse_options=parse, convert_options=convert)
+
+    def _select(
+        self, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Only the ``columns`` setting's columns, in the file's order (pandas ``usecols``)."""
+        wanted = set(self.columns or ())
+        missing = [name for name in self.columns or () if name not in schema.names]
+        if missing:
+            msg = (
+                f"the file has no column {missing[0]!r} (setting 'columns'); its columns: "
+                f"{', '.join(schema.names) or 'none'}"
+            )
+            raise pa.ArrowInvalid(msg)
+        names = [name for name in schema.names if name in wanted]
+        selected = pa.schema([schema.field(name) for name in names])
+        return selected, (batch.select(names) for batch in batches)
 
     def _batches(
         self, batches: Iterator[pa.RecordBatch], schema: pa.Schema, resources: contextlib.ExitStack
@@ -120,6 +187,25 @@ class ReadFile(IONode):
             except pa.ArrowException as exc:
                 msg = f"read-file (node {self.node_id!r}): reading {str(self.path)!r} failed: {exc}"
                 raise OSError(msg) from exc
+
+
+def _strings(value: Any, name: str, where: str) -> list[str] | None:
+    """A setting that is null or a list of strings."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"{where}: {name!r} must be null or a list of strings; got {value!r:.80}"
+        raise ValueError(msg)
+    return value
+
+
+def _pandas_type(kind: pa.DataType) -> pa.DataType | None:
+    """The type pandas' read_csv gives a column Arrow inferred as ``kind``, if different."""
+    if pa.types.is_temporal(kind):
+        return pa.string()  # pandas parses no dates unless asked
+    if pa.types.is_null(kind):
+        return pa.float64()  # an all-missing column is float64 in pandas
+    return None
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], rows: int, schema: pa.Schema) -> Iterator[pa.Table]:

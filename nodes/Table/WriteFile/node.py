@@ -96,10 +96,12 @@ class WriteFile(IONode):
 
     def _open(self, table: pa.Table) -> pa.Table:
         """Open the writer for ``table``'s columns (or an appended CSV file's header)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        has_rows = self.append and self.path.exists() and self.path.stat().st_size > 0
+        # Under the data root; folders made inside it only; never through a symbolic link.
+        root, where = self.data_root, f"{self.where} setting 'path'"
+        target = root.target(self.path, where=where)
+        has_rows = self.append and target.exists() and target.stat().st_size > 0
         if has_rows and self.format == "csv":
-            with self.path.open("rb") as file, pcsv.open_csv(file) as reader:
+            with root.open_read(target, where=where) as file, pcsv.open_csv(file) as reader:
                 header = reader.schema
             if set(header.names) != set(table.column_names):
                 msg = (
@@ -108,13 +110,12 @@ class WriteFile(IONode):
                 )
                 raise _BatchError(msg)
             table = table.select(header.names)
+        self._file = root.open_write(self.path, append=self.append, where=where)
         if self.format == "parquet":
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        else:
-            self._file = self.path.open("ab" if self.append else "wb")
-            if self.format == "csv":
-                options = pcsv.WriteOptions(include_header=not has_rows)
-                self._writer = pcsv.CSVWriter(self._file, table.schema, write_options=options)
+            self._writer = pq.ParquetWriter(self._file, table.schema)
+        elif self.format == "csv":
+            options = pcsv.WriteOptions(include_header=not has_rows)
+            self._writer = pcsv.CSVWriter(self._file, table.schema, write_options=options)
         self.schema = table.schema
         return table
 

@@ -3,16 +3,25 @@
 Commands
 --------
 ``dataflow run GRAPH.dfgraph.json [--state memory|file|redis] [--state-dir DIR]
-[--nodes DIR ...] [--max-concurrency N] [--log FILE.parquet] [--no-progress] [--quiet]``
+[--nodes DIR ...] [--max-concurrency N] [--log FILE.parquet] [--output DIR]
+[--max-outputs N] [--log-lines N] [--no-progress] [--quiet]``
     Load the graph, check it against ``NodeRegistry.default()`` plus the ``--nodes``
     folders, create every node once (so bad settings fail before anything runs), then run
     it with ``GraphRuntime`` until the sources are done, or until Ctrl-C. While it runs, the
-    runtime's progress line and the nodes' log lines (``debug-log`` and friends, level INFO)
-    go to stderr. At the end a summary goes to stdout: duration, the per-node counters
-    (``rt.stats.nodes``), the packets per unconnected ``node.port``, the errors and the size
-    of the dead-letter queue. Without ``--state`` the graph's ``config.stateStorage`` is
-    used; ``--state-dir DIR`` means ``--state file`` in ``DIR`` (the default folder is the
-    graph's ``stateStorage.path``, else ``.dataflow-state/<graph id>``). ``--log`` writes
+    progress line (packets in from the sources with their rate, a percentage when the
+    sources know their total, packets out, errors: ``runtime.progress``) and the nodes' log
+    lines (``debug-log`` and friends, level INFO) go to stderr; each node prints its first
+    ``--log-lines`` lines (default 20), then only a running count (``cli.logs``). At the
+    end a summary goes to stdout: duration, the per-node counters (``rt.stats.nodes``), a
+    preview of each unconnected output ``node.port`` (a table's shape and first rows, a
+    value as JSON; of many packets, their count and the last few: ``cli.output``), the
+    errors, the size of the dead-letter queue and how many log lines were not shown.
+    ``--output DIR`` also writes each unconnected output to ``DIR/<node>.<port>.parquet``
+    (tables) or ``DIR/<node>.<port>.json`` (a JSON array of the values); both hold the
+    first ``--max-outputs`` packets of each port (default 10000). Without ``--state`` the
+    graph's ``config.stateStorage`` is used; ``--state-dir DIR`` means ``--state file`` in
+    ``DIR`` (the default folder is the graph's ``stateStorage.path``, else
+    ``.dataflow-state/<graph id>``). ``--log`` writes
     every ExecutionLog event to a Parquet (or ``.arrow``) file, complete once the command
     ends. ``--quiet``: no progress line, node logs at WARNING and above only, and a
     one-line summary.
@@ -23,6 +32,11 @@ Commands
     The installed node types as a table (id, version, category, name, inputs, outputs) or
     as JSON (a list of ``schema.json`` documents).
 ``dataflow --version``
+
+Node packs: importing a ``node.py`` or loading an entry point may take at most
+``$DATAFLOW_IMPORT_TIMEOUT`` seconds (default 30); one that takes longer, calls
+``sys.exit`` or raises ``KeyboardInterrupt`` is reported (``warning: path: reason``, or a
+problem of the graph that uses it) and the command goes on without it.
 
 Streams: results go to stdout; progress, logs, registry problems (``warning: path:
 reason``) and errors go to stderr.
@@ -57,6 +71,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -64,7 +79,10 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from dataflow_jupyter._packcall import DEFAULT_CLI_IMPORT_TIMEOUT
 from dataflow_jupyter._version import __version__
+from dataflow_jupyter.cli.logs import DEFAULT_LIMIT, LogBudget
+from dataflow_jupyter.cli.output import preview, write_outputs
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry, RegistryWarning
 from dataflow_jupyter.runtime import ExecutionLog, GraphRuntime
@@ -87,6 +105,7 @@ _DRAIN_S: Final = 5.0  # how long in-flight packets may drain after Ctrl-C
 _POLL_S: Final = 0.05  # how often the driver looks whether the run has ended
 _SHOWN_ERRORS: Final = 10
 _LOG_HANDLER: Final = "dataflow-cli"
+IMPORT_TIMEOUT_ENV: Final = "DATAFLOW_IMPORT_TIMEOUT"
 _LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -153,6 +172,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log", metavar="FILE", help="write the execution log to FILE (.parquet or .arrow)"
     )
+    run.add_argument(
+        "--output",
+        metavar="DIR",
+        help="write each unconnected output to DIR/<node>.<port>.parquet (tables) or .json",
+    )
+    run.add_argument(
+        "--max-outputs",
+        metavar="N",
+        type=_positive_int,
+        default=10_000,
+        help="packets kept per unconnected output for the summary and --output (default 10000)",
+    )
+    run.add_argument(
+        "--log-lines",
+        metavar="N",
+        type=_count,
+        default=DEFAULT_LIMIT,
+        help=f"log lines shown per node; the rest are counted (default {DEFAULT_LIMIT})",
+    )
     run.add_argument("--no-progress", action="store_true", help="do not show the progress line")
     run.add_argument(
         "--quiet", action="store_true", help="no progress, warnings only, one-line summary"
@@ -169,6 +207,17 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument("--json", action="store_true", help="print the specs as JSON")
     nodes.set_defaults(handler=_nodes)
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a whole number >= 0; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -205,10 +254,11 @@ def _nodes(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _configure_logging(quiet=args.quiet)
+    budget = _configure_logging(quiet=args.quiet, limit=args.log_lines)
     registry = _registry(args.nodes)
     graph = _load(args.graph, registry)
     state = _state(args.state, args.state_dir)
+    output = _output_folder(args.output) if args.output else None
     log = _open_log(args.log) if args.log else True
     try:
         try:
@@ -217,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
                 registry,
                 state=state,
                 max_concurrency=args.max_concurrency,
+                max_outputs=args.max_outputs,
                 log=log,
                 progress=not (args.no_progress or args.quiet),
             )
@@ -232,7 +283,16 @@ def _run(args: argparse.Namespace) -> int:
             log.close()
     failed = bool(result.errors) or len(runtime.dlq) > 0
     text = _summary(graph, runtime, result, stopped=stopped, quiet=args.quiet)
+    hidden = budget.summary()
+    if hidden and not args.quiet:
+        text += "\nlog lines not shown:\n" + "\n".join(hidden)
     print(text, flush=True)
+    if output is not None:
+        try:
+            print("\n".join(write_outputs(result, output)), flush=True)
+        except OSError as exc:
+            _err(f"dataflow run: cannot write the outputs in {output}: {exc.strerror or exc}")
+            return EXIT_ERRORS
     if stopped:
         return EXIT_INTERRUPTED
     return EXIT_ERRORS if failed else EXIT_OK
@@ -247,12 +307,27 @@ def _registry(folders: Sequence[str]) -> NodeRegistry:
     if missing:
         msg = f"--nodes {missing[0]!r} is not a folder. Pass a folder that holds node folders"
         raise _BadInputError(msg)
-    registry = NodeRegistry.default()
+    registry = NodeRegistry.default(import_timeout=_import_timeout())
     for folder in folders:
         registry.add_path(folder, source="--nodes")
     for problem in registry.problems:
         _err(f"warning: {problem}")
     return registry
+
+
+def _import_timeout() -> float:
+    """Seconds a node.py import may take: ``$DATAFLOW_IMPORT_TIMEOUT``, else 30."""
+    text = os.environ.get(IMPORT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CLI_IMPORT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        msg = f"{IMPORT_TIMEOUT_ENV} is seconds greater than 0 (such as 30); got {text!r}"
+        raise _BadInputError(msg)
+    return seconds
 
 
 def _load(path: str, registry: NodeRegistry) -> Graph:
@@ -286,16 +361,35 @@ def _open_log(path: str) -> ExecutionLog:
         raise _BadInputError(str(exc)) from exc
 
 
-def _configure_logging(*, quiet: bool) -> None:
-    """Node and runtime logs to stderr (once, however often ``main`` runs in a process)."""
+def _output_folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"--output {path!r}: cannot create the folder: {exc.strerror or exc}"
+        raise _BadInputError(msg) from exc
+    return folder
+
+
+def _configure_logging(*, quiet: bool, limit: int = DEFAULT_LIMIT) -> LogBudget:
+    """Node and runtime logs to stderr, each node's lines within ``limit``; the budget.
+
+    The handler is added once however often ``main`` runs in a process; its budget is new
+    each time.
+    """
     logger = logging.getLogger("dataflow_jupyter")
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    if any(handler.get_name() == _LOG_HANDLER for handler in logger.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.set_name(_LOG_HANDLER)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%H:%M:%S"))
-    logger.addHandler(handler)
+    handler = next((h for h in logger.handlers if h.get_name() == _LOG_HANDLER), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_LOG_HANDLER)
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+    for old in list(handler.filters):
+        handler.removeFilter(old)
+    budget = LogBudget(limit)
+    handler.addFilter(budget)
+    return budget
 
 
 # -- running -------------------------------------------------------------------------------
@@ -375,20 +469,14 @@ def _summary(
         if stopped
         else f"finished graph {graph.id!r} {graph.version} in {seconds}"
     )
-    capped = runtime.max_outputs
-    outputs = {
-        key: f"{len(packets)}{'+' if len(packets) >= capped else ''}"
-        for key, packets in sorted(result.packets.items())
-    }
     errors, letters = len(result.errors), len(runtime.dlq)
     if quiet:
-        total = sum(len(packets) for packets in result.packets.values())
+        total = sum(result.counts.get(key, len(kept)) for key, kept in result.packets.items())
         return f"{head}: {total} outputs, {errors} errors, {letters} dead letters"
     lines = [head, "nodes:"]
     table = result.stats.nodes.to_string() if len(result.stats.nodes) else "(none)"
     lines += [f"  {line}" for line in table.splitlines()]
-    lines.append("outputs:" if outputs else "outputs: none")
-    lines += [f"  {key}: {count} packets" for key, count in outputs.items()]
+    lines += preview(result, _width())
     lines.append(f"errors: {errors}")
     for error in result.errors[:_SHOWN_ERRORS]:
         message = error.message.splitlines()[0] if error.message else ""
@@ -399,9 +487,10 @@ def _summary(
     return "\n".join(lines)
 
 
+def _width() -> int:
+    """The terminal's width (``COLUMNS`` when set; 100 when not a terminal), within 60..200."""
+    return min(max(shutil.get_terminal_size((100, 24)).columns, 60), 200)
+
+
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
