@@ -21,9 +21,9 @@ async def test_breakpoints_on_unknown_nodes_are_refused_and_the_list_stays_bound
     for index in range(10_000):
         canvas.send({"type": "set-breakpoint", "node": f"ghost{index}", "enabled": True})
     canvas.send({"type": "set-breakpoint", "node": "inc", "enabled": True})
-    await canvas.until("node-status", lambda m: m["breakpoints"] == ["inc"])
-    assert canvas.editor.status["breakpoints"] == ["inc"]
-    assert canvas.editor._control.board.breakpoints == {"inc"}
+    await canvas.until("node-status", lambda m: m["breakpoints"] == {"inc": None})
+    assert canvas.editor.status["breakpoints"] == {"inc": None}
+    assert canvas.editor._control.board.breakpoints == {"inc": None}
     assert "ignored the canvas's set-breakpoint: no node 'ghost0' in the canvas's graph" in (
         caplog.text
     )
@@ -39,7 +39,7 @@ def test_the_python_api_names_the_missing_node_and_stale_breakpoints_go(
     editor.set_breakpoint("sink")
     editor.remove_node("inc")
     editor.set_breakpoint("src")  # a breakpoint on a node since removed is dropped
-    assert editor._control.board.breakpoints == {"sink", "src"}
+    assert editor._control.board.breakpoints == {"sink": None, "src": None}
 
 
 def test_the_front_end_cannot_write_status_or_catalog(
