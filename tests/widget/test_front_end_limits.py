@@ -22,6 +22,7 @@ async def test_breakpoints_on_unknown_nodes_are_refused_and_the_list_stays_bound
         canvas.send({"type": "set-breakpoint", "node": f"ghost{index}", "enabled": True})
     canvas.send({"type": "set-breakpoint", "node": "inc", "enabled": True})
     await canvas.until("node-status", lambda m: m["breakpoints"] == {"inc": None})
+    await canvas.editor.wait()  # the status trait is current
     assert canvas.editor.status["breakpoints"] == {"inc": None}
     assert canvas.editor._control.board.breakpoints == {"inc": None}
     assert "ignored the canvas's set-breakpoint: no node 'ghost0' in the canvas's graph" in (
