@@ -369,6 +369,8 @@ def test_canvas_keys_and_wheel_stay_in_the_canvas(lab, page):
     open_notebook(page, lab.notebook("keys.ipynb", cells))
     run_cell(page, 0)
     canvas(page)
+    node(page, "src").wait_for()
+    page.wait_for_timeout(800)  # the first fit settles (a click before it may land on a node)
     cells_before = page.locator(".jp-Notebook .jp-Cell").count()
 
     pane = page.locator(".dfj-canvas .react-flow__pane")

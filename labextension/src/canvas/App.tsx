@@ -24,6 +24,7 @@ import { LayoutEngine } from "./layout";
 import { MSG } from "./messages";
 import { EmptyHint, Problems, Refusal } from "./Notices";
 import { Palette } from "./Palette";
+import { MAX_FIT_ZOOM, MIN_FIT_ZOOM } from "./placement";
 import { SettingsPanel } from "./SettingsPanel";
 import { StatusStore, normalizeStatus, useStatus } from "./status";
 import { useColorMode } from "./theme";
@@ -40,6 +41,8 @@ const edgeTypes = { dfj: FlowEdge };
 const WRAPPER_STYLE = { height: 560 } as const;
 const MINIMAP_STYLE = { width: 150, height: 100 } as const;
 const REFUSAL_MS = 4000;
+/** React Flow's own fit on its first render (then usePlacement fits readably, or lays out). */
+const INITIAL_FIT = { padding: 0.1, minZoom: MIN_FIT_ZOOM, maxZoom: MAX_FIT_ZOOM } as const;
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const miniMapColor = (n: FlowNodeType): string => n.data.spec?.ui.color ?? "#64748b";
@@ -262,6 +265,8 @@ function Canvas() {
                 deleteKeyCode={null}
                 onlyRenderVisibleElements
                 colorMode={colorMode}
+                fitView
+                fitViewOptions={INITIAL_FIT}
                 minZoom={0.05}
                 maxZoom={2.5}
               >

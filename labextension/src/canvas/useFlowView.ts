@@ -52,7 +52,7 @@ export function fitReadable(
   duration = 200,
 ): boolean {
   const nodes = rf.getNodes();
-  if (!pane || pane.clientWidth === 0 || pane.clientHeight === 0) return false;
+  if (!rf.viewportInitialized || !pane || pane.clientWidth === 0 || pane.clientHeight === 0) return false;
   if (nodes.length === 0) return true;
   const bounds = rf.getNodesBounds(nodes);
   void rf.setViewport(readableViewport(bounds, { width: pane.clientWidth, height: pane.clientHeight }), { duration });
