@@ -29,8 +29,6 @@ made; when they are missing the class still imports, and the constructor says wh
 from __future__ import annotations
 
 import asyncio
-import base64
-import html
 import logging
 import os
 from collections.abc import Mapping
@@ -48,6 +46,7 @@ from dataflow_jupyter.widget.catalog import build_catalog
 from dataflow_jupyter.widget.control import RunControl, loop_or_raise
 from dataflow_jupyter.widget.inspection import answer_inspect, frame_for
 from dataflow_jupyter.widget.messages import MalformedMessage, parse_message
+from dataflow_jupyter.widget.snapshot import snapshot_html
 from dataflow_jupyter.widget.status import StatusBoard
 
 if TYPE_CHECKING:
@@ -357,7 +356,7 @@ class GraphEditor(anywidget.AnyWidget):
         bundle["text/plain"] = f"{bundle['text/plain']} (a snapshot of the canvas above)"
         svg = bundle.get("image/svg+xml")
         if isinstance(svg, str):
-            bundle["text/html"] = _snapshot_html(graph, svg)
+            bundle["text/html"] = snapshot_html(graph, svg)
         return bundle
 
     def _on_graph_change(self, _change: Any) -> None:
@@ -469,34 +468,6 @@ class GraphEditor(anywidget.AnyWidget):
             return
         answer: LayoutEngineMessage = {"type": "layout-engine"}
         self.send(answer, buffers=[source])
-
-
-# Without a kernel, the output just before a snapshot (the canvas's widget view, which can
-# only say "Error displaying widget: model not found" then) is hidden; a live canvas in it
-# keeps it shown. The same classes are used by JupyterLab, Notebook 7 and nbconvert's HTML.
-_SNAPSHOT_STYLE = (
-    ".jp-OutputArea-child:has(+ .jp-OutputArea-child .dfj-snapshot):not(:has(.dfj-canvas))"
-    "{display:none}"
-)
-
-
-def _snapshot_html(graph: Graph, svg: str) -> str:
-    """The snapshot as HTML: the stylesheet above and the picture as an ``<img>``.
-
-    An ``<img>`` of a data URL, not inline SVG: a sanitizer that drops it (an untrusted
-    notebook) leaves its ``alt`` text, never the SVG's loose words.
-    """
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    nodes, edges = len(graph.nodes), len(graph.edges)
-    alt = html.escape(
-        f"graph {graph.id}: {nodes} node{'' if nodes == 1 else 's'}, "
-        f"{edges} edge{'' if edges == 1 else 's'}",
-        quote=True,
-    )
-    return (
-        f'<div class="dfj-snapshot"><style>{_SNAPSHOT_STYLE}</style>'
-        f'<img alt="{alt}" style="max-width:100%" src="data:image/svg+xml;base64,{data}"/></div>'
-    )
 
 
 class _Sink:
