@@ -466,6 +466,19 @@ class Graph:
 
     # -- checking -----------------------------------------------------------------------------
 
+    def node_problems(self, registry: NodeRegistry | None = None) -> dict[str, list[str]]:
+        """Each node's own problems (an unknown type or version, settings its spec or its
+        class refuses), by node id, each without the node's name in front; nodes without any
+        are left out. The canvas marks nodes with these while settings are edited."""
+        known = self._registry_for(registry)
+        found: dict[str, list[str]] = {}
+        for node in self._nodes:
+            prefix = f"{node.describe()}: "  # the node is the key: its name is said once
+            problems = [p.removeprefix(prefix) for p in node_problems([node], known)]
+            if problems:
+                found[node.id] = problems
+        return found
+
     def problems(self, registry: NodeRegistry | None = None) -> list[str]:
         """Every problem ``validate`` would report, as a list (empty when the graph is valid)."""
         try:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.runtime import Debugger, GraphRuntime
     from dataflow_jupyter.widget.protocol import (
         DeployResultMessage,
+        GraphProblemsMessage,
         LayoutEngineMessage,
         NodeExecutionErrorMessage,
         NodeStatusMessage,
@@ -362,6 +363,18 @@ class GraphEditor(anywidget.AnyWidget):
     def _on_graph_change(self, _change: Any) -> None:
         if self._snapshots:
             self._on_kernel_loop(self._update_snapshots)
+        self._on_kernel_loop(self._send_node_problems)
+
+    def _send_node_problems(self) -> None:
+        """Tell the canvas each node's own problems (settings are checked when they are set)."""
+        try:
+            graph = Graph.from_dict(self.graph, registry=self._registry)
+        except GraphValidationError:
+            nodes: dict[str, list[str]] = {}  # a broken document: deploy-result says why
+        else:
+            nodes = graph.node_problems(self._registry)
+        answer: GraphProblemsMessage = {"type": "graph-problems", "nodes": nodes}
+        self.send(answer)
 
     def _update_snapshots(self) -> None:
         snapshot = self._snapshot()

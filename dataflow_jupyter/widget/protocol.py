@@ -12,7 +12,9 @@ carry everything else; binary payloads travel in the message's buffers, never as
 Front end -> kernel: ``deploy-graph``, ``run``, ``stop``, ``step``, ``set-breakpoint``,
 ``inspect``, ``load-layout-engine``. Kernel -> front end: ``node-status`` (changes only, at
 most ~10 a second), ``node-execution-error``, ``inspect-result`` (an Arrow IPC stream in
-``buffers[0]``), ``deploy-result``, ``layout-engine`` (elkjs's worker source in
+``buffers[0]``), ``deploy-result``, ``graph-problems`` (each node's own problems, after
+every change of the graph: the canvas marks the nodes and its settings form says "Applied"
+only for settings the node accepts), ``layout-engine`` (elkjs's worker source in
 ``buffers[0]``).
 """
 
@@ -26,6 +28,7 @@ __all__ = [
     "DeployGraphMessage",
     "DeployResultMessage",
     "EdgeStatus",
+    "GraphProblemsMessage",
     "InspectMessage",
     "InspectResultMessage",
     "LayoutEngineMessage",
@@ -150,6 +153,11 @@ class DeployResultMessage(TypedDict):
     problems: list[str]
 
 
+class GraphProblemsMessage(TypedDict):
+    type: Literal["graph-problems"]
+    nodes: dict[str, list[str]]
+
+
 class LayoutEngineMessage(TypedDict):
     type: Literal["layout-engine"]
 
@@ -169,5 +177,6 @@ KERNEL_MESSAGES: Final[dict[str, type]] = {
     "node-execution-error": NodeExecutionErrorMessage,
     "inspect-result": InspectResultMessage,
     "deploy-result": DeployResultMessage,
+    "graph-problems": GraphProblemsMessage,
     "layout-engine": LayoutEngineMessage,
 }

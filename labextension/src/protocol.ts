@@ -149,6 +149,15 @@ export interface DeployResultMessage {
   problems: string[];
 }
 
+/**
+ * Each node's own problems (unknown type or version, settings its spec or its class refuses),
+ * sent after every change of the graph; nodes without problems are left out.
+ */
+export interface GraphProblemsMessage {
+  type: "graph-problems";
+  nodes: Record<string, string[]>;
+}
+
 /** `buffers[0]` is the source of elkjs's `elk-worker.min.js`, to start as a Web Worker. */
 export interface LayoutEngineMessage {
   type: "layout-engine";
@@ -159,4 +168,5 @@ export type KernelMessage =
   | NodeExecutionErrorMessage
   | InspectResultMessage
   | DeployResultMessage
+  | GraphProblemsMessage
   | LayoutEngineMessage;

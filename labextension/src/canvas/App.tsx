@@ -170,6 +170,9 @@ function Canvas() {
           case "deploy-result":
             setProblems(m.ok ? [] : (m.problems ?? []).map(String));
             break;
+          case "graph-problems":
+            store.setProblems(m.nodes ?? {});
+            break;
           case "layout-engine":
             engine.receive(buffers ?? []);
             break;

@@ -3,7 +3,8 @@
  * in the spec's colour with icon, name, id and breakpoint toggle; the breakpoint's condition,
  * editable in place; one React Flow `Handle` per port (inputs left, outputs right, each
  * labelled with name and type; a port an edge names but the spec lacks is marked missing);
- * a status badge with packets in and out; the last error (three lines, all of it on hover). Memoised: it re-renders when its own
+ * a status badge with packets in and out; the node's own problem (a setting it refuses); the
+ * last error (three lines, all of it on hover). Memoised: it re-renders when its own
  * document node changes or when its own slice of the run status does (read from the store).
  */
 import { memo, useState, type CSSProperties, type KeyboardEvent, type MouseEvent } from "react";
@@ -12,7 +13,7 @@ import { useCanvas } from "./context";
 import { cls, compactNumber } from "./format";
 import { NodeIcon } from "./icons";
 import { MSG } from "./messages";
-import { useStatus } from "./status";
+import { useNodeProblem, useStatus } from "./status";
 import type { FlowNode as FlowNodeType, PortSpec } from "./types";
 
 const UNKNOWN_COLOR = "#64748b";
@@ -124,6 +125,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
   const bp = useStatus(store, (s) => (id in s.breakpoints ? (s.breakpoints[id] ?? null) : noBreakpoint));
   const breakpoint = bp !== noBreakpoint;
   const debugAt = useStatus(store, (s) => s.debugAt === id);
+  const problem = useNodeProblem(store, id);
   const { node, spec, inputs, outputs } = data;
   const state = status?.status ?? "idle";
   const color = spec?.ui.color ?? UNKNOWN_COLOR;
@@ -200,6 +202,11 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
           </span>
         </span>
       </div>
+      {problem && (
+        <div className="dfj-node-error dfj-node-problem nodrag" data-testid="node-problem" title={problem}>
+          ⚠ {problem}
+        </div>
+      )}
       {status?.error && (
         <div
           className="dfj-node-error nodrag"

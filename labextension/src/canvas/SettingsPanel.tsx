@@ -1,11 +1,15 @@
 /**
  * The settings form of the one selected node, generated from its spec's `settings`: one field
  * per setting, validated as a whole on Apply (each problem shown next to its field; nothing is
- * applied while any field is invalid), Reset back to the node's current settings.
+ * applied while any field is invalid), Reset back to the node's current settings. Then the
+ * kernel checks them as the node itself would (`graph-problems`): "Applied." only once it
+ * accepts them; what it refuses is shown here and on the node.
  */
 import { memo, useEffect, useState, type FormEvent } from "react";
+import { useCanvas } from "./context";
 import { cls } from "./format";
 import { MSG } from "./messages";
+import { useNodeProblem, useProblemAnswers } from "./status";
 import {
   BAD_NUMBER,
   fieldKind,
@@ -30,6 +34,18 @@ export const SettingsPanel = memo(function SettingsPanel({ node, spec, onApply }
   const [form, setForm] = useState<FormValues>(() => initialForm(specs, node.settings));
   const [errors, setErrors] = useState<FormErrors>({});
   const [applied, setApplied] = useState(false);
+  const { store } = useCanvas();
+  const problem = useNodeProblem(store, node.id);
+  const answers = useProblemAnswers(store);
+  const [waitingFor, setWaitingFor] = useState<number | null>(null); // the answer count at Apply
+
+  // The kernel's answer to an Apply: applied only if it accepts the settings.
+  useEffect(() => {
+    if (waitingFor !== null && answers > waitingFor) {
+      setWaitingFor(null);
+      setApplied(!problem);
+    }
+  }, [answers, waitingFor, problem]);
 
   // The node's settings changed underneath (applied, undo, Python): show them.
   useEffect(() => {
@@ -51,8 +67,13 @@ export const SettingsPanel = memo(function SettingsPanel({ node, spec, onApply }
       return;
     }
     setErrors({});
-    setApplied(true);
-    onApply(node.id, result.settings);
+    if (formChanged(specs, form, node.settings)) {
+      setApplied(false);
+      setWaitingFor(answers);
+      onApply(node.id, result.settings);
+    } else {
+      setApplied(!problem);
+    }
   };
 
   const reset = () => {
@@ -87,8 +108,18 @@ export const SettingsPanel = memo(function SettingsPanel({ node, spec, onApply }
             <button type="button" className="dfj-button" data-testid="settings-reset" onClick={reset} disabled={!dirty}>
               {MSG.reset}
             </button>
-            {applied && !dirty && <span className="dfj-help dfj-applied">{MSG.applied}</span>}
+            {waitingFor !== null && <span className="dfj-help" data-testid="settings-checking">{MSG.checking}</span>}
+            {waitingFor === null && applied && !dirty && !problem && (
+              <span className="dfj-help dfj-applied" data-testid="settings-applied">
+                {MSG.applied}
+              </span>
+            )}
           </div>
+          {problem && (
+            <p className="dfj-help dfj-warning" data-testid="settings-problem" role="alert">
+              {MSG.notApplied(problem)}
+            </p>
+          )}
         </form>
       )}
     </section>

@@ -124,6 +124,8 @@ export const MSG = {
   apply: "Apply",
   reset: "Reset",
   applied: "Applied.",
+  checking: "Checking…",
+  notApplied: (problem: string) => `Not accepted: ${problem}`,
   notSet: "— not set —",
   defaultHint: (value: string) => `default: ${value}`,
   errRequired: "Required: enter a value.",

@@ -90,6 +90,9 @@ export function mergeStatus(snapshot: StatusSnapshot, msg: NodeStatusMessage | R
 export class StatusStore {
   private snapshot: StatusSnapshot;
   private readonly listeners = new Set<() => void>();
+  /** Each node's own problems (the kernel's `graph-problems`), joined; and how many answers came. */
+  private nodeProblems: Record<string, string> = {};
+  private problemAnswers = 0;
 
   constructor(initial: StatusSnapshot) {
     this.snapshot = initial;
@@ -108,6 +111,21 @@ export class StatusStore {
     for (const l of [...this.listeners]) l();
   }
 
+  problemOf = (node: string): string | undefined => this.nodeProblems[node];
+
+  answers = (): number => this.problemAnswers;
+
+  /** The kernel checked the graph (after any change): mark the nodes it names. */
+  setProblems(byNode: Record<string, string[]>): void {
+    const next: Record<string, string> = {};
+    for (const [node, problems] of Object.entries(byNode)) {
+      if (problems.length > 0) next[node] = problems.join("; ");
+    }
+    this.nodeProblems = next;
+    this.problemAnswers += 1;
+    for (const l of [...this.listeners]) l();
+  }
+
   merge(msg: NodeStatusMessage): void {
     this.replace(mergeStatus(this.snapshot, msg));
   }
@@ -119,6 +137,17 @@ export class StatusStore {
     else delete next[node];
     this.replace({ ...this.snapshot, breakpoints: next });
   }
+}
+
+/** The node's own problem (its settings, its type), or undefined. */
+export function useNodeProblem(store: StatusStore, node: string): string | undefined {
+  const get = useCallback(() => store.problemOf(node), [store, node]);
+  return useSyncExternalStore(store.subscribe, get);
+}
+
+/** How many `graph-problems` answers have come (a settings form waits for the next one). */
+export function useProblemAnswers(store: StatusStore): number {
+  return useSyncExternalStore(store.subscribe, store.answers);
 }
 
 /** A slice of the status; `select` must return a stable value (a primitive or a stored entry). */
