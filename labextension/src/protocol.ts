@@ -1,5 +1,5 @@
 /**
- * The widget protocol, front-end side (DESIGN.md §5). `dataflow_jupyter/widget/protocol.py`
+ * The widget protocol, front-end side (docs/design.md §5). `dataflow_jupyter/widget/protocol.py`
  * is the kernel side; `tests/widget/test_protocol.py` reads this file and checks that both
  * sides name the same message types with the same fields.
  *

@@ -1,5 +1,5 @@
 /**
- * Keeping JupyterLab's hands off the canvas (DESIGN.md §5): the wrapper handles Delete /
+ * Keeping JupyterLab's hands off the canvas (docs/design.md §5): the wrapper handles Delete /
  * Backspace and undo/redo itself and stops every keydown from reaching the notebook (where
  * Backspace, `D D`, `A`, `B`, `X`, `Z` would edit cells); the wheel never scrolls the
  * notebook while the pointer is over the canvas; a click anywhere on it focuses it.
