@@ -211,6 +211,13 @@ class NodeRun:
         """Whether every channel into ``port`` is closed and empty (no edge: closed)."""
         return all(channel.closed and not channel for channel in self.inputs[port])
 
+    def newly_closed_port(self) -> str | None:
+        """An input port that closed and whose end of stream is not handled yet, if any."""
+        for port in self.inputs:
+            if port not in self.ports_finished and self.port_closed(port):
+                return port
+        return None
+
     def finish_due(self) -> bool:
         """Whether end of stream has come for the whole node (see the module docstring)."""
         if self.finished or self.is_source or self.replays:

@@ -221,11 +221,10 @@ class Session:
         problem = run.dead_port()
         if problem is not None:
             raise StallError(problem)
-        for port in run.inputs:
-            if port not in run.ports_finished and run.port_closed(port):
-                if run.has_input_finished and not run.stop_requested:
-                    return True
-                run.ports_finished.add(port)
+        while (port := run.newly_closed_port()) is not None:
+            if run.has_input_finished and not run.stop_requested:
+                return True
+            run.ports_finished.add(port)
         if not run.finish_due():
             return False
         if run.has_finish:
@@ -239,11 +238,10 @@ class Session:
         ``input_finished`` of a port that closed comes first; ``finish`` last, after which
         the node's outputs close. Returns the hook's firing record.
         """
-        if not run.stop_requested:
-            for port in run.inputs:
-                if port not in run.ports_finished and run.port_closed(port):
-                    run.ports_finished.add(port)
-                    return await self._fire_hook(run, "input_finished", port)
+        port = None if run.stop_requested else run.newly_closed_port()
+        if port is not None:
+            run.ports_finished.add(port)
+            return await self._fire_hook(run, "input_finished", port)
         record = await self._fire_hook(run, "finish", None) if run.has_finish else None
         self.close_outputs(run)
         return record
@@ -466,8 +464,10 @@ class Session:
             if isinstance(result, ErrorPacket):
                 error = _own_error(result, run, first, 1)
             else:
-                if result is not None:
-                    buffered.extend(_returned(run, result))
+                if result is not None:  # a dict (the common case), or a bare value
+                    buffered.extend(
+                        result.items() if type(result) is dict else _returned(run, result)
+                    )
                 for port, value in buffered:
                     packet, wires = self._prepare(run, port, value, inputs, firing_id)
                     self._record(run, port, packet, wires, firing_id)

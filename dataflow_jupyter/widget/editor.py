@@ -342,46 +342,34 @@ class GraphEditor(anywidget.AnyWidget):
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})  # anywidget: a pair
         data = {**data, "text/plain": ""}
         display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
-        snapshot = self._snapshot()
-        if snapshot is not None:
-            handle = display(snapshot, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        graph = self._parsed()
+        if graph is not None:
+            handle = display(_snapshot(graph), raw=True, display_id=True)  # type: ignore[no-untyped-call]
             if handle is not None:
                 self._snapshots.append(handle)
 
-    def _snapshot(self) -> dict[str, Any] | None:
+    def _parsed(self) -> Graph | None:
+        """The canvas's document as a ``Graph``; ``None`` for a draft it cannot describe yet."""
         try:
-            graph = Graph.from_dict(self.graph, registry=self._registry)
+            return Graph.from_dict(self.graph, registry=self._registry)
         except GraphValidationError:
-            return None  # a draft the canvas cannot describe yet: keep the last snapshot
-        bundle = graph._repr_mimebundle_()
-        bundle["text/plain"] = f"{bundle['text/plain']} (a snapshot of the canvas above)"
-        svg = bundle.get("image/svg+xml")
-        if isinstance(svg, str):
-            bundle["text/html"] = snapshot_html(graph, svg)
-        return bundle
+            return None
 
     def _on_graph_change(self, _change: Any) -> None:
-        if self._snapshots:
-            self._on_kernel_loop(self._update_snapshots)
-        self._on_kernel_loop(self._send_node_problems)
+        self._on_kernel_loop(self._after_graph_change)
 
-    def _send_node_problems(self) -> None:
-        """Tell the canvas each node's own problems (settings are checked when they are set)."""
-        try:
-            graph = Graph.from_dict(self.graph, registry=self._registry)
-        except GraphValidationError:
-            nodes: dict[str, list[str]] = {}  # a broken document: deploy-result says why
-        else:
-            nodes = graph.node_problems(self._registry)
+    def _after_graph_change(self) -> None:
+        """One reading of the changed document: the snapshot outputs follow it, and the canvas
+        hears each node's own problems (settings are checked when they are set)."""
+        graph = self._parsed()
+        if graph is not None and self._snapshots:  # a draft keeps the last snapshot
+            snapshot = _snapshot(graph)
+            for handle in self._snapshots:
+                handle.update(snapshot, raw=True)
+        # a broken document has no node problems of its own: deploy-result says why
+        nodes = graph.node_problems(self._registry) if graph is not None else {}
         answer: GraphProblemsMessage = {"type": "graph-problems", "nodes": nodes}
         self.send(answer)
-
-    def _update_snapshots(self) -> None:
-        snapshot = self._snapshot()
-        if snapshot is None:
-            return
-        for handle in self._snapshots:
-            handle.update(snapshot, raw=True)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -545,3 +533,13 @@ def _next_position(graph: Graph) -> tuple[float, float]:
         return (0.0, 0.0)
     rightmost = max(graph.nodes, key=lambda node: node.position.x)
     return (rightmost.position.x + _NODE_SPACING, rightmost.position.y)
+
+
+def _snapshot(graph: Graph) -> dict[str, Any]:
+    """The output a saved notebook keeps of the canvas: the graph's picture and document."""
+    bundle = graph._repr_mimebundle_()
+    bundle["text/plain"] = f"{bundle['text/plain']} (a snapshot of the canvas above)"
+    svg = bundle.get("image/svg+xml")
+    if isinstance(svg, str):
+        bundle["text/html"] = snapshot_html(graph, svg)
+    return bundle
