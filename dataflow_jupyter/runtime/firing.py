@@ -33,13 +33,20 @@ import itertools
 import logging
 import sys
 import time
+from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
 from dataflow_jupyter.expressions import expression_names
 from dataflow_jupyter.node import NodeContext
-from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.packets import (
+    BinaryRef,
+    DataPacket,
+    ErrorCode,
+    ErrorPacket,
+    emitted_packet,
+)
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
 from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
 from dataflow_jupyter.types import value_problem
@@ -55,7 +62,9 @@ if TYPE_CHECKING:
 __all__ = ["EmitError", "Firings", "Outcome", "next_firing_id"]
 
 _BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
+_WRAPPED: Final = (DataPacket, ErrorPacket, *_BINARY)  # emitted values not taken as plain
 _firing_ids = itertools.count(1)
+_CLOCK_EVERY: Final = 32  # inline firings in a row between two looks at the clock
 next_firing_id = _firing_ids.__next__
 _log = logging.getLogger("dataflow_jupyter.runtime")
 
@@ -90,63 +99,220 @@ class Firings:
 
     # -- the dispatcher's inline firing (the hot path) ---------------------------------------
 
+    def drain_inline(self, run: NodeRun, deadline: float) -> None:
+        """Fire an inline node while it is ready, its outputs have room and it stays inline,
+        until ``deadline`` (``time.perf_counter``): the dispatcher's hot loop.
+
+        The common firing (one input edge; a dict of plain values returned for unchecked
+        ports without expressions; no canvas listening) is done right here, with everything
+        looked up once per call; any other goes through ``_finish_inline``, the same steps as
+        ``fire_inline``. See the module docstring for the steps.
+        """
+        if run.single is None or self.publish is not None or run.replays:
+            fired = 0
+            while run.ready() and self.fire_inline(run) and run.inline and not run.busy:
+                fired += 1
+                if not fired % _CLOCK_EVERY and time.perf_counter() > deadline:
+                    return
+            return
+        port_in, channel, in_frame = run.single
+        stats, process, ctx, buffered = run.stats, run.process, run.ctx, run.buffered
+        blocking, fast, outputs, out_frames = run.blocking, run.fast, run.outputs, run.out_frames
+        log = self.log if self.log.enabled else None
+        node_id, limit, replays = run.node_id, run.inline_limit_ns, run.replays
+        time_ns, next_id, clock = time.time_ns, _firing_ids.__next__, time.perf_counter
+        fired = 0
+        while channel and not replays:
+            for out in blocking:
+                if out.full:
+                    return
+            packet = channel.take()
+            stats.received += 1
+            in_frame.append(packet)
+            inputs = {port_in: packet}
+            firing_id = next_id()
+            stats.firings += 1
+            ctx.trace_id = trace_id = packet.trace_id
+            start = time_ns()
+            exc: BaseException | None = None
+            try:
+                result = process(inputs, ctx)
+            except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+                result, exc = None, raised
+            end = time_ns()
+            fired += 1
+            if not fired % _CLOCK_EVERY and clock() > deadline:
+                deadline = -1.0  # finish this firing, then let the loop's other tasks run
+            if exc is not None or end - start > limit or buffered or type(result) is not dict:
+                self._finish_inline(run, firing_id, inputs, packet, result, exc, start, end)
+                if run.busy or not run.inline or deadline < 0:
+                    return
+                continue
+            parents = (packet.packet_id,)
+            count = 0
+            for port, value in result.items():
+                if not fast.get(port) or isinstance(value, _WRAPPED):  # the general way
+                    rest = list(result.items())[count:]
+                    error, sends, more = self._conclude(
+                        run, firing_id, inputs, None, None, rest, 1, end
+                    )
+                    count += more
+                    if error is not None or sends:
+                        self._continue_inline(
+                            run, firing_id, inputs, start, end, count, error, sends
+                        )
+                        return
+                    break
+                emitted = emitted_packet(packet, value, node_id, end, parents)
+                wires = outputs[port]
+                stats.emitted += 1
+                out_frames[port].append(emitted)
+                if log is not None:
+                    log.record_packet(
+                        emitted.packet_id,
+                        trace_id,
+                        node_id,
+                        port,
+                        end,
+                        getsizeof(value),
+                        parents,
+                        firing_id,
+                    )
+                if not wires:
+                    self._kept(node_id, port, emitted)
+                held: _Sends = []
+                for wire in wires:
+                    if held or not wire.channel.offer(emitted):
+                        held.append((wire, emitted))
+                    else:
+                        target = wire.target
+                        if not target.marked:
+                            self.mark(target)
+                count += 1
+                if held:  # the rest of this firing waits for room in a task
+                    rest = list(result.items())[count:]
+                    if rest:
+                        error, more_waiting, more = self._conclude(
+                            run, firing_id, inputs, None, None, rest, 1, end
+                        )
+                        count += more
+                        held += more_waiting
+                    else:
+                        error = None
+                    self._continue_inline(run, firing_id, inputs, start, end, count, error, held)
+                    return
+            if count:
+                self.wake.set()
+            else:
+                stats.filtered += 1
+            if log is not None:
+                log.record_firing(
+                    firing_id,
+                    node_id,
+                    trace_id,
+                    parents,
+                    start,
+                    end,
+                    "ok" if count else "filtered",
+                    1,
+                )
+            if ctx.wants_no_more:
+                self._wants_no_more(run)
+            if deadline < 0:
+                return
+
     def fire_inline(self, run: NodeRun) -> bool:
-        """Fire an inline node now, in the dispatcher; ``False`` when a ``block`` output is
-        full (a worker then fires it: it can wait for room)."""
+        """Fire an inline node once, now, in the dispatcher; ``False`` when a ``block`` output
+        is full (a worker then fires it: it can wait for room)."""
         for channel in run.blocking:
             if channel.full:
                 return False
         inputs = run.take_inputs()
         first = next(iter(inputs.values()), None)
         firing_id = next(_firing_ids)
-        stats = run.stats
-        stats.firings += 1
+        run.stats.firings += 1
         buffered = run.buffered
         if buffered:  # emitted between firings, after the last one had returned
             self._late_emits(run, len(buffered))
             buffered.clear()
         run.ctx.trace_id = first.trace_id if first is not None else None
-        publish = self.publish
-        if publish is not None:
-            publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        if self.publish is not None:
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
         start = time.time_ns()
-        exc: BaseException | ErrorPacket | None = None
+        exc: BaseException | None = None
         try:
             result = run.process(inputs, run.ctx)
         except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
             result, exc = None, raised
         end = time.time_ns()
+        self._finish_inline(run, firing_id, inputs, first, result, exc, start, end)
+        return True
+
+    def _finish_inline(  # noqa: PLR0917 - positional on purpose: the hot path
+        self,
+        run: NodeRun,
+        firing_id: int,
+        inputs: dict[str, DataPacket],
+        first: DataPacket | None,
+        result: Any,
+        exc: BaseException | None,
+        start: int,
+        end: int,
+    ) -> None:
+        """Steps 3 and 5 of an inline firing that returned (step 4 in a task if needed)."""
+        failure: BaseException | ErrorPacket | None = exc
         if end - start > run.inline_limit_ns:
-            exc = self._inline_overrun(run, end - start, first, exc)
-        error, waiting, emitted = self._conclude(run, firing_id, inputs, result, exc, buffered, 1)
+            failure = self._inline_overrun(run, end - start, first, exc)
+        buffered = run.buffered
+        error, waiting, emitted = self._conclude(
+            run, firing_id, inputs, result, failure, buffered, 1, end
+        )
         buffered.clear()
-        self._wants_no_more(run)
+        if run.ctx.wants_no_more:
+            self._wants_no_more(run)
         if error is not None or waiting:
-            record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
-            record.emitted = emitted
-            run.busy = True
-            self.in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._tail(run, record, error, waiting))
-            self.finishing.add(task)
-            task.add_done_callback(self.finishing.discard)
-            return True
+            self._continue_inline(run, firing_id, inputs, start, end, emitted, error, waiting)
+            return
         if emitted:
             status = "ok"
         else:
             status = "filtered"
-            stats.filtered += 1
+            run.stats.filtered += 1
         if self.log.enabled:
-            ids = (
-                (first.packet_id,)
-                if len(inputs) == 1 and first is not None
-                else tuple(p.packet_id for p in inputs.values())
-            )
             self.log.record_firing(
-                firing_id, run.node_id, run.ctx.trace_id, ids, start, end, status, 1
+                firing_id,
+                run.node_id,
+                run.ctx.trace_id,
+                _parents(inputs),
+                start,
+                end,
+                status,
+                1,
             )
-        if publish is not None:
-            publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
-        return True
+        if self.publish is not None:
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
+
+    def _continue_inline(  # noqa: PLR0917
+        self,
+        run: NodeRun,
+        firing_id: int,
+        inputs: dict[str, DataPacket],
+        start: int,
+        end: int,
+        emitted: int,
+        error: ErrorPacket | None,
+        waiting: _Sends,
+    ) -> None:
+        """Step 4 of an inline firing, in a task that keeps the node busy (order is kept)."""
+        if run.ctx.wants_no_more:
+            self._wants_no_more(run)
+        record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
+        record.emitted = emitted
+        run.busy = True
+        self.in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._tail(run, record, error, waiting))
+        self.finishing.add(task)
+        task.add_done_callback(self.finishing.discard)
 
     def _inline_overrun(
         self,
@@ -388,7 +554,15 @@ class Firings:
         """``_conclude`` an attempt of ``record``, noting its outputs for the debugger."""
         result, exc, emitted, record.start_ns, record.end_ns = outcome
         error, waiting, _ = self._conclude(
-            run, record.firing_id, record.inputs, result, exc, emitted, record.attempt, record
+            run,
+            record.firing_id,
+            record.inputs,
+            result,
+            exc,
+            emitted,
+            record.attempt,
+            record.end_ns,
+            record,
         )
         self._wants_no_more(run)
         return error, waiting
@@ -408,6 +582,7 @@ class Firings:
         exc: BaseException | ErrorPacket | None,
         emitted: list[tuple[str, Any]],
         attempt: int,
+        now: int,
         record: FiringRecord | None = None,
     ) -> tuple[ErrorPacket | None, _Sends, int]:
         """Step 3: the firing's error, its sends that wait for room, and how many packets it
@@ -436,7 +611,26 @@ class Firings:
                     emitted.extend(
                         result.items() if type(result) is dict else _returned(run, result)
                     )
+                base = _first(inputs)
+                fast = run.fast if base is not None else {}
+                parents = _parents(inputs)
                 for port, value in emitted:
+                    if fast.get(port) and not isinstance(value, _WRAPPED):
+                        # the common case, in one go: a plain value derived from the input
+                        packet = emitted_packet(base, value, run.node_id, now, parents)  # type: ignore[arg-type]
+                        wires = run.outputs[port]
+                        self._record(run, port, packet, wires, firing_id)
+                        for wire in wires:
+                            if waiting or not wire.channel.offer(packet):
+                                waiting.append((wire, packet))
+                            else:
+                                target = wire.target
+                                if not target.marked:
+                                    self.mark(target)
+                        count += 1
+                        if record is not None:
+                            record.outputs.append((port, packet))
+                        continue
                     packet, wires = self._prepare(run, port, value, inputs, firing_id)
                     if run.plain[port]:
                         self._record(run, port, packet, wires, firing_id)
@@ -698,12 +892,17 @@ class Firings:
                 firing_id,
             )
         if not wires:
-            key = f"{run.node_id}.{port}"
-            kept = self.outputs.setdefault(key, [])
-            if len(kept) < self.max_outputs:
-                kept.append(packet)
-            self.output_counts[key] = self.output_counts.get(key, 0) + 1
-            self.outputs_total += 1
+            self._kept(run.node_id, port, packet)
+
+    def _kept(self, node_id: str, port: str, packet: DataPacket) -> None:
+        """A packet left an output port with no edge: the run's result keeps it (the first
+        ``max_outputs``) and counts it."""
+        key = f"{node_id}.{port}"
+        kept = self.outputs.setdefault(key, [])
+        if len(kept) < self.max_outputs:
+            kept.append(packet)
+        self.output_counts[key] = self.output_counts.get(key, 0) + 1
+        self.outputs_total += 1
 
     async def _put(self, run: NodeRun, channel: Channel, packet: DataPacket) -> None:
         """Wait for room on a full channel, counted as a blocked put (see ``stalled``)."""
@@ -865,6 +1064,14 @@ class EmitError(Exception):
 
 def _first(inputs: Mapping[str, DataPacket] | None) -> DataPacket | None:
     return next(iter(inputs.values()), None) if inputs else None
+
+
+def _parents(inputs: Mapping[str, DataPacket]) -> tuple[str, ...]:
+    """The parents of a packet emitted by a firing on ``inputs``: the input packets' ids."""
+    if len(inputs) == 1:
+        for packet in inputs.values():
+            return (packet.packet_id,)
+    return tuple(packet.packet_id for packet in inputs.values())
 
 
 def _returned(run: NodeRun, result: Any) -> Any:

@@ -98,6 +98,7 @@ class NodeRun:
         "checks",
         "ctx",
         "data_output",
+        "fast",
         "finished",
         "fire_any",
         "has_finish",
@@ -180,6 +181,7 @@ class NodeRun:
         self.has_input_finished, self.has_finish = type(instance).hooks_end_of_stream()
         self.stats = NodeStats(runs_on=self.placement.runs_on)
         self.plain: dict[str, bool] = {}  # per output port: no wire has an expression
+        self.fast: dict[str, bool] = {}  # per output port: plain, unchecked, unversioned
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
         self.single: tuple[str, Channel, deque[DataPacket]] | None = None
@@ -221,6 +223,10 @@ class NodeRun:
         self.plain = {
             port: all(w.filter is None and w.transform is None for w in wires)
             for port, wires in self.outputs.items()
+        }
+        self.fast = {
+            port: plain and self.checks[port] is None and port not in self.versions
+            for port, plain in self.plain.items()
         }
         self.blocking = [
             wire.channel

@@ -86,7 +86,6 @@ __all__ = ["GraphRuntime"]
 _log = logging.getLogger("dataflow_jupyter.runtime")
 _YIELD_EVERY = 64  # a worker yields to the loop after this many firings that never suspended
 _SLICE_S = 0.01  # the dispatcher lets the loop's other tasks run at least this often
-_CLOCK_EVERY = 32  # inline firings in a row between two looks at the clock
 _SOURCE_GRACE_S = 5.0  # how long a run's end waits for cancelled sources
 _LAST_LOOK_S = 0.05  # after a stop's timeout, one short wait for the cancelled run
 
@@ -391,16 +390,7 @@ class GraphRuntime:
                     if run.busy or run.finished:
                         continue  # a busy node's worker marks it again when it lets go
                     if run.inline:
-                        fired = 0
-                        while (
-                            run.ready()
-                            and session.fire_inline(run)
-                            and run.inline  # the placement rule may move it to a worker
-                            and not run.busy
-                        ):
-                            fired += 1
-                            if not fired % _CLOCK_EVERY and clock() > yield_at:
-                                break
+                        session.drain_inline(run, yield_at)
                         if clock() > yield_at:  # the loop's other tasks (a cell) get a turn
                             session.mark(run)
                             await asyncio.sleep(0)
