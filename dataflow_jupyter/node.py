@@ -6,8 +6,9 @@ class Filter(PureNode):
         return {"out": inputs["in"]} if keep(inputs["in"].value) else None
 ```
 
-- ``process`` may be ``def`` (the runtime runs it in a worker thread unless the spec's
-  ``execution.offload`` is ``none``) or ``async def`` (run on the loop). It returns
+- ``process`` may be ``def`` (the runtime runs it inline in its dispatcher or in a worker
+  thread, as measurement decides, unless the spec's ``execution.offload`` says ``none`` or
+  ``thread``; see ``runtime.placement``) or ``async def`` (run on the loop). It returns
   ``{port: value_or_packet}``; a plain value is wrapped into a packet derived from the
   inputs; ``None`` emits nothing. ``ctx.emit(port, value)`` emits more than once.
 - End of stream: when an input port is closed (every edge into it finished) and drained,

@@ -143,16 +143,22 @@ class Firings:
             fired += 1
             if not fired % _CLOCK_EVERY and clock() > deadline:
                 deadline = -1.0  # finish this firing, then let the loop's other tasks run
-            if exc is not None or end - start > limit or buffered or type(result) is not dict:
+            if (
+                exc is not None
+                or end - start > limit
+                or buffered
+                or (type(result) is not dict and result is not None)
+            ):
                 self._finish_inline(run, firing_id, inputs, packet, result, exc, start, end)
                 if run.busy or not run.inline or deadline < 0:
                     return
                 continue
             parents = (packet.packet_id,)
             count = 0
-            for port, value in result.items():
+            pairs = () if result is None else result.items()
+            for port, value in pairs:
                 if not fast.get(port) or isinstance(value, _WRAPPED):  # the general way
-                    rest = list(result.items())[count:]
+                    rest = list(pairs)[count:]
                     error, sends, more = self._conclude(
                         run, firing_id, inputs, None, None, rest, 1, end
                     )
@@ -190,7 +196,7 @@ class Firings:
                             self.mark(target)
                 count += 1
                 if held:  # the rest of this firing waits for room in a task
-                    rest = list(result.items())[count:]
+                    rest = list(pairs)[count:]
                     if rest:
                         error, more_waiting, more = self._conclude(
                             run, firing_id, inputs, None, None, rest, 1, end

@@ -2,15 +2,17 @@
 
 Selection policy. The dispatcher looks at the *marked* nodes (those that received a packet
 or went idle since it last looked) in topological order (ties by insertion order), so a
-packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node
-(synchronous ``process``, ``offload: none``, no timeout; cheap work such as Filter or
-Mapper) is fired right there, again while it is ready and its outputs have room, so one
-pass carries a packet down a whole chain without a task switch. Every other *ready* node
-(see ``noderun``) gets a worker task, while fewer than
-``max_concurrency`` workers run. A worker fires its node again and again while it stays
-ready, so a node fires one firing at a time and every edge keeps its order; independent
-branches have their own workers and run concurrently (synchronous ``process`` calls go to
-worker threads). Sources run as tasks of their own.
+packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node (a
+synchronous node the ``placement`` rule put there: measured cheap, or ``offload: none``) is
+fired right there (``Session.drain_inline``), again while it is ready and its outputs have
+room, so one pass carries a packet down a whole chain without a task switch; the dispatcher
+lets the loop's other tasks (a notebook cell) run at least every 10 ms. Every other *ready*
+node (see ``noderun``) gets a worker task, while fewer than ``max_concurrency`` workers
+run. A worker fires its node again and again while it stays ready (``fire_batch``: a node
+placed on a worker hands a batch of its queued inputs to the executor's thread at once), so
+a node fires one firing at a time and every edge keeps its order; independent branches
+have their own workers and run concurrently. Sources run as tasks of their own. Every
+firing takes the same steps wherever it runs (``firing``).
 
 Backpressure rule. Edges are bounded channels. A ``block`` edge that is full suspends the
 emitting firing, which keeps its worker until the consumer takes a packet; a source that
