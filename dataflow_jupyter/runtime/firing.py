@@ -116,6 +116,8 @@ class Firings:
                     return
             return
         port_in, channel, in_frame = run.single
+        if not channel:
+            return
         stats, process, ctx, buffered = run.stats, run.process, run.ctx, run.buffered
         blocking, fast, outputs, out_frames = run.blocking, run.fast, run.outputs, run.out_frames
         log = self.log if self.log.enabled else None

@@ -205,6 +205,14 @@ class Session(Firings):
         """
         if run.finished:
             return False
+        single = run.single
+        if single is not None and not (run.has_input_finished or run.has_finish or run.replays):
+            # one input edge and no hooks (the common case): finished once it closed and drained
+            channel = single[1]
+            if (channel.closed and not channel) or run.stop_requested:
+                run.ports_finished.add(single[0])
+                self.close_outputs(run)
+            return False
         problem = run.dead_port()
         if problem is not None:
             raise StallError(problem)
