@@ -40,6 +40,7 @@ __all__ = [
     "describe_payload",
     "emitted_packet",
     "new_trace_id",
+    "source_packet",
 ]
 
 _PREFIX: Final = os.urandom(5).hex()
@@ -286,6 +287,24 @@ def emitted_packet(
     s_time(packet, timestamp)
     s_id(packet, f"p{_PREFIX}{next(_packet_counter):x}")
     s_parents(packet, parents)
+    return packet
+
+
+def source_packet(
+    value: Any, binary_value: BinaryPayload | None, origin_node: str, schema_version: str
+) -> DataPacket:
+    """What ``DataPacket(value, binary_value, schema_version, origin_node=...)`` gives (a new
+    trace, stamped now), at a fraction of its cost: what a source emits."""
+    packet = object.__new__(DataPacket)
+    s_value, s_binary, s_version, s_trace, s_origin, s_time, s_id, s_parents = _SET_FIELDS
+    s_value(packet, value)
+    s_binary(packet, binary_value)
+    s_version(packet, schema_version)
+    s_trace(packet, f"t{_PREFIX}{next(_trace_counter):x}")
+    s_origin(packet, origin_node)
+    s_time(packet, time.time_ns())
+    s_id(packet, f"p{_PREFIX}{next(_packet_counter):x}")
+    s_parents(packet, ())
     return packet
 
 

@@ -46,6 +46,7 @@ from dataflow_jupyter.packets import (
     ErrorCode,
     ErrorPacket,
     emitted_packet,
+    source_packet,
 )
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
 from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
@@ -971,7 +972,7 @@ class Firings:
         else:
             payload, binary = value, None
         if base is None:
-            return DataPacket(payload, binary, version or "1.0.0", origin_node=node_id)
+            return source_packet(payload, binary, node_id, version or "1.0.0")
         parents = None if len(inputs or ()) <= 1 else [p.packet_id for p in inputs.values()]  # type: ignore[union-attr]
         return base.derive(
             payload,
