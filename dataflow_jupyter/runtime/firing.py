@@ -158,9 +158,15 @@ class Firings:
                 continue
             parents = (packet.packet_id,)
             count = 0
+            # The first packet's log event waits: with no other, the firing and its packet
+            # are logged as one hop (log.record_hop).
+            first: tuple[DataPacket, str, int] | None = None
             pairs = () if result is None else result.items()
             for port, value in pairs:
                 if not fast.get(port) or isinstance(value, _WRAPPED):  # the general way
+                    if first is not None:
+                        self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                        first = None
                     rest = list(pairs)[count:]
                     error, sends, more = self._conclude(
                         run, firing_id, inputs, None, None, rest, 1, end
@@ -177,16 +183,20 @@ class Firings:
                 stats.emitted += 1
                 out_frames[port].append(emitted)
                 if log is not None:
-                    log.record_packet(
-                        emitted.packet_id,
-                        trace_id,
-                        node_id,
-                        port,
-                        end,
-                        getsizeof(value),
-                        parents,
-                        firing_id,
-                    )
+                    if count == 0:
+                        first = (emitted, port, getsizeof(value))
+                    else:
+                        if first is not None:
+                            self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                            first = None
+                        self._log_packet(
+                            log,
+                            (emitted, port, getsizeof(value)),
+                            trace_id,
+                            node_id,
+                            parents,
+                            firing_id,
+                        )
                 if not wires:
                     self._kept(node_id, port, emitted)
                 held: _Sends = []
@@ -199,6 +209,9 @@ class Firings:
                             self.mark(target)
                 count += 1
                 if held:  # the rest of this firing waits for room in a task
+                    if first is not None:
+                        self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                        first = None
                     rest = list(pairs)[count:]
                     if rest:
                         error, more_waiting, more = self._conclude(
@@ -215,20 +228,59 @@ class Firings:
             else:
                 stats.filtered += 1
             if log is not None:
-                log.record_firing(
-                    firing_id,
-                    node_id,
-                    trace_id,
-                    parents,
-                    start,
-                    end,
-                    "ok" if count else "filtered",
-                    1,
-                )
+                if first is not None:
+                    one, port, size = first
+                    log.record_hop(
+                        firing_id,
+                        node_id,
+                        trace_id,
+                        parents,
+                        start,
+                        end,
+                        "ok",
+                        one.packet_id,
+                        port,
+                        end,
+                        size,
+                        parents,
+                    )
+                else:
+                    log.record_firing(
+                        firing_id,
+                        node_id,
+                        trace_id,
+                        parents,
+                        start,
+                        end,
+                        "ok" if count else "filtered",
+                        1,
+                    )
             if ctx.wants_no_more:
                 self._wants_no_more(run)
             if deadline < 0:
                 return
+
+    @staticmethod
+    def _log_packet(  # noqa: PLR0917
+        log: ExecutionLog | None,
+        emitted: tuple[DataPacket, str, int],
+        trace_id: str,
+        node_id: str,
+        parents: tuple[str, ...],
+        firing_id: int,
+    ) -> None:
+        if log is not None:
+            packet, port, size = emitted
+            log.record_packet(
+                packet.packet_id,
+                trace_id,
+                node_id,
+                port,
+                packet.timestamp,
+                size,
+                parents,
+                firing_id,
+            )
 
     def fire_inline(self, run: NodeRun) -> bool:
         """Fire an inline node once, now, in the dispatcher; ``False`` when a ``block`` output

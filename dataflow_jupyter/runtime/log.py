@@ -88,7 +88,7 @@ import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["EVENT_COLUMNS", "EVENT_SCHEMA", "FIRING_STATUSES", "ExecutionLog"]
 
@@ -101,6 +101,7 @@ _ERROR_STATUSES: Final = ("error", "timeout", "dead_letter")
 _FIRING: Final = "firing"
 _PACKET: Final = "packet"
 _PLACEMENT: Final = "placement"
+_HOP: Final = "hop"  # stored only: a firing that emitted one packet, read as both events
 
 # The order of a recorded tuple; duration_ms is derived when a frame or a file batch is built.
 _RECORD_COLUMNS: Final = (
@@ -290,6 +291,34 @@ class ExecutionLog:
             if len(pending) >= self._batch_size:
                 self.flush()
 
+    def record_hop(  # noqa: PLR0917
+        self,
+        firing_id: int,
+        node_id: str,
+        trace_id: str | None,
+        inputs: tuple[str, ...],
+        start_ns: int,
+        end_ns: int,
+        status: str,
+        packet_id: str,
+        port: str,
+        timestamp_ns: int,
+        size_bytes: int,
+        parents: tuple[str, ...],
+    ) -> None:
+        """``record_packet`` then ``record_firing`` (attempt 1) for a firing that emitted one
+        packet: the scheduler's hot path. Stored as one tuple, read back as both events."""
+        if not self.enabled:
+            return
+        event = (_HOP, start_ns, node_id, trace_id, firing_id, packet_id, port, inputs, parents)
+        self._events.append((*event, end_ns, status, timestamp_ns, size_bytes))
+        self._recorded += 2
+        pending = self._pending
+        if pending is not None:
+            pending.append(self._events[-1])
+            if len(pending) >= self._batch_size:
+                self.flush()
+
     def record_placement(self, node_id: str, runs_on: str, reason: str) -> None:
         """Record that ``node_id``'s firings run ``runs_on`` from now on, and why."""
         if not self.enabled:
@@ -324,10 +353,10 @@ class ExecutionLog:
     @property
     def dropped(self) -> int:
         """How many events fell out of memory (the oldest go first) since the last clear."""
-        return self._recorded - len(self._events)
+        return self._recorded - len(self)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._events) + sum(1 for e in self._events if e[0] is _HOP)
 
     def clear(self) -> None:
         """Forget the events in memory (and the dropped count). The file is not touched."""
@@ -356,26 +385,26 @@ class ExecutionLog:
 
     def to_pandas(self) -> pd.DataFrame:
         """Every event in memory, in time order (ties keep recording order), ``EVENT_COLUMNS``."""
-        frame = _events_frame(self._events)
+        frame = _events_frame(_expand(self._events))
         order = np.argsort(frame["timestamp_ns"].to_numpy(), kind="stable")
         return frame.take(order).reset_index(drop=True)
 
     def firings(self) -> pd.DataFrame:
         """The firing events, in time order, with the columns that apply to firings."""
-        frame = _events_frame(e for e in self._events if e[0] == _FIRING)
+        frame = _events_frame(e for e in _expand(self._events) if e[0] == _FIRING)
         order = np.argsort(frame["timestamp_ns"].to_numpy(), kind="stable")
         return frame.take(order).reset_index(drop=True)[list(_FIRING_COLUMNS)]
 
     def packets(self) -> pd.DataFrame:
         """The packet events, in time order, with the columns that apply to packets."""
-        frame = _events_frame(e for e in self._events if e[0] == _PACKET)
+        frame = _events_frame(e for e in _expand(self._events) if e[0] == _PACKET)
         order = np.argsort(frame["timestamp_ns"].to_numpy(), kind="stable")
         return frame.take(order).reset_index(drop=True)[list(_PACKET_COLUMNS)]
 
     def placements(self) -> pd.DataFrame:
         """When the placement rule moved a node: ``timestamp_ns``, ``node_id``, ``runs_on``
         (where its firings run from then on) and ``reason``."""
-        frame = _events_frame(e for e in self._events if e[0] == _PLACEMENT)
+        frame = _events_frame(e for e in _expand(self._events) if e[0] == _PLACEMENT)
         frame = frame[["timestamp_ns", "node_id", "status", "error"]]
         return frame.rename(columns={"status": "runs_on", "error": "reason"})
 
@@ -386,10 +415,11 @@ class ExecutionLog:
         include one of its packets (joins, windows). ``offset_ms`` is the time since the
         trace's first event. Empty when the trace is unknown or fell out of memory.
         """
-        packet_ids = {e[5] for e in self._events if e[0] == _PACKET and e[3] == trace_id}
+        events = list(_expand(self._events))
+        packet_ids = {e[5] for e in events if e[0] == _PACKET and e[3] == trace_id}
         frame = _events_frame(
             e
-            for e in self._events
+            for e in events
             if e[3] == trace_id or (e[0] == _FIRING and not packet_ids.isdisjoint(e[7]))
         )
         order = np.argsort(frame["timestamp_ns"].to_numpy(), kind="stable")
@@ -432,8 +462,9 @@ class ExecutionLog:
         return result.astype(dict.fromkeys(("p50_ms", "p95_ms", "mean_ms"), "float64"))
 
     def _counts(self) -> tuple[int, int]:
+        hops = sum(1 for e in self._events if e[0] is _HOP)
         firings = sum(1 for e in self._events if e[0] == _FIRING)
-        return firings, sum(1 for e in self._events if e[0] == _PACKET)
+        return firings + hops, sum(1 for e in self._events if e[0] == _PACKET) + hops
 
     def __repr__(self) -> str:
         firings, packets = self._counts()
@@ -447,6 +478,37 @@ class ExecutionLog:
     def _repr_html_(self) -> str:
         table = self.summary().to_html() if len(self) else ""
         return f"<p><code>{html.escape(repr(self))}</code></p>{table}"
+
+
+_PACKET_GAP: Final = (None, None, None, None, None)  # start_ns .. error of a packet event
+
+
+def _firing_tail(status: str) -> tuple[Any, ...]:
+    return (status, 1, None, None)  # status, attempt, error, size_bytes
+
+
+def _expand(events: Iterable[_Event]) -> Iterator[_Event]:
+    """The recorded tuples with each stored hop read back as its packet and firing events."""
+    for e in events:
+        if e[0] is not _HOP:
+            yield e
+            continue
+        _, start, node, trace, firing, packet, port, inputs, parents, end, status, ts, size = e
+        yield (_PACKET, ts, node, trace, firing, packet, port, None, parents, *_PACKET_GAP, size)
+        yield (
+            _FIRING,
+            start,
+            node,
+            trace,
+            firing,
+            None,
+            None,
+            inputs,
+            None,
+            start,
+            end,
+            *_firing_tail(status),
+        )
 
 
 def _events_frame(events: Iterable[_Event]) -> pd.DataFrame:
@@ -516,7 +578,7 @@ class _FileSink:
     def flush(self) -> None:
         if not self.pending or self._writer is None:
             return
-        table = _events_table(self.pending)
+        table = _events_table(list(_expand(self.pending)))
         self.pending.clear()
         try:
             self._writer.write_table(table)
