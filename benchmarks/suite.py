@@ -86,7 +86,8 @@ class Side:
     def text(self) -> str:
         if self.value is None:
             return f"{self.name}: {self.note or 'n/a'}"
-        return f"{self.name} {fmt(self.value, self.unit)}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.name} {fmt(self.value, self.unit)}{note}"
 
 
 @dataclass
@@ -755,7 +756,19 @@ BENCHMARKS: dict[str, Callable[[bool, int], Result]] = {
     "parallel": lambda quick, repeat: bench_parallel(
         size("parallel", "rows", quick), repeat if quick else max(repeat, 7)
     ),
+    # table, table-csv: in benchmarks/table.py
+    "table": lambda quick, repeat: _table_module().bench_table(
+        "parquet", quick=quick, repeat=repeat
+    ),
+    "table-csv": lambda quick, repeat: _table_module().bench_table(
+        "csv", quick=quick, repeat=repeat
+    ),
 }
+
+
+def _table_module() -> Any:
+    """``benchmarks/table.py`` (imported when one of its benchmarks runs)."""
+    return importlib.import_module("table")
 
 
 def size(bench: str, name: str, quick: bool) -> int:
@@ -811,6 +824,8 @@ def table(results: list[Result]) -> str:
             ours += "/node"
         elif r.name == "parallel":
             ours += f" (cpu/wall {r.extra['cpu_per_wall']['ours']:.1f})"
+        elif r.name.startswith("table") and r.ours.note:
+            ours += f" ({r.ours.note})"
         elif r.name == "payload":
             growth = r.extra.get("peak_growth_mb")
             ours += "/hop, peak " + (fmt(growth, "MB") if growth is not None else "n/a")

@@ -39,8 +39,9 @@ from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPack
 from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
 from dataflow_jupyter.runtime.errors import DeadLetter, StallError, backoff_seconds
 from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
+from dataflow_jupyter.runtime.pushdown import push_down
 from dataflow_jupyter.runtime.stats import Stats
-from dataflow_jupyter.types import value_problem
+from dataflow_jupyter.types import PortType, value_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
     from dataflow_jupyter.runtime.log import ExecutionLog
+    from dataflow_jupyter.spec import NodeSpec
     from dataflow_jupyter.state import StateAdapter
 
 __all__ = ["NodeStartError", "Session", "SourceGate"]
@@ -75,6 +77,8 @@ class Session:
         frame_size: int,
         max_outputs: int,
         publish: Callable[[dict[str, Any]], None] | None,
+        frame_tables: int = 2,
+        pushdown: bool = True,
     ) -> None:
         self.graph = graph
         self._described = (graph.nodes, graph.edges)
@@ -118,10 +122,13 @@ class Session:
                 and run.timeout is None
                 and not inspect.iscoroutinefunction(run.process)
             )
+            arrow = _arrow_ports(node_type.spec)  # their frames keep frame_tables packets
             for port in run.inputs:
-                run.in_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+                size = min(frame_tables, frame_size) if port in arrow else frame_size
+                run.in_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=size)
             for port in run.outputs:
-                run.out_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+                size = min(frame_tables, frame_size) if port in arrow else frame_size
+                run.out_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=size)
             self.nodes[node_id] = run
         for edge in graph.edges:
             size = edge.buffer.size if edge.buffer else DEFAULT_BUFFER_SIZE
@@ -138,6 +145,8 @@ class Session:
                     compile_expression(edge.transform) if edge.transform else None,
                 )
             )
+        if pushdown:
+            push_down(graph, order, {n: r.instance for n, r in self.nodes.items()})
         self.runs = list(self.nodes.values())  # by topological index
         for run in self.runs:
             run.wired()
@@ -965,3 +974,9 @@ def _size(packet: DataPacket) -> int:
     if isinstance(binary, BinaryRef):
         return binary.nbytes or 0
     return int(binary.nbytes) if hasattr(binary, "nbytes") else int(binary.size)
+
+
+def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
+    """The ports declared to carry Arrow data (``table``, ``binary``): their frames are short."""
+    ports = [*spec.ports.inputs, *spec.ports.outputs]
+    return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))

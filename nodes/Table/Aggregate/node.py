@@ -160,6 +160,12 @@ class Aggregate(StatefulNode):
         made_of["nullKeys"] = self.settings["nullKeys"]
         self._fingerprint = json.dumps(made_of, separators=(",", ":"))
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str]:
+        """Its keys and aggregated columns, whatever follows (projection pushdown)."""
+        return frozenset(self.columns)
+
     async def setup(self) -> None:
         """Each run reads the partials from the state again, at its first firing."""
         self._partial = None

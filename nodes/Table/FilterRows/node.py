@@ -99,6 +99,13 @@ class FilterRows(PureNode):
         self.text: str = self.settings["expression"]
         self.expression, self.columns = compile_filter(self.text)
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str] | None:
+        """The expression's columns and what ``out``'s consumers use (projection pushdown)."""
+        after = downstream.get("out")
+        return None if after is None else after | frozenset(self.columns)
+
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
         table = input_table(inputs["in"], where=self.where, port="in")
         if isinstance(table, ErrorPacket):
