@@ -275,25 +275,47 @@ def prepare(side: str, path: Path, kind: str, **options: Any) -> Prepared:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def timed(
-    side: str, path: Path, kind: str, expected: pa.Table | None, repeat: int, **options: Any
-) -> tuple[float, pa.Table]:
-    """Best seconds of ``repeat`` runs of ``side``; each run's answer checked."""
-    best = float("inf")
-    answer_table: pa.Table | None = None
+def run_once(side: str, path: Path, kind: str, **options: Any) -> tuple[float, pa.Table]:
+    """One run of ``side`` (built outside the timing): its seconds and its answer."""
+    run, answer = prepare(side, path, kind, **options)
+    gc.collect()
+    started = time.perf_counter()
+    out = run()
+    elapsed = time.perf_counter() - started
+    return elapsed, answer(out)
+
+
+def interleaved(
+    sides: dict[str, tuple[str, dict[str, Any]]],
+    path: Path,
+    kind: str,
+    expected: pa.Table,
+    repeat: int,
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Best seconds of each side over ``repeat`` rounds, one run of every side per round (a
+    noisy neighbour then hits all alike); every run's answer checked against ``expected``.
+
+    ``sides`` maps a row name to ``(side, options)``. A peer that raises (other than by a
+    wrong answer, which fails the benchmark) is dropped with a note.
+    """
+    best: dict[str, float | None] = dict.fromkeys(sides)
+    notes: dict[str, str] = {}
     for _ in range(repeat):
-        run, answer = prepare(side, path, kind, **options)
-        gc.collect()
-        started = time.perf_counter()
-        out = run()
-        elapsed = time.perf_counter() - started
-        answer_table = answer(out)
-        if expected is not None:
-            check_same(answer_table, expected, side)
-        best = min(best, elapsed)
-        del out
-    assert answer_table is not None
-    return best, answer_table
+        for name, (side, options) in sides.items():
+            if name in notes:
+                continue
+            try:
+                seconds, answer = run_once(side, path, kind, **options)
+            except Exception as exc:
+                if side == "ours":
+                    raise
+                notes[name] = f"did not run: {type(exc).__name__}: {exc}"[:160]
+                best[name] = None
+                continue
+            check_same(answer, expected, name)
+            previous = best[name]
+            best[name] = seconds if previous is None else min(previous, seconds)
+    return best, notes
 
 
 def peak_memory(side: str, path: Path, kind: str, **options: Any) -> float:
@@ -336,30 +358,34 @@ def bench_table(
 
     rows = rows or ROWS[1 if quick else 0]
     path = data_files(rows)[kind]
-    expected_s, expected = timed("pyarrow", path, kind, None, repeat)
+    _, expected = run_once("pyarrow", path, kind)
     expected = normalise(expected)
-    seconds: dict[str, float | None] = {"pyarrow": expected_s}
+    sides: dict[str, tuple[str, dict[str, Any]]] = {"ours": ("ours", {})}
     notes: dict[str, str] = {}
-    seconds["ours"], _ = timed("ours", path, kind, expected, repeat)
-    for side in SIDES[2:]:
-        if not peers:
-            seconds[side], notes[side] = None, "skipped"
+    for side in SIDES[1:]:
+        if side != "pyarrow" and not peers:
+            notes[side] = "skipped"
         elif optional(PEER_MODULE[side]) is None:
-            seconds[side], notes[side] = None, NOT_INSTALLED
+            notes[side] = NOT_INSTALLED
         else:
-            try:
-                seconds[side], _ = timed(side, path, kind, expected, repeat)
-            except AssertionError:
-                raise  # a wrong answer is a failure of the benchmark, not a note
-            except Exception as exc:  # noqa: BLE001 - a broken peer is a note, not a crash
-                seconds[side], notes[side] = None, f"did not run: {exc}"[:160]
+            sides[side] = (side, {})
+    if levers:
+        sides |= {f"ours, {name}": ("ours", options) for name, options in LEVERS.items()}
+    seconds, failed = interleaved(sides, path, kind, expected, repeat)
+    notes |= failed
     memory: dict[str, float | None] = {}
-    for side in SIDES:
-        memory[side] = None
-        if seconds.get(side) is not None:
+    for name, (side, options) in sides.items():
+        memory[name] = None
+        if seconds.get(name) is not None:
             with contextlib.suppress(RuntimeError):
-                memory[side] = peak_memory(side, path, kind)
-    lever_figures = measure_levers(path, kind, expected, repeat) if levers else {}
+                memory[name] = peak_memory(side, path, kind, **options)
+    lever_figures: dict[str, Any] = {
+        name: {"seconds": seconds[f"ours, {name}"], "peak_memory_mb": memory[f"ours, {name}"]}
+        for name in LEVERS
+        if levers
+    }
+    if levers:
+        lever_figures["filter-rows alone"] = filter_lever(path, kind, repeat)
 
     def side_of(name: str) -> Side:
         value = seconds.get(name)
@@ -407,20 +433,28 @@ LEVERS: dict[str, dict[str, Any]] = {
 }
 
 
-def measure_levers(
-    path: Path, kind: str, expected: pa.Table, repeat: int
-) -> dict[str, dict[str, float | None]]:
-    """Our side with one lever off at a time: seconds and peak memory growth."""
-    figures: dict[str, dict[str, float | None]] = {}
-    for name, options in LEVERS.items():
-        try:
-            seconds, _ = timed("ours", path, kind, expected, repeat, **options)
-            memory: float | None = peak_memory("ours", path, kind, **options)
-        except TypeError as exc:  # an option this runtime does not take
-            figures[name] = {"seconds": None, "peak_memory_mb": None, "note": str(exc)}  # type: ignore[dict-item]
-            continue
-        figures[name] = {"seconds": seconds, "peak_memory_mb": memory}
-    return figures
+def filter_lever(path: Path, kind: str, repeat: int) -> dict[str, float]:
+    """filter-rows' work over the file's batches: its mask vs ``Table.filter(Expression)``."""
+    node = registry().get("filter-rows", "1.0.0").load()("f", {"expression": f"y < {THRESHOLD}"})
+    columns = ["key", "x", "y"]
+    if kind == "parquet":
+        batches = pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    else:
+        options = pcsv.ConvertOptions(include_columns=columns)
+        batches = pcsv.open_csv(path, convert_options=options)
+    tables = [pa.Table.from_batches([batch]) for batch in batches]
+    ways: dict[str, Callable[[pa.Table], pa.Table]] = {
+        "mask_s": lambda table: table.filter(node.mask(table)),
+        "expression_s": lambda table: table.filter(node.expression),
+    }
+    best = dict.fromkeys(ways, float("inf"))
+    for _ in range(repeat):
+        for name, way in ways.items():
+            started = time.perf_counter()
+            kept = sum(way(table).num_rows for table in tables)
+            best[name] = min(best[name], time.perf_counter() - started)
+        assert kept == sum(table.filter(node.expression).num_rows for table in tables)
+    return {**best, "tables": len(tables)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -973,7 +973,8 @@ def _size(packet: DataPacket) -> int:
         return sys.getsizeof(packet.value)
     if isinstance(binary, BinaryRef):
         return binary.nbytes or 0
-    return int(binary.nbytes) if hasattr(binary, "nbytes") else int(binary.size)
+    nbytes = getattr(binary, "nbytes", None)  # a table's nbytes walks its buffers: once
+    return int(binary.size if nbytes is None else nbytes)
 
 
 def _arrow_ports(spec: NodeSpec) -> frozenset[str]:

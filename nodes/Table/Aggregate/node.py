@@ -219,7 +219,7 @@ class Aggregate(StatefulNode):
             table = _replace(table, key, _same_zero(table[key]))
         if not self.keys:
             table = table.append_column(_KEY, pa.repeat(pa.scalar(0, pa.int8()), len(table)))
-        elif self.drop_null_keys:
+        elif self.drop_null_keys and any(table[k].null_count for k in self.keys):
             valid = [pc.is_valid(table[k]) for k in self.keys]
             mask = valid[0]
             for more in valid[1:]:
