@@ -10,6 +10,12 @@ type, quoted or not; a column Arrow would read as dates or times stays text, and
 of nulls only is float64. Unlike pandas, an integer column with nulls stays an integer
 column (``to_pandas()`` turns it into float64, as pandas has it). ``columns`` keeps the
 file's order, like pandas' ``usecols``; ``skipRows`` skips lines before the header.
+
+Projection. Before a run the runtime may tell the node (``project``) which columns the graph
+uses (``dataflow_jupyter.runtime.pushdown``); then only those are read: Parquet decodes only
+those column chunks, CSV converts only those columns (``include_columns``), JSON lines are
+selected after parsing. Together with ``columns``: the columns of the setting that the graph
+uses. A graph that uses none (a row count) gets the first one, which carries the rows.
 """
 
 from __future__ import annotations
