@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 from _oracle import DATA, assert_same, read, registry
 
-from dataflow_jupyter import Graph
+from dataflow_jupyter import DataPacket, Graph
 from dataflow_jupyter.runtime import GraphRuntime
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-BATCHES = (1, 7, 100, 65536)
+BATCHES = [1, 7, 100, 65536]
 MASS = {"keys": ["species"], "aggregations": [{"column": "body_mass_g", "op": "mean"}]}
 
 
@@ -227,7 +227,7 @@ EXPRESSIONS = {
 }
 
 
-@pytest.mark.parametrize("batch_rows", (1, 7, 100, 100_000))
+@pytest.mark.parametrize("batch_rows", [1, 7, 100, 100_000])
 @pytest.mark.parametrize(
     ("name", "text"), [(name, text) for name, texts in EXPRESSIONS.items() for text in texts]
 )
@@ -239,17 +239,11 @@ def test_the_mask_keeps_what_the_arrow_expression_keeps(
     table = pcsv.read_csv(DATA / name, convert_options=nulls)
     for start in range(0, table.num_rows, batch_rows):
         piece = table.slice(start, batch_rows)
-        got = node.process({"in": _packet(piece)}, None)["out"]
+        got = node.process({"in": DataPacket(None, piece)}, None)["out"]
         assert got.equals(piece.filter(node.expression)), (text, start)
 
 
-def _packet(table: pa.Table) -> Any:
-    from dataflow_jupyter import DataPacket  # noqa: PLC0415 - a test helper
-
-    return DataPacket(None, table)
-
-
-@pytest.mark.parametrize("frame_tables", (None, 1, 5))
+@pytest.mark.parametrize("frame_tables", [None, 1, 5])
 def test_frames_keep_few_tables_per_table_port(frame_tables: int | None) -> None:
     graph = Graph(id="frames", registry=registry())
     src = add(graph, "read", "read-file", None, path=str(DATA / "penguins.csv"), batchRows=10)
