@@ -16,6 +16,9 @@ Four benchmarks (see ``benchmarks/README.md`` for why each one):
   grows by under 5 MB) and under 100 us per hop.
 - ``parallel``: two independent branches of GIL-releasing pyarrow compute, vs the same two
   calls one after the other. Goal: at least 1.8x.
+- ``table``, ``table-csv`` (in ``table.py``): a 10M-row Parquet / CSV file through read-file,
+  filter-rows, select-columns and aggregate, vs pyarrow directly, pandas, polars and
+  streamz.dataframe. Goal: at most 1.3x pyarrow's time and its peak memory, ahead of pandas.
 
 Every side is built outside the timed region and only its execution is timed; each timing
 is the best of ``--repeat`` runs, and each run's result is checked, so a side that silently

@@ -18,9 +18,12 @@ The rule keeps answers the same, so it is conservative. An output port's consume
 
 A node that declares columns answers from ``downstream``: ``select-columns`` needs its
 ``columns`` whatever follows; ``filter-rows`` the expression's columns plus what ``out``'s
-consumers need (``None`` if they need everything); ``aggregate`` its keys and aggregated
-columns. A column a consumer needs that the table lacks is not an error here: the consumer
-reports it when it fires, as without pushdown (its message then lists the projected columns).
+consumers need (``None`` if they need everything); ``head`` what ``out``'s consumers need;
+``aggregate`` its keys and aggregated columns. Nodes that stack tables (``sort``,
+``collect``, ``concat``, ``join``) do not declare: projecting their inputs could turn a
+schema conflict in a column nobody uses from an error into an answer. A column a consumer
+needs that the table lacks is not an error here: the consumer reports it when it fires, as
+without pushdown (its message then lists the projected columns).
 
 What a user sees changes only where the graph does not look: the frames, the debugger's
 steps and the dead-letter queue of the projected ports show the columns that travelled.

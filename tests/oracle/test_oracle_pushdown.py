@@ -109,6 +109,22 @@ def test_a_filter_on_a_column_the_select_drops(penguins: Path, batch_rows: int) 
 
 
 @pytest.mark.parametrize("batch_rows", BATCHES)
+def test_projection_passes_through_head(penguins: Path, batch_rows: int) -> None:
+    def build(graph: Graph) -> list[str]:
+        src = add(graph, "read", "read-file", None, path=str(penguins), batchRows=batch_rows)
+        first = add(graph, "first", "head", src, n=150)
+        keep = add(graph, "keep", "filter-rows", first, expression="island != 'Dream'")
+        return [add(graph, "mass", "aggregate", keep, **MASS)]
+
+    on, seen, off = both_ways(build)
+    frame = read("penguins.csv").head(150)
+    frame = frame[frame.island != "Dream"]
+    expected = frame.groupby("species").agg(body_mass_g_mean=("body_mass_g", "mean"))
+    same_both_ways(on, off, {"mass": expected.reset_index()})
+    assert seen["read"] == ["species", "island", "body_mass_g"]
+
+
+@pytest.mark.parametrize("batch_rows", BATCHES)
 def test_branches_with_different_needs(penguins: Path, batch_rows: int) -> None:
     def build(graph: Graph) -> list[str]:
         src = add(graph, "read", "read-file", None, path=str(penguins), batchRows=batch_rows)

@@ -49,9 +49,7 @@ def link(source: str, target: str, *, opaque: bool = False) -> Link:
 def test_a_chain_reads_what_the_filter_and_the_select_use() -> None:
     nodes = {"filter": ("filter", {"y"}), "select": ("select", {"key", "x"})}
     nodes["agg"] = ("agg", {"key", "x"})
-    got = planned(
-        nodes, [link("read", "filter"), link("filter", "select"), link("select", "agg")]
-    )
+    got = planned(nodes, [link("read", "filter"), link("filter", "select"), link("select", "agg")])
     # y is needed by the filter although the select drops it afterwards
     assert got["read"] == {"key", "x", "y"}
     assert got["filter"] == {"key", "x"}
