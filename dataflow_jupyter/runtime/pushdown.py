@@ -4,7 +4,8 @@ Before a run (when a session is made) the runtime walks the graph from its ends 
 and asks every node, per input port, which columns of the tables arriving there it and
 everything after it use (``DataFlowNode.columns_needed(port, downstream)``). An output port
 whose every consumer says is told the union (``DataFlowNode.project(port, columns)``), and a
-node may then leave the other columns out: ``read-file`` reads only those from the file, so
+node may then leave the other columns out (``read-file`` reads only those from the file;
+``filter-rows`` copies only those into its output), so
 ``read-file -> filter-rows(y < 0.5) -> select-columns([key, x]) -> aggregate`` decodes
 ``key``, ``x`` and ``y`` and nothing else.
 

@@ -97,6 +97,7 @@ class FilterRows(PureNode):
         self.where = f"filter-rows (node {node_id!r})"
         self.text: str = self.settings["expression"]
         self.expression, self.columns, self.mask = _compile(self.text)
+        self.sent: frozenset[str] | None = None  # the columns out's consumers use (project)
 
     def columns_needed(
         self, port: str, downstream: Mapping[str, frozenset[str] | None]
@@ -104,6 +105,11 @@ class FilterRows(PureNode):
         """The expression's columns and what ``out``'s consumers use (projection pushdown)."""
         after = downstream.get("out")
         return None if after is None else after | frozenset(self.columns)
+
+    def project(self, port: str, columns: frozenset[str]) -> None:
+        """``out``'s consumers use only ``columns``: the others are left out of ``out``."""
+        if port == "out":
+            self.sent = columns
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
         table = input_table(inputs["in"], where=self.where, port="in")
@@ -117,7 +123,10 @@ class FilterRows(PureNode):
             )
             return ErrorPacket(ErrorCode.EXPRESSION, msg)
         try:
-            return {"out": _keep(table, self.mask(table))}
+            mask = self.mask(table)
+            if self.sent is not None:  # copy only the rows of the columns used after it
+                table = table.select([n for n in table.column_names if n in self.sent])
+            return {"out": _keep(table, mask)}
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             types = ", ".join(f"{f.name}: {f.type}" for f in table.schema if f.name in self.columns)
             msg = f"{self.where}: expression {self.text!r} fails on columns ({types}): {exc}"
