@@ -124,9 +124,10 @@ class FilterRows(PureNode):
             return ErrorPacket(ErrorCode.EXPRESSION, msg)
         try:
             mask = self.mask(table)
+            sent = table
             if self.sent is not None:  # copy only the rows of the columns used after it
-                table = table.select([n for n in table.column_names if n in self.sent])
-            return {"out": _keep(table, mask)}
+                sent = table.select([n for n in table.column_names if n in self.sent])
+            return {"out": _keep(sent, mask)}
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             types = ", ".join(f"{f.name}: {f.type}" for f in table.schema if f.name in self.columns)
             msg = f"{self.where}: expression {self.text!r} fails on columns ({types}): {exc}"
