@@ -15,7 +15,8 @@
 ```
 
 Optional execution fields beyond the seed: ``fire`` (``all`` | ``any``), ``offload``
-(``thread`` | ``none``), ``distributable`` and ``retryBackoffMs``. Unknown keys are refused,
+(``auto``, the default: measurement decides | ``thread`` | ``none``; see
+``runtime.placement``), ``distributable`` and ``retryBackoffMs``. Unknown keys are refused,
 so a typo never goes unnoticed. ``NodeSpec.validate_settings`` checks and defaults a node
 instance's settings; ``node_spec_json_schema()`` is the JSON Schema shipped in the package.
 """
@@ -92,7 +93,7 @@ class ExecutionSpec(_Model):
     recoverable: bool = False
     retry_backoff_ms: int = Field(default=100, alias="retryBackoffMs", ge=0, le=3_600_000)
     fire: Literal["all", "any"] = "all"
-    offload: Literal["thread", "none"] = "thread"
+    offload: Literal["auto", "thread", "none"] = "auto"
     distributable: bool = False
 
 

@@ -61,7 +61,7 @@ def test_the_seed_example_validates_and_round_trips() -> None:
 
 def test_optional_execution_fields_have_defaults() -> None:
     execution = NodeSpec.model_validate(HTTP_REQUEST).execution
-    assert (execution.fire, execution.offload, execution.distributable) == ("all", "thread", False)
+    assert (execution.fire, execution.offload, execution.distributable) == ("all", "auto", False)
 
 
 def test_settings_are_defaulted() -> None:

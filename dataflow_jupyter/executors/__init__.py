@@ -1,9 +1,11 @@
-"""Executors: where a firing's ``process`` runs.
+"""Executors: where a firing's synchronous call runs when it leaves the event loop.
 
-The scheduler hands every call to an ``Executor``; switching executors changes no graph and
-no node. ``LocalExecutor`` runs ``async`` nodes on the loop and synchronous ones in a thread
-pool (or inline, for nodes whose spec says ``offload: none``). A Dask executor comes with
-the scale-out work and implements the same one method.
+The scheduler decides *where* a node's firings run (``runtime.placement``): inline in the
+dispatcher, on the loop for an ``async`` node, or on a worker. An ``Executor`` is asked for
+two things only: whether the dispatcher may call cheap synchronous nodes itself
+(``inline``), and to run a synchronous function off the loop (``submit``), which the
+scheduler uses for a batch of a worker-placed node's firings at a time. ``LocalExecutor``
+runs them in a thread pool. Switching executors changes no graph and no node.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ __all__ = ["Executor", "LocalExecutor"]
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs one call of a node's ``process``.
+    """What the scheduler may ask of an executor."""
 
-    An executor may also have ``runs_inline = True``: the scheduler then calls cheap
-    synchronous nodes (``offload: none``) itself, without a ``submit`` per firing.
-    """
+    #: Whether the dispatcher may call synchronous nodes placed inline itself, on the loop's
+    #: thread. ``False`` sends every synchronous firing through ``submit``.
+    inline: bool
 
-    async def submit(self, fn: Callable[..., Any], /, *args: Any, offload: bool = True) -> Any:
-        """Run ``fn(*args)`` and return its result (awaiting it when it is a coroutine).
+    async def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """Run the synchronous ``fn(*args)`` off the event loop and return its result.
 
-        ``offload`` says whether a synchronous ``fn`` may leave the event loop's thread.
+        Cancelling the awaiting task abandons the call: the executor must keep its capacity
+        for everyone else while the abandoned call runs on (it cannot be interrupted).
         """
         ...
 

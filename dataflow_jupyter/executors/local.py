@@ -1,9 +1,8 @@
-"""LocalExecutor: async nodes on the loop, synchronous nodes in a thread pool."""
+"""LocalExecutor: synchronous calls in a thread pool; cheap nodes inline."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -36,38 +35,32 @@ class _Pool(ThreadPoolExecutor):
 
 
 class LocalExecutor:
-    """Runs coroutines on the loop; offloads synchronous calls to worker threads.
+    """Runs synchronous calls in a pool of worker threads; lets the dispatcher run cheap
+    nodes inline.
 
     Worker threads let GIL-releasing work (pyarrow compute, I/O) of independent branches
-    overlap. A synchronous call with ``offload=False`` runs inline: for cheap nodes a thread
-    hop costs more than the work.
+    overlap, and keep the loop free while a slow node works.
     """
 
-    runs_inline = True  # the scheduler may call offload=False synchronous nodes itself
+    inline = True
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         self._pool: _Pool | None = None
 
-    async def submit(self, fn: Callable[..., Any], /, *args: Any, offload: bool = True) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args)
-        if not offload:
-            result = fn(*args)
-            return await result if inspect.isawaitable(result) else result
+    async def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         if self._pool is None:
             self._pool = _Pool(self.max_workers, thread_name_prefix="dataflow")
         pool = self._pool
         future = pool.submit(partial(fn, *args))
         try:
-            result = await asyncio.wrap_future(future)
+            return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             # A call cannot be stopped in its thread. One that runs on (a timeout) gets a
             # replacement thread until it returns, so it never starves the other nodes.
             if not future.cancel():
                 pool.replace_while_running(future)
             raise
-        return await result if inspect.isawaitable(result) else result
 
     async def close(self) -> None:
         if self._pool is not None:

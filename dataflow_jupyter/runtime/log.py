@@ -31,6 +31,11 @@ Event kinds
     an estimate is fine), ``parents`` (packet ids) and ``firing_id`` (the firing that
     emitted it; ``None`` for packets a source emits outside a firing).
 
+``placement``
+    The placement rule moved a node (``runtime.placement``): ``node_id``, ``timestamp_ns``,
+    ``status`` (where its firings run from now on: ``inline`` or ``worker``) and ``error``
+    (why, e.g. "16 firings in a row took under 200 us each"). ``placements()`` lists them.
+
 Columns
 -------
 Both kinds share one table (``EVENT_COLUMNS``): ``kind``, ``timestamp_ns`` (event time: a
@@ -68,6 +73,7 @@ node code in other threads hand their results back to the loop, which records th
 from __future__ import annotations
 
 import html
+import time
 import weakref
 from collections import deque
 from pathlib import Path
@@ -94,6 +100,7 @@ _ERROR_STATUSES: Final = ("error", "timeout", "dead_letter")
 
 _FIRING: Final = "firing"
 _PACKET: Final = "packet"
+_PLACEMENT: Final = "placement"
 
 # The order of a recorded tuple; duration_ms is derived when a frame or a file batch is built.
 _RECORD_COLUMNS: Final = (
@@ -283,6 +290,23 @@ class ExecutionLog:
             if len(pending) >= self._batch_size:
                 self.flush()
 
+    def record_placement(self, node_id: str, runs_on: str, reason: str) -> None:
+        """Record that ``node_id``'s firings run ``runs_on`` from now on, and why."""
+        if not self.enabled:
+            return
+        now = time.time_ns()
+        event = (_PLACEMENT, now, node_id, None, None, None, None, None, None, None, None)
+        self._append((*event, runs_on, None, reason, None))
+
+    def _append(self, event: _Event) -> None:
+        self._events.append(event)
+        self._recorded += 1
+        pending = self._pending
+        if pending is not None:
+            pending.append(event)
+            if len(pending) >= self._batch_size:
+                self.flush()
+
     # -- bookkeeping ----------------------------------------------------------------------
 
     @property
@@ -348,6 +372,13 @@ class ExecutionLog:
         order = np.argsort(frame["timestamp_ns"].to_numpy(), kind="stable")
         return frame.take(order).reset_index(drop=True)[list(_PACKET_COLUMNS)]
 
+    def placements(self) -> pd.DataFrame:
+        """When the placement rule moved a node: ``timestamp_ns``, ``node_id``, ``runs_on``
+        (where its firings run from then on) and ``reason``."""
+        frame = _events_frame(e for e in self._events if e[0] == _PLACEMENT)
+        frame = frame[["timestamp_ns", "node_id", "status", "error"]]
+        return frame.rename(columns={"status": "runs_on", "error": "reason"})
+
     def trace(self, trace_id: str) -> pd.DataFrame:
         """The path one input took through the graph: its packets and firings, time ordered.
 
@@ -385,7 +416,9 @@ class ExecutionLog:
         result = pd.DataFrame(
             {
                 "firings": by_node.size(),
-                "packets_out": events[~is_firing].groupby("node_id", sort=False).size(),
+                "packets_out": events[events["kind"] == _PACKET]
+                .groupby("node_id", sort=False)
+                .size(),
                 "errors": firings[status.isin(_ERROR_STATUSES)].groupby("node_id").size(),
                 "retries": firings[status == "retry"].groupby("node_id").size(),
                 "p50_ms": durations.quantile(0.5),
@@ -400,7 +433,7 @@ class ExecutionLog:
 
     def _counts(self) -> tuple[int, int]:
         firings = sum(1 for e in self._events if e[0] == _FIRING)
-        return firings, len(self._events) - firings
+        return firings, sum(1 for e in self._events if e[0] == _PACKET)
 
     def __repr__(self) -> str:
         firings, packets = self._counts()

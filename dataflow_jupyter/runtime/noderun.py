@@ -22,11 +22,14 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from dataflow_jupyter.node import NodeContext
+from dataflow_jupyter.runtime.placement import SLOW_NS, Placement
 from dataflow_jupyter.runtime.stats import NodeStats
 from dataflow_jupyter.types import PortType
 
@@ -78,6 +81,7 @@ class FiringRecord:
     error: ErrorPacket | None = None
     kind: str = "process"  # or "finish" / "input_finished" (an end-of-stream hook)
     attempt: int = 1
+    emitted: int = 0  # packets the current attempt emitted
     start_ns: int = 0
     end_ns: int = 0
 
@@ -101,16 +105,19 @@ class NodeRun:
         "in_frames",
         "index",
         "inline",
+        "inline_limit_ns",
         "inputs",
         "instance",
         "is_source",
         "last",
+        "late",
         "marked",
         "node_id",
-        "offload",
         "optional",
         "out_frames",
         "outputs",
+        "placement",
+        "plain",
         "ports_finished",
         "process",
         "replays",
@@ -124,7 +131,15 @@ class NodeRun:
         "versions",
     )
 
-    def __init__(self, node_id: str, index: int, instance: DataFlowNode, spec: NodeSpec) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        index: int,
+        instance: DataFlowNode,
+        spec: NodeSpec,
+        *,
+        executor_inline: bool = True,
+    ) -> None:
         self.node_id = node_id
         self.index = index
         self.instance = instance
@@ -134,8 +149,13 @@ class NodeRun:
         self.fire_any = spec.execution.fire == "any"
         timeout_ms = spec.execution.timeout_ms
         self.timeout = timeout_ms / 1000 if timeout_ms else None
-        # a synchronous call can only be timed out from outside: in a thread
-        self.offload = spec.execution.offload == "thread" or self.timeout is not None
+        self.placement = Placement.choose(
+            spec.execution.offload,
+            is_async=self.is_source or inspect.iscoroutinefunction(self.process),
+            executor_inline=executor_inline,
+        )
+        self.inline = self.placement.runs_on == "inline"
+        self.inline_limit_ns = self.limit_ns()
         self.required = tuple(p.name for p in spec.ports.inputs if p.required)
         self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
         self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}
@@ -158,13 +178,14 @@ class NodeRun:
         self.stop_requested = False  # the node called ctx.done()
         self.ports_finished: set[str] = set()
         self.has_input_finished, self.has_finish = type(instance).hooks_end_of_stream()
-        self.stats = NodeStats()
+        self.stats = NodeStats(runs_on=self.placement.runs_on)
+        self.plain: dict[str, bool] = {}  # per output port: no wire has an expression
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
-        self.inline = False  # set by the session when its executor lets inline nodes run inline
         self.single: tuple[str, Channel, deque[DataPacket]] | None = None
         self.blocking: list[Channel] = []
         self.buffered: list[tuple[str, Any]] = []
+        self.late: list[int] = []  # emits after a worker's call had returned (any thread)
         buffered = self.buffered
 
         def emit(port: str, value: Any) -> Done:
@@ -172,6 +193,15 @@ class NodeRun:
             return DONE
 
         self.ctx = NodeContext(node_id, emit)
+
+    def limit_ns(self) -> int:
+        """How long an inline firing may take before the placement rule looks at it: the
+        slow threshold of a node that may move, or its timeout (see ``placement``)."""
+        limit = sys.maxsize if self.placement.fixed else SLOW_NS
+        timeout_ms = self.spec.execution.timeout_ms
+        if timeout_ms is not None:
+            limit = min(limit, timeout_ms * 1_000_000)
+        return limit
 
     def has(self, port: str) -> bool:
         """Whether a packet waits on ``port``."""
@@ -188,6 +218,10 @@ class NodeRun:
         ):
             port = ports[0]
             self.single = (port, self.inputs[port][0], self.in_frames[port])
+        self.plain = {
+            port: all(w.filter is None and w.transform is None for w in wires)
+            for port, wires in self.outputs.items()
+        }
         self.blocking = [
             wire.channel
             for wires in self.outputs.values()

@@ -85,6 +85,8 @@ __all__ = ["GraphRuntime"]
 
 _log = logging.getLogger("dataflow_jupyter.runtime")
 _YIELD_EVERY = 64  # a worker yields to the loop after this many firings that never suspended
+_SLICE_S = 0.01  # the dispatcher lets the loop's other tasks run at least this often
+_CLOCK_EVERY = 32  # inline firings in a row between two looks at the clock
 _SOURCE_GRACE_S = 5.0  # how long a run's end waits for cancelled sources
 _LAST_LOOK_S = 0.05  # after a stop's timeout, one short wait for the cancelled run
 
@@ -391,6 +393,8 @@ class GraphRuntime:
         progress = Progress.maybe(shown, session)
         passes = 0
         waiting_for_slot: list[NodeRun] = []  # ready, but max_concurrency workers run
+        clock = time.perf_counter
+        yield_at = clock() + _SLICE_S
         try:
             while True:
                 session.wake.clear()
@@ -398,8 +402,21 @@ class GraphRuntime:
                     if run.busy or run.finished:
                         continue  # a busy node's worker marks it again when it lets go
                     if run.inline:
-                        while run.ready() and session.fire_inline(run) and not run.busy:
-                            pass
+                        fired = 0
+                        while (
+                            run.ready()
+                            and session.fire_inline(run)
+                            and run.inline  # the placement rule may move it to a worker
+                            and not run.busy
+                        ):
+                            fired += 1
+                            if not fired % _CLOCK_EVERY and clock() > yield_at:
+                                break
+                        if clock() > yield_at:  # the loop's other tasks (a cell) get a turn
+                            session.mark(run)
+                            await asyncio.sleep(0)
+                            yield_at = clock() + _SLICE_S
+                            continue
                     if run.busy or (
                         not run.ready() and not (run.any_closed and session.settle(run))
                     ):
@@ -461,8 +478,11 @@ class GraphRuntime:
         try:
             streak = 0
             while True:
-                if run.ready():
-                    await session.fire(run)
+                ready = run.ready()
+                if ready and run.inline and not any(channel.full for channel in run.blocking):
+                    break  # its outputs have room again: the dispatcher fires it inline
+                if ready:
+                    await session.fire_batch(run)
                 elif run.any_closed and session.settle(run):
                     await session.finish_step(run)
                 else:

@@ -9,8 +9,10 @@ Node counters: ``received`` (packets taken from input edges), ``emitted`` (packe
 output ports), ``firings``, ``filtered`` (firings that emitted nothing), ``retries``,
 ``errors`` (failures sent to the ``error`` output), ``dead_lettered`` (failures sent to the
 DLQ), ``type_mismatches``, ``late_emits`` (packets emitted after the firing had returned:
-counted, logged once per node, never sent). Edge counters live on the ``Channel``: ``delivered``,
-``filtered``, ``dropped``, ``discarded``, ``peak`` and the current ``queued``.
+counted, logged once per node, never sent), ``runs_on`` (where its firings run now:
+``inline``, ``worker`` or ``loop``; see ``placement``) and ``moves``. Edge counters live on
+the ``Channel``: ``delivered``, ``filtered``, ``dropped``, ``discarded``, ``peak`` and the
+current ``queued``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class NodeStats:
     dead_lettered: int = 0
     type_mismatches: int = 0
     late_emits: int = 0
+    moves: int = 0  # how often the placement rule moved it
+    runs_on: str = ""  # where its firings run now: inline, worker or loop (see placement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +107,11 @@ class Stats:
 
     def totals(self) -> dict[str, int]:
         """Node counters summed over the graph, plus edge drops and edge filters."""
-        totals: dict[str, int] = dict.fromkeys(asdict(NodeStats()), 0)
+        totals = {k: 0 for k, v in asdict(NodeStats()).items() if isinstance(v, int)}
         for stats in self._nodes.values():
             for key, value in asdict(stats).items():
-                totals[key] += value
+                if key in totals:
+                    totals[key] += value
         totals["edge_dropped"] = sum(c.dropped for _, _, c in self._channels.values())
         totals["edge_filtered"] = sum(c.filtered for _, _, c in self._channels.values())
         totals["edge_discarded"] = sum(c.discarded for _, _, c in self._channels.values())

@@ -59,6 +59,8 @@ class NodeStatus(TypedDict):
     emitted: int
     errors: int
     error: str | None  # the message of the node's last error, shown on the node
+    runsOn: str  # where its firings run: inline, worker, loop ("" before a run)
+    moves: int  # how often the placement rule moved it
 
 
 class EdgeStatus(TypedDict):

@@ -402,6 +402,8 @@ class StatusBoard:
                 "emitted": 0,
                 "errors": 0,
                 "error": self.error_text.get(node_id),
+                "runsOn": "",
+                "moves": 0,
             }
             if stats is not None:
                 try:
@@ -413,6 +415,8 @@ class StatusBoard:
                     status["received"] = counters.received
                     status["emitted"] = counters.emitted
                     status["errors"] = counters.errors + counters.dead_lettered
+                    status["runsOn"] = counters.runs_on
+                    status["moves"] = counters.moves
                     if state == "idle" and self.run == "running" and counters.emitted:
                         status["status"] = "running"  # a source: it emits, it never fires
             out[node_id] = status

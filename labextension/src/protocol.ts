@@ -24,6 +24,10 @@ export interface NodeStatus {
   errors: number;
   /** The message of the node's last error, shown on the node. */
   error: string | null;
+  /** Where its firings run: "inline", "worker", "loop" ("" before a run). */
+  runsOn: string;
+  /** How often the placement rule moved it. */
+  moves: number;
 }
 
 export interface EdgeStatus {

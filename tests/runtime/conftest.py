@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from _support import spec
 from _testnodes import (
-    INLINE,
     AddOne,
     AnyOf,
     Emitter,
@@ -20,17 +19,26 @@ from _testnodes import (
 from dataflow_jupyter import Graph, NodeRegistry
 
 
+@pytest.fixture(params=["inline", "worker"])
+def placement(request: pytest.FixtureRequest) -> str:
+    """Where the synchronous test nodes fire: every behaviour test runs both ways (one firing
+    path: the same packets, stats and log; see test_one_firing_path.py)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def registry() -> NodeRegistry:
+def registry(placement: str) -> NodeRegistry:
+    offload = "none" if placement == "inline" else "thread"
+    inline = {"execution": {"offload": offload}}
     reg = NodeRegistry()
     count = [{"name": "count", "type": "integer", "default": 10}]
     reg.register(spec("numbers", [], ["out"], settings=count), Numbers)
-    reg.register(spec("add-one", ["in"], ["out"], **INLINE), AddOne)
+    reg.register(spec("add-one", ["in"], ["out"], **inline), AddOne)
     delay = [{"name": "delayMs", "type": "number", "default": 5}]
     reg.register(spec("slow-sink", ["in"], ["out"], settings=delay), SlowSink)
-    reg.register(spec("zip", ["a", "b", {"name": "c", "required": False}], ["out"], **INLINE), Zip)
+    reg.register(spec("zip", ["a", "b", {"name": "c", "required": False}], ["out"], **inline), Zip)
     reg.register(
-        spec("any-of", ["a", "b"], ["out"], execution={"fire": "any", "offload": "none"}), AnyOf
+        spec("any-of", ["a", "b"], ["out"], execution={"fire": "any", "offload": offload}), AnyOf
     )
     flaky_settings = [
         {"name": "failOn", "type": "json", "default": []},
@@ -43,14 +51,16 @@ def registry() -> NodeRegistry:
             ["in"],
             ["out", {"name": "error", "type": "error_packet"}],
             settings=flaky_settings,
-            execution={"retry": 3, "recoverable": True, "retryBackoffMs": 1, "offload": "none"},
+            execution={"retry": 3, "recoverable": True, "retryBackoffMs": 1, "offload": offload},
         ),
         Flaky,
     )
     seconds = [{"name": "seconds", "type": "number", "default": 0.05}]
     reg.register(spec("sleeper", ["in"], ["out"], settings=seconds), Sleeper)
-    reg.register(spec("emitter", ["in"], ["out"]), Emitter)
-    reg.register(spec("wrong-type", ["in"], [{"name": "out", "type": "number"}]), WrongType)
+    reg.register(spec("emitter", ["in"], ["out"], **inline), Emitter)
+    reg.register(
+        spec("wrong-type", ["in"], [{"name": "out", "type": "number"}], **inline), WrongType
+    )
     return reg
 
 

@@ -147,10 +147,11 @@ def test_the_executor_is_injected(graph: Graph, registry: NodeRegistry) -> None:
     calls: list[str] = []
 
     class RecordingExecutor:
-        async def submit(self, fn: Any, /, *args: Any, offload: bool = True) -> Any:
-            calls.append(args[1].node_id)
-            result = fn(*args)
-            return await result if asyncio.iscoroutine(result) else result
+        inline = False  # every synchronous firing goes through submit
+
+        async def submit(self, fn: Any, /, *args: Any) -> Any:
+            calls.append(args[0])  # a batch of one node's firings: its node id first
+            return fn(*args)
 
         async def close(self) -> None:
             return None
@@ -158,9 +159,7 @@ def test_the_executor_is_injected(graph: Graph, registry: NodeRegistry) -> None:
     ids = chain(graph, ("numbers", {"count": 2}), ("add-one", {}), ("add-one", {}))
     result = GraphRuntime(graph, registry, executor=RecordingExecutor()).run()
     assert result.outputs[f"{ids[2]}.out"] == [2, 3]
-    assert calls == [ids[1], ids[1], ids[2], ids[2]] or sorted(calls) == sorted(
-        [ids[1], ids[1], ids[2], ids[2]]
-    )
+    assert set(calls) == {ids[1], ids[2]}  # every synchronous firing went through it
 
 
 async def test_start_and_stop_leave_no_task_behind(graph: Graph, registry: NodeRegistry) -> None:

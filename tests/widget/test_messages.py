@@ -102,6 +102,8 @@ async def test_run_finishes_in_the_background(
         "emitted": 3,
         "errors": 0,
         "error": None,
+        "runsOn": "inline",  # the test nodes say offload: none
+        "moves": 0,
     }
     assert status["nodes"]["src"]["emitted"] == 3
     assert status["edges"]["e1"] == {"queued": 0, "delivered": 3, "dropped": 0}

@@ -200,6 +200,16 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
             {inputs.length > 0 && outputs.length > 0 && " · "}
             {outputs.length > 0 && MSG.countersOut(compactNumber(status?.emitted ?? 0))}
           </span>
+          {status && MSG.runsOn(status.runsOn) && (
+            <span
+              className="dfj-runs-on"
+              data-testid="node-runs-on"
+              data-runs-on={status.runsOn}
+              title={MSG.runsOnTitle(status.runsOn, status.moves)}
+            >
+              {MSG.runsOn(status.runsOn)}
+            </span>
+          )}
         </span>
       </div>
       {problem && (

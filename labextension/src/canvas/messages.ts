@@ -71,6 +71,12 @@ export const MSG = {
     `${status}: ${plural(firings, "firing", "firings")}, ${plural(received, "packet", "packets")} in, ` +
     `${plural(emitted, "packet", "packets")} out` +
     (errors ? `, ${plural(errors, "error", "errors")}` : ""),
+  runsOn: (where: string) => (where === "worker" ? "thread" : where === "loop" ? "" : where),
+  runsOnTitle: (where: string, moves: number) =>
+    (where === "worker"
+      ? "Fires on a worker thread: the loop stays free while it works."
+      : "Fires inline, in the dispatcher: cheaper than a thread hand-off.") +
+    (moves ? ` Moved by measurement ${plural(moves, "time", "times")} (see rt.log.placements()).` : ""),
   errorOnNodeTitle: (message: string) => `${message}\n\nClick for the details.`,
 
   // ---- edges -------------------------------------------------------------------------------

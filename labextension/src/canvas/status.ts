@@ -34,6 +34,8 @@ function nodeStatus(raw: unknown): NodeStatus | null {
     emitted: count(raw.emitted),
     errors: count(raw.errors),
     error: typeof raw.error === "string" ? raw.error : null,
+    runsOn: typeof raw.runsOn === "string" ? raw.runsOn : "",
+    moves: count(raw.moves),
   };
 }
 

@@ -1,0 +1,909 @@
+"""Firing: one call of a node on one set of inputs, and where its results go.
+
+Every firing, wherever it runs, takes the same steps:
+
+1. *begin*: take the inputs (``NodeRun.take_inputs``), count the firing, show ``running``;
+2. *call*: ``process`` (or an end-of-stream hook) runs where the node's ``Placement`` says
+   (see ``placement``): *inline* in the dispatcher (``fire_inline``), on a *worker* thread
+   in a batch of queued inputs (``fire_batch``), or awaited on the loop for an ``async``
+   node. The call gives an *outcome*: the returned result or the raised exception, what
+   the node emitted meanwhile, and when it started and ended;
+3. *conclude* (``_conclude``, synchronous, the same for every path): a returned
+   ``ErrorPacket``, an exception or a timeout becomes the firing's error; otherwise each
+   emitted value is wrapped into a packet, checked against its port, passed through every
+   wire's filter/transform (all of them before any is sent, so a failing expression sends
+   nothing), counted, framed, logged and offered to the channels. Sends that find a
+   ``block`` channel full are *waiting*;
+4. *complete* (``_complete``, only when there is an error or a waiting send): wait for room,
+   retry a recoverable error with backoff (each attempt goes back to step 2), then route a
+   final error to the ``error`` output or the dead-letter queue;
+5. *record*: log the firing (``ok``, ``filtered``, ``error``, ``dead_letter``, ...), show
+   ``done`` or ``error``.
+
+The inline path runs steps 1-3 and 5 without a coroutine, a task or a ``FiringRecord``: it
+is the runtime's hot path. Only a firing that fails, or whose sends must wait, continues in
+a task (step 4) that keeps the node busy, so order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import pyarrow as pa
+
+from dataflow_jupyter.expressions import expression_names
+from dataflow_jupyter.node import NodeContext
+from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
+from dataflow_jupyter.types import value_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from dataflow_jupyter.executors import Executor
+    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.runtime.errors import DeadLetterQueue
+    from dataflow_jupyter.runtime.log import ExecutionLog
+
+__all__ = ["EmitError", "Firings", "Outcome", "next_firing_id"]
+
+_BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
+_firing_ids = itertools.count(1)
+next_firing_id = _firing_ids.__next__
+_log = logging.getLogger("dataflow_jupyter.runtime")
+
+# (result, exception or timeout error, emitted (port, value) pairs, start_ns, end_ns)
+Outcome = tuple[Any, BaseException | ErrorPacket | None, list[tuple[str, Any]], int, int]
+_Sends = list[tuple[Wire, DataPacket]]
+
+
+class Firings:
+    """The firing moves of a ``Session`` (see the module docstring)."""
+
+    # Provided by the session.
+    executor: Executor
+    log: ExecutionLog
+    dlq: DeadLetterQueue
+    max_outputs: int
+    publish: Callable[[dict[str, Any]], None] | None
+    outputs: dict[str, list[DataPacket]]
+    output_counts: dict[str, int]
+    outputs_total: int
+    errors: list[ErrorPacket]
+    wake: asyncio.Event
+    finishing: set[asyncio.Task[None]]
+    in_flight: int
+    blocked_puts: int
+
+    def mark(self, run: NodeRun) -> None:
+        raise NotImplementedError
+
+    def abandon_inputs(self, run: NodeRun) -> None:
+        raise NotImplementedError
+
+    # -- the dispatcher's inline firing (the hot path) ---------------------------------------
+
+    def fire_inline(self, run: NodeRun) -> bool:
+        """Fire an inline node now, in the dispatcher; ``False`` when a ``block`` output is
+        full (a worker then fires it: it can wait for room)."""
+        for channel in run.blocking:
+            if channel.full:
+                return False
+        inputs = run.take_inputs()
+        first = next(iter(inputs.values()), None)
+        firing_id = next(_firing_ids)
+        stats = run.stats
+        stats.firings += 1
+        buffered = run.buffered
+        if buffered:  # emitted between firings, after the last one had returned
+            self._late_emits(run, len(buffered))
+            buffered.clear()
+        run.ctx.trace_id = first.trace_id if first is not None else None
+        publish = self.publish
+        if publish is not None:
+            publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        start = time.time_ns()
+        exc: BaseException | ErrorPacket | None = None
+        try:
+            result = run.process(inputs, run.ctx)
+        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            result, exc = None, raised
+        end = time.time_ns()
+        if end - start > run.inline_limit_ns:
+            exc = self._inline_overrun(run, end - start, first, exc)
+        error, waiting, emitted = self._conclude(run, firing_id, inputs, result, exc, buffered, 1)
+        buffered.clear()
+        self._wants_no_more(run)
+        if error is not None or waiting:
+            record = FiringRecord(firing_id, run.node_id, inputs, start_ns=start, end_ns=end)
+            record.emitted = emitted
+            run.busy = True
+            self.in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._tail(run, record, error, waiting))
+            self.finishing.add(task)
+            task.add_done_callback(self.finishing.discard)
+            return True
+        if emitted:
+            status = "ok"
+        else:
+            status = "filtered"
+            stats.filtered += 1
+        if self.log.enabled:
+            ids = (
+                (first.packet_id,)
+                if len(inputs) == 1 and first is not None
+                else tuple(p.packet_id for p in inputs.values())
+            )
+            self.log.record_firing(
+                firing_id, run.node_id, run.ctx.trace_id, ids, start, end, status, 1
+            )
+        if publish is not None:
+            publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
+        return True
+
+    def _inline_overrun(
+        self,
+        run: NodeRun,
+        took_ns: int,
+        first: DataPacket | None,
+        exc: BaseException | ErrorPacket | None,
+    ) -> BaseException | ErrorPacket | None:
+        """An inline firing took longer than the slow threshold or its timeout."""
+        timeout_ms = run.spec.execution.timeout_ms
+        if timeout_ms is not None and took_ns > timeout_ms * 1_000_000:
+            run.placement.timed_out_inline(timeout_ms)
+            self._moved(run)
+            return self._timeout(run, first, 1)
+        if run.placement.inline_slow(took_ns, run.stats.firings):
+            self._moved(run)
+        return exc
+
+    async def _tail(
+        self, run: NodeRun, record: FiringRecord, error: ErrorPacket | None, waiting: _Sends
+    ) -> None:
+        """The rest of an inline firing (step 4) in a task that keeps the node busy."""
+        try:
+            await self._complete(run, record, error, waiting)
+        finally:
+            run.busy = False
+            self.in_flight -= 1
+            self.mark(run)
+            self.wake.set()
+
+    # -- a worker's firings -------------------------------------------------------------------
+
+    async def fire_batch(self, run: NodeRun) -> None:
+        """Fire a ready node from its worker task.
+
+        A node placed on a worker fires up to ``Placement.batch_size()`` queued inputs in one
+        hand-off; its outputs keep their order and what a failure or a timeout left unrun is
+        fired next. Other nodes (``async``, or inline ones whose outputs were full) fire once.
+        """
+        if run.placement.runs_on != "worker":
+            await self.fire(run)
+            return
+        limit = run.placement.batch_size() if run.single is not None else 1
+        for channel in run.blocking:  # no more than the outputs can take without waiting
+            limit = min(limit, channel.size - len(channel))
+        records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
+        while len(records) < limit and run.ready():
+            records.append(FiringRecord(next(_firing_ids), run.node_id, run.take_inputs()))
+        run.stats.firings += len(records)
+        if self.publish is not None:
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        self.in_flight += 1
+        try:
+            calls = [(run.process, (record.inputs,), record.inputs) for record in records]
+            outcomes, timed_out = await self._on_worker(run, calls)
+            for index, record in enumerate(records):
+                if index < len(outcomes):
+                    error, waiting = self._conclude_record(run, record, outcomes[index])
+                elif index == timed_out:
+                    error, waiting = self._timeout(run, _first(record.inputs), 1), []
+                else:  # not run: a failure or a timeout stopped the batch
+                    self._put_back(run, records[index:])
+                    break
+                if error is not None or waiting:
+                    await self._complete(run, record, error, waiting)
+                else:
+                    self._record_firing(run, record)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
+
+    def _put_back(self, run: NodeRun, records: list[FiringRecord]) -> None:
+        """Inputs taken for a batch but not fired: first in line again (or discarded, when
+        the node called ``ctx.done()``)."""
+        run.stats.firings -= len(records)
+        if run.stop_requested and run.single is not None:  # as if never taken
+            _, channel, frame = run.single
+            channel.discarded += len(records)
+            run.stats.received -= len(records)
+            for _ in records:
+                frame.pop()
+            return
+        run.replays.extendleft(record.inputs for record in reversed(records))
+
+    async def fire(self, run: NodeRun) -> FiringRecord:
+        """Take one firing's inputs and fire ``run`` once, with retries and error routing."""
+        record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
+        return await self.fire_record(run, record)
+
+    async def fire_record(
+        self, run: NodeRun, record: FiringRecord, hook_port: str | None = None
+    ) -> FiringRecord:
+        """Fire ``record`` (a ``process`` firing, or an end-of-stream hook) to its end."""
+        run.stats.firings += 1
+        if self.publish is not None:
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+        self.in_flight += 1
+        try:
+            outcome = await self._call(run, record, hook_port)
+            error, waiting = self._conclude_record(run, record, outcome)
+            await self._complete(run, record, error, waiting, hook_port)
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
+        return record
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def _call(self, run: NodeRun, record: FiringRecord, hook_port: str | None) -> Outcome:
+        """One attempt of ``record`` where the node runs (step 2)."""
+        if record.kind == "finish":
+            fn: Callable[..., Any] = run.instance.finish
+            args: tuple[Any, ...] = ()
+        elif record.kind == "input_finished":
+            fn, args = run.instance.input_finished, (hook_port,)
+        else:
+            fn, args = run.process, (record.inputs,)
+        if inspect.iscoroutinefunction(fn):
+            return await self._call_async(run, fn, args, record)
+        if run.placement.runs_on != "worker":
+            return self._call_inline(run, fn, args, record)
+        outcomes, timed_out = await self._on_worker(run, [(fn, args, record.inputs)])
+        if timed_out is not None:
+            now = time.time_ns()
+            return None, self._timeout(run, _first(record.inputs), record.attempt), [], now, now
+        return outcomes[0]
+
+    def _call_inline(
+        self, run: NodeRun, fn: Callable[..., Any], args: tuple[Any, ...], record: FiringRecord
+    ) -> Outcome:
+        buffered = run.buffered
+        if buffered:
+            self._late_emits(run, len(buffered))
+            buffered.clear()
+        first = _first(record.inputs)
+        run.ctx.trace_id = first.trace_id if first is not None else None
+        start = time.time_ns()
+        result: Any = None
+        exc: BaseException | ErrorPacket | None = None
+        try:
+            result = fn(*args, run.ctx)
+        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            exc = raised
+        end = time.time_ns()
+        if end - start > run.inline_limit_ns:
+            exc = self._inline_overrun(run, end - start, first, exc)
+        emitted = list(buffered)
+        buffered.clear()
+        return result, exc, emitted, start, end
+
+    async def _on_worker(
+        self,
+        run: NodeRun,
+        calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, DataPacket]]],
+    ) -> tuple[list[Outcome], int | None]:
+        """Run ``calls`` in a row in one hand-off to the executor.
+
+        Returns the outcomes of the calls that ran (the batch stops after a failure or a
+        ``ctx.done()``) and the index of a call that overran the node's timeout (abandoned
+        in its thread; nothing after it ran), else ``None``.
+        """
+        progress = _Progress()
+        job = asyncio.ensure_future(
+            self.executor.submit(_run_calls, run.node_id, calls, progress, run.late)
+        )
+        timeout = run.timeout
+        timed_out: int | None = None
+        try:
+            if timeout is None:
+                await job
+            else:
+                while not job.done():
+                    index, started = progress.current
+                    remaining = started + timeout - time.perf_counter()
+                    if remaining <= 0 and progress.current == (index, started):
+                        progress.cancelled = True
+                        timed_out = index
+                        job.cancel()
+                        break
+                    await asyncio.wait({job}, timeout=max(remaining, 0.0))
+        except asyncio.CancelledError:
+            progress.cancelled = True
+            job.cancel()
+            raise
+        if timed_out is None:
+            job.result()  # an executor failure ends the run
+        outcomes = progress.results[: timed_out if timed_out is not None else len(calls)]
+        late = len(run.late)
+        if late:  # from any earlier call of this node: they may come much later
+            self._late_emits(run, late)
+            del run.late[:late]
+        if progress.wants_no_more:
+            self.abandon_inputs(run)
+        arrow = any(p.binary_value is not None for p in calls[0][2].values())
+        for outcome in outcomes:
+            if run.placement.worker_took(outcome[4] - outcome[3], arrow=arrow):
+                self._moved(run)
+        return outcomes, timed_out
+
+    async def _call_async(
+        self, run: NodeRun, fn: Callable[..., Any], args: tuple[Any, ...], record: FiringRecord
+    ) -> Outcome:
+        """An ``async`` call on the loop: what it emits is sent at once (it may wait)."""
+        returned = False
+
+        async def emit_async(port: str, value: Any) -> None:
+            if returned:
+                self._late_emits(run, 1)
+                return
+            record.outputs.append((port, await self.emit(run, port, value, record.inputs, record)))
+
+        first = _first(record.inputs)
+        ctx = NodeContext(
+            run.node_id, emit_async, trace_id=first.trace_id if first is not None else None
+        )
+        start = time.time_ns()
+        result: Any = None
+        exc: BaseException | ErrorPacket | None = None
+        try:
+            call = fn(*args, ctx)
+            result = await (asyncio.wait_for(call, run.timeout) if run.timeout else call)
+        except TimeoutError:
+            exc = self._timeout(run, first, record.attempt)
+        except EmitError as refused:
+            exc = refused.error
+        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            exc = raised
+        finally:
+            returned = True  # what the node emits from now on is late
+        if ctx.wants_no_more:
+            self.abandon_inputs(run)
+        return result, exc, [], start, time.time_ns()
+
+    # -- outcome ----------------------------------------------------------------------------
+
+    def _conclude_record(
+        self, run: NodeRun, record: FiringRecord, outcome: Outcome
+    ) -> tuple[ErrorPacket | None, _Sends]:
+        """``_conclude`` an attempt of ``record``, noting its outputs for the debugger."""
+        result, exc, emitted, record.start_ns, record.end_ns = outcome
+        error, waiting, _ = self._conclude(
+            run, record.firing_id, record.inputs, result, exc, emitted, record.attempt, record
+        )
+        self._wants_no_more(run)
+        return error, waiting
+
+    def _wants_no_more(self, run: NodeRun) -> None:
+        """The node called ``ctx.done()`` during its firing: stop its input."""
+        if run.ctx.wants_no_more:
+            run.ctx.wants_no_more = False
+            self.abandon_inputs(run)
+
+    def _conclude(  # noqa: PLR0917 - positional on purpose: the hot path
+        self,
+        run: NodeRun,
+        firing_id: int,
+        inputs: Mapping[str, DataPacket],
+        result: Any,
+        exc: BaseException | ErrorPacket | None,
+        emitted: list[tuple[str, Any]],
+        attempt: int,
+        record: FiringRecord | None = None,
+    ) -> tuple[ErrorPacket | None, _Sends, int]:
+        """Step 3: the firing's error, its sends that wait for room, and how many packets it
+        emitted (see the module docstring)."""
+        error: ErrorPacket | None = None
+        waiting: _Sends = []
+        count = 0
+        if exc is not None:
+            first = _first(inputs)
+            error = (
+                exc
+                if isinstance(exc, ErrorPacket)
+                else ErrorPacket.from_exception(
+                    exc,
+                    node_id=run.node_id,
+                    packet=first,
+                    recoverable=run.spec.execution.recoverable,
+                    attempt=attempt,
+                )
+            )
+        elif isinstance(result, ErrorPacket):
+            error = _own_error(result, run, _first(inputs), attempt)
+        else:
+            try:
+                if result is not None:  # a dict (the common case), or a bare value
+                    emitted.extend(
+                        result.items() if type(result) is dict else _returned(run, result)
+                    )
+                for port, value in emitted:
+                    packet, wires = self._prepare(run, port, value, inputs, firing_id)
+                    if run.plain[port]:
+                        self._record(run, port, packet, wires, firing_id)
+                        for wire in wires:
+                            if waiting or not wire.channel.offer(packet):
+                                waiting.append((wire, packet))
+                            else:
+                                self.mark(wire.target)
+                    else:
+                        sends = self._route(wires, packet)
+                        self._record(run, port, packet, wires, firing_id)
+                        for wire, sent in sends:
+                            if waiting or not wire.channel.offer(sent):
+                                waiting.append((wire, sent))
+                            else:
+                                self.mark(wire.target)
+                    count += 1
+                    if record is not None:
+                        record.outputs.append((port, packet))
+            except EmitError as refused:
+                error = refused.error
+            except Exception as raised:  # noqa: BLE001 - e.g. a bare return on several outputs
+                error = ErrorPacket.from_exception(
+                    raised, node_id=run.node_id, packet=_first(inputs), attempt=attempt
+                )
+        if count:
+            self.wake.set()
+        if record is not None:
+            record.emitted += count
+        return error, waiting, count
+
+    async def _complete(
+        self,
+        run: NodeRun,
+        record: FiringRecord,
+        error: ErrorPacket | None,
+        waiting: _Sends,
+        hook_port: str | None = None,
+    ) -> None:
+        """Steps 4 and 5: wait for room, retry, route the error; record the firing."""
+        execution = run.spec.execution
+        while True:
+            for wire, packet in waiting:  # already counted as emitted: they must arrive
+                await self._put(run, wire.channel, packet)
+                self.mark(wire.target)
+                self.wake.set()
+            if error is None:
+                break
+            if error.recoverable and record.attempt <= execution.retry:
+                self._log_firing(record, "retry", error.message)
+                run.stats.retries += 1
+                try:
+                    await asyncio.sleep(backoff_seconds(execution.retry_backoff_ms, record.attempt))
+                except asyncio.CancelledError:
+                    self._cancelled_in_backoff(run, error, record)
+                    raise
+                record.attempt += 1
+                record.outputs = []
+                record.emitted = 0
+                outcome = await self._call(run, record, hook_port)
+                error, waiting = self._conclude_record(run, record, outcome)
+                continue
+            record.error = error
+            record.status = await self._route_error(run, error, record.inputs, record)
+            break
+        self._record_firing(run, record)
+
+    def _record_firing(self, run: NodeRun, record: FiringRecord) -> None:
+        """Step 5: the firing's status in the log and on the canvas."""
+        if record.error is None:
+            if record.kind != "process":
+                record.status = record.kind
+            elif record.emitted:
+                record.status = "ok"
+            else:
+                record.status = "filtered"
+                run.stats.filtered += 1
+        self._log_firing(record, record.status, record.error.message if record.error else None)
+        if self.publish is not None:
+            status = "error" if record.error else "done"
+            self.publish({"type": "node-status", "node_id": run.node_id, "status": status})
+
+    def _moved(self, run: NodeRun) -> None:
+        """``run``'s placement changed: apply it and tell the log, the canvas and the logger."""
+        placement = run.placement
+        run.inline = placement.runs_on == "inline"
+        run.inline_limit_ns = run.limit_ns()
+        run.stats.runs_on = placement.runs_on
+        run.stats.moves = placement.moves
+        _log.info("node %r now runs %s: %s", run.node_id, placement.runs_on, placement.reason)
+        if self.log.enabled:
+            self.log.record_placement(run.node_id, placement.runs_on, placement.reason)
+        if self.publish is not None:
+            self.publish(
+                {
+                    "type": "node-placement",
+                    "node_id": run.node_id,
+                    "runs_on": placement.runs_on,
+                    "reason": placement.reason,
+                }
+            )
+
+    def _timeout(self, run: NodeRun, first: DataPacket | None, attempt: int) -> ErrorPacket:
+        message = f"node {run.node_id!r} took longer than {run.spec.execution.timeout_ms} ms"
+        return ErrorPacket(
+            ErrorCode.TIMEOUT,
+            message,
+            run.node_id,
+            first.trace_id if first is not None else None,
+            run.spec.execution.recoverable,
+            attempt,
+            packet=first,
+        )
+
+    def _late_emits(self, run: NodeRun, count: int) -> None:
+        """Packets a node emitted after its firing had returned: counted, never sent."""
+        if not run.stats.late_emits:
+            _log.warning(
+                "node %r emitted after its firing had returned (from a thread or a task it "
+                "started?); such packets are counted as late_emits and not sent. Emit before "
+                "process returns, or await ctx.emit in an async process",
+                run.node_id,
+            )
+        run.stats.late_emits += count
+
+    def _cancelled_in_backoff(self, run: NodeRun, error: ErrorPacket, record: FiringRecord) -> None:
+        """The run stopped while a retry waited: the input goes to the dead-letter queue."""
+        message = (
+            f"node {run.node_id!r}: the run stopped while retry {record.attempt} waited "
+            f"(after: {error.message}); replay it from the dead-letter queue"
+        )
+        cancelled = ErrorPacket(
+            ErrorCode.CANCELLED,
+            message,
+            run.node_id,
+            error.trace_id,
+            recoverable=True,
+            attempt=record.attempt,
+            packet=error.packet,
+        )
+        record.error = cancelled
+        record.status = "dead_letter"
+        self.errors.append(cancelled)
+        run.stats.dead_lettered += 1
+        self.dlq.append(DeadLetter(cancelled, run.node_id, dict(record.inputs)))
+        self._log_firing(record, record.status, message)
+
+    async def _route_error(
+        self,
+        run: NodeRun,
+        error: ErrorPacket,
+        inputs: Mapping[str, DataPacket],
+        record: FiringRecord,
+    ) -> str:
+        self.errors.append(error)
+        if self.publish is not None:
+            self.publish(
+                {"type": "node-execution-error", "node_id": run.node_id, "error": error.to_dict()}
+            )
+        if run.outputs.get("error"):
+            try:
+                packet = await self.emit(run, "error", error, inputs, record)
+            except EmitError as refused:  # the error edge's own expression failed
+                _log.warning("node %r: error output refused: %s", run.node_id, refused)
+            else:
+                run.stats.errors += 1
+                record.outputs.append(("error", packet))
+                return "error"
+        run.stats.dead_lettered += 1
+        self.dlq.append(DeadLetter(error, run.node_id, dict(inputs)))
+        return "dead_letter"
+
+    # -- emission ------------------------------------------------------------------------------
+
+    async def emit(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+        record: FiringRecord | None = None,
+    ) -> DataPacket:
+        """Wrap ``value``, check it, pass it through every wire's expressions, send it (waiting
+        for room) and record it. Sources and ``async`` nodes emit this way."""
+        firing_id = record.firing_id if record is not None else None
+        packet, wires = self._prepare(run, port, value, inputs, firing_id)
+        sends = self._route(wires, packet)
+        taken = 0
+        try:
+            for wire, sent in sends:
+                if not wire.channel.offer(sent):
+                    await self._put(run, wire.channel, sent)
+                self.mark(wire.target)
+                taken += 1
+        finally:
+            # a send cancelled before any edge took the packet (a webhook's 503) never
+            # emitted it; once one edge has it, it counts
+            if taken or not sends:
+                self._record(run, port, packet, wires, firing_id)
+            self.wake.set()
+        return packet
+
+    def _prepare(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+        firing_id: int | None,
+    ) -> tuple[DataPacket, list[Wire]]:
+        """Wrap and check an emitted value; return the packet and the wires to send on.
+
+        Raises ``EmitError`` when the port does not exist or refuses the value.
+        """
+        wires = run.outputs.get(port)
+        if wires is None:
+            msg = (
+                f"node {run.node_id!r} emitted on port {port!r}, which {run.spec.id} does not "
+                f"have; its outputs: {', '.join(run.outputs) or 'none'}"
+            )
+            raise EmitError(ErrorPacket(ErrorCode.VALIDATION, msg, run.node_id))
+        packet = self._wrap(run, port, value, inputs)
+        check = run.checks[port]
+        if check is not None and not isinstance(value, ErrorPacket):
+            problem = value_problem(check, packet, node_id=run.node_id, port=port)
+            if problem is not None:
+                run.stats.type_mismatches += 1
+                raise EmitError(
+                    ErrorPacket(
+                        ErrorCode.TYPE_MISMATCH,
+                        problem,
+                        run.node_id,
+                        packet.trace_id,
+                        packet=_first(inputs) if inputs else None,
+                    )
+                )
+        return packet, wires
+
+    def _record(
+        self,
+        run: NodeRun,
+        port: str,
+        packet: DataPacket,
+        wires: list[Wire],
+        firing_id: int | None,
+    ) -> None:
+        """Count a packet that left ``port`` in stats, frames and log."""
+        run.stats.emitted += 1
+        run.out_frames[port].append(packet)
+        if self.log.enabled:
+            self.log.record_packet(
+                packet.packet_id,
+                packet.trace_id,
+                run.node_id,
+                port,
+                packet.timestamp,
+                _size(packet),
+                packet.parents,
+                firing_id,
+            )
+        if not wires:
+            key = f"{run.node_id}.{port}"
+            kept = self.outputs.setdefault(key, [])
+            if len(kept) < self.max_outputs:
+                kept.append(packet)
+            self.output_counts[key] = self.output_counts.get(key, 0) + 1
+            self.outputs_total += 1
+
+    async def _put(self, run: NodeRun, channel: Channel, packet: DataPacket) -> None:
+        """Wait for room on a full channel, counted as a blocked put (see ``stalled``)."""
+        self.blocked_puts += 1
+        run.blocked_puts += 1
+        self.wake.set()  # the dispatcher looks again: this may be the last live task
+        try:
+            await channel.put(packet)
+        finally:
+            self.blocked_puts -= 1
+            run.blocked_puts -= 1
+
+    def _route(self, wires: list[Wire], packet: DataPacket) -> _Sends:
+        """What each wire sends after its filter and transform; every expression runs before
+        anything is sent, so a failing one sends nothing (``EmitError``)."""
+        sends: _Sends = []
+        for wire in wires:
+            if wire.filter is None and wire.transform is None:
+                sends.append((wire, packet))
+                continue
+            names = expression_names(packet)
+            try:
+                if wire.filter is not None and not wire.filter.test(names):
+                    wire.channel.filtered += 1
+                    continue
+                sent = packet
+                if wire.transform is not None:
+                    sent = packet.derive(wire.transform.evaluate(names))
+            except Exception as exc:
+                message = f"edge {wire.edge_id!r}: {exc}"
+                error = ErrorPacket(
+                    getattr(exc, "error_code", ErrorCode.EXPRESSION),
+                    message,
+                    packet.origin_node,
+                    packet.trace_id,
+                    packet=packet,
+                )
+                raise EmitError(error) from exc
+            sends.append((wire, sent))
+        return sends
+
+    def _wrap(
+        self,
+        run: NodeRun,
+        port: str,
+        value: Any,
+        inputs: Mapping[str, DataPacket] | None,
+    ) -> DataPacket:
+        node_id = run.node_id
+        version = run.versions.get(port)
+        if isinstance(value, DataPacket):
+            if value.origin_node == node_id and version is None:
+                return value
+            return value.derive(origin_node=node_id, schema_version=version or value.schema_version)
+        base = next(iter(inputs.values()), None) if inputs else None
+        if isinstance(value, _BINARY):
+            payload, binary = None, value
+        else:
+            payload, binary = value, None
+        if base is None:
+            return DataPacket(payload, binary, version or "1.0.0", origin_node=node_id)
+        parents = None if len(inputs or ()) <= 1 else [p.packet_id for p in inputs.values()]  # type: ignore[union-attr]
+        return base.derive(
+            payload,
+            binary_value=binary,
+            origin_node=node_id,
+            schema_version=version or base.schema_version,
+            parents=parents,
+        )
+
+    def _log_firing(self, record: FiringRecord, status: str, error: str | None) -> None:
+        if self.log.enabled:
+            self.log.record_firing(
+                record.firing_id,
+                record.node_id,
+                next(iter(record.inputs.values())).trace_id if record.inputs else None,
+                tuple(p.packet_id for p in record.inputs.values()),
+                record.start_ns,
+                record.end_ns or time.time_ns(),
+                status,
+                record.attempt,
+                error,
+            )
+
+
+class _Progress:
+    """How far a worker got through a batch of calls (written by its thread)."""
+
+    __slots__ = ("cancelled", "current", "results", "wants_no_more")
+
+    def __init__(self) -> None:
+        self.results: list[Outcome] = []
+        self.current = (0, time.perf_counter())  # (index, perf_counter at its start)
+        self.cancelled = False  # the loop gave up on the batch (a timeout, a stop)
+        self.wants_no_more = False  # a call asked ctx.done()
+
+    def given_up(self) -> bool:
+        """Whether the loop gave up on the batch (read fresh: the loop sets it any time)."""
+        return self.cancelled
+
+
+def _run_calls(
+    node_id: str,
+    calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, DataPacket]]],
+    progress: _Progress,
+    late: list[int],
+) -> None:
+    """A worker's batch (in its thread): call each in a row until one fails, calls
+    ``ctx.done()``, or the loop gave up on the batch. Each call gets a context of its own,
+    so what a call emits after it returned is told apart: one entry in ``late`` each."""
+    results = progress.results
+    for index, (fn, args, inputs) in enumerate(calls):
+        if progress.given_up():
+            return
+        emitted: list[tuple[str, Any]] = []
+        returned: list[bool] = []
+
+        def emit(
+            port: str,
+            value: Any,
+            emitted: list[tuple[str, Any]] = emitted,
+            returned: list[bool] = returned,
+        ) -> Done:
+            if returned:
+                late.append(1)
+            else:
+                emitted.append((port, value))
+            return DONE
+
+        first = next(iter(inputs.values()), None)
+        ctx = NodeContext(node_id, emit, trace_id=first.trace_id if first is not None else None)
+        progress.current = (index, time.perf_counter())
+        start = time.time_ns()
+        result: Any = None
+        exc: BaseException | None = None
+        try:
+            result = fn(*args, ctx)
+        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
+            exc = raised
+        end = time.time_ns()
+        returned.append(True)
+        if progress.given_up():
+            return  # the loop already failed this call as a timeout
+        results.append((result, exc, emitted, start, end))
+        if ctx.wants_no_more:
+            progress.wants_no_more = True
+            return
+        if exc is not None or isinstance(result, ErrorPacket):
+            return
+
+
+class EmitError(Exception):
+    """An emission the port or the wire refused; carries the ErrorPacket."""
+
+    def __init__(self, error: ErrorPacket) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _first(inputs: Mapping[str, DataPacket] | None) -> DataPacket | None:
+    return next(iter(inputs.values()), None) if inputs else None
+
+
+def _returned(run: NodeRun, result: Any) -> Any:
+    """The ``(port, value)`` pairs a returned result emits: a dict's items, or a bare value
+    (falsy ones too: only ``None`` means nothing) on the node's one data output."""
+    if isinstance(result, dict):
+        return result.items()
+    port = run.data_output
+    if port is None:
+        outputs = ", ".join(run.outputs) or "none"
+        msg = (
+            f"node {run.node_id!r} returned {type(result).__name__} {result!r:.60} but has "
+            f"several outputs ({outputs}); return {{port: value}}, or None to emit nothing"
+        )
+        raise TypeError(msg)
+    return ((port, result),)
+
+
+def _own_error(
+    error: ErrorPacket, run: NodeRun, first: DataPacket | None, attempt: int
+) -> ErrorPacket:
+    """A node's returned ErrorPacket, with the node, trace, input and attempt filled in."""
+    return ErrorPacket(
+        error.code,
+        error.message,
+        error.node_id or run.node_id,
+        error.trace_id or (first.trace_id if first is not None else None),
+        error.recoverable,
+        attempt,
+        error.timestamp,
+        error.details,
+        error.packet or first,
+    )
+
+
+def _size(packet: DataPacket) -> int:
+    binary = packet.binary_value
+    if binary is None:
+        return sys.getsizeof(packet.value)
+    if isinstance(binary, BinaryRef):
+        return binary.nbytes or 0
+    return int(binary.nbytes) if hasattr(binary, "nbytes") else int(binary.size)
