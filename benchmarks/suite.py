@@ -811,7 +811,10 @@ def machine_info() -> dict[str, Any]:
         "git": commit,
         "versions": {
             dist: version_of(dist)
-            for dist in ("dataflow-jupyter", "pyarrow", "numpy", "streamz", "ryvencore", "dask")
+            for dist in (
+                *("dataflow-jupyter", "pyarrow", "numpy", "streamz", "ryvencore", "dask"),
+                *("pandas", "polars"),
+            )
         },
     }
 
