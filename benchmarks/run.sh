@@ -15,6 +15,7 @@ peers=(
     "streamz==0.6.*"
     "ryvencore==0.5.*"
     "dask==2026.8.0"
+    "polars==2.1.*"
 )
 
 if [[ ! -x "$venv/bin/python" ]]; then

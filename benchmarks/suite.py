@@ -16,6 +16,9 @@ Four benchmarks (see ``benchmarks/README.md`` for why each one):
   grows by under 5 MB) and under 100 us per hop.
 - ``parallel``: two independent branches of GIL-releasing pyarrow compute, vs the same two
   calls one after the other. Goal: at least 1.8x.
+- ``table``, ``table-csv`` (in ``table.py``): a 10M-row Parquet / CSV file through read-file,
+  filter-rows, select-columns and aggregate, vs pyarrow directly, pandas, polars and
+  streamz.dataframe. Goal: at most 1.3x pyarrow's time and its peak memory, ahead of pandas.
 
 Every side is built outside the timed region and only its execution is timed; each timing
 is the best of ``--repeat`` runs, and each run's result is checked, so a side that silently
@@ -86,7 +89,8 @@ class Side:
     def text(self) -> str:
         if self.value is None:
             return f"{self.name}: {self.note or 'n/a'}"
-        return f"{self.name} {fmt(self.value, self.unit)}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.name} {fmt(self.value, self.unit)}{note}"
 
 
 @dataclass
@@ -755,7 +759,19 @@ BENCHMARKS: dict[str, Callable[[bool, int], Result]] = {
     "parallel": lambda quick, repeat: bench_parallel(
         size("parallel", "rows", quick), repeat if quick else max(repeat, 7)
     ),
+    # table, table-csv: in benchmarks/table.py
+    "table": lambda quick, repeat: _table_module().bench_table(
+        "parquet", quick=quick, repeat=repeat
+    ),
+    "table-csv": lambda quick, repeat: _table_module().bench_table(
+        "csv", quick=quick, repeat=repeat
+    ),
 }
+
+
+def _table_module() -> Any:
+    """``benchmarks/table.py`` (imported when one of its benchmarks runs)."""
+    return importlib.import_module("table")
 
 
 def size(bench: str, name: str, quick: bool) -> int:
@@ -795,7 +811,10 @@ def machine_info() -> dict[str, Any]:
         "git": commit,
         "versions": {
             dist: version_of(dist)
-            for dist in ("dataflow-jupyter", "pyarrow", "numpy", "streamz", "ryvencore", "dask")
+            for dist in (
+                *("dataflow-jupyter", "pyarrow", "numpy", "streamz", "ryvencore", "dask"),
+                *("pandas", "polars"),
+            )
         },
     }
 
@@ -811,6 +830,8 @@ def table(results: list[Result]) -> str:
             ours += "/node"
         elif r.name == "parallel":
             ours += f" (cpu/wall {r.extra['cpu_per_wall']['ours']:.1f})"
+        elif r.name.startswith("table") and r.ours.note:
+            ours += f" ({r.ours.note})"
         elif r.name == "payload":
             growth = r.extra.get("peak_growth_mb")
             ours += "/hop, peak " + (fmt(growth, "MB") if growth is not None else "n/a")

@@ -164,6 +164,27 @@ class DataFlowNode(ABC):
         """
         return None
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str] | None:
+        """The columns of the tables arriving on input ``port`` that this node and what
+        follows it use; ``None``: every column (the default: a node that does not say gets
+        the tables whole).
+
+        ``downstream`` gives, per output port, the columns its consumers use (``None``: all,
+        or not known). Before a run the runtime asks this from the graph's ends backwards and
+        tells each node what its consumers use (``project``): see
+        ``dataflow_jupyter.runtime.pushdown``. Answer for every table the port may see.
+        """
+        return None
+
+    def project(self, port: str, columns: frozenset[str]) -> None:  # noqa: B027 - optional
+        """Before a run: the consumers of output ``port`` use only ``columns`` of its tables.
+
+        The node may leave the other columns out of what it sends there (``read-file`` then
+        reads only those from the file). Default: nothing.
+        """
+
     @classmethod
     def hooks_end_of_stream(cls) -> tuple[bool, bool]:
         """Whether the class overrides ``input_finished`` and ``finish``."""

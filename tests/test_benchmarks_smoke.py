@@ -59,3 +59,23 @@ def test_a_missing_peer_is_reported_not_faked(suite: ModuleType) -> None:
     assert side.value is None
     assert side.note == suite.NOT_INSTALLED
     assert suite.NOT_INSTALLED in side.text()
+
+
+def test_table_runs_our_side_and_pyarrow(
+    suite: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(SUITE.parent))  # benchmarks/table.py imports suite
+    table = importlib.import_module("table")
+    for kind in ("parquet", "csv"):
+        result = table.bench_table(kind, rows=3_000, repeat=1, peers=False, levers=False)
+        assert result.name == ("table" if kind == "parquet" else "table-csv")
+        assert result.ours.value > 0
+        assert result.extra["peak_memory_mb"]["ours"] is not None
+        pyarrow = next(p for p in result.peers if p.name == "pyarrow")
+        assert pyarrow.value > 0
+        assert result.ratios["ours/pyarrow"] > 0
+        assert {p.name: p.note for p in result.peers if p.value is None} == {
+            "pandas": "skipped",
+            "polars": "skipped",
+            "streamz": "skipped",
+        }

@@ -99,6 +99,11 @@ class GraphRuntime:
 
     ``data_root``: the folder that nodes' file paths and file state stay inside (default: the
     graph file's folder; see ``dataflow_jupyter.dataroot``). Only code widens it.
+
+    Frames (``rt.frame``): each port keeps its last ``frame_size`` packets, and a port
+    declared ``table`` or ``binary`` its last ``frame_tables`` (default 2: Arrow payloads are
+    large, and a frame holds them alive). ``pushdown``: tell nodes which columns the graph
+    uses, so ``read-file`` reads only those (``dataflow_jupyter.runtime.pushdown``).
     """
 
     def __init__(
@@ -110,10 +115,12 @@ class GraphRuntime:
         max_concurrency: int | None = None,
         *,
         frame_size: int = 100,
+        frame_tables: int = 2,
         max_outputs: int = 10_000,
         log: ExecutionLog | bool = True,
         progress: bool | None = None,
         data_root: str | os.PathLike[str] | DataRoot | None = None,
+        pushdown: bool = True,
     ) -> None:
         self.registry = registry or graph.registry or NodeRegistry.default()
         graph.validate(self.registry)
@@ -130,6 +137,8 @@ class GraphRuntime:
             msg = f"max_concurrency must be at least 1; got {self.max_concurrency}"
             raise ValueError(msg)
         self.frame_size = frame_size
+        self.frame_tables = frame_tables
+        self.pushdown = pushdown
         self.max_outputs = max_outputs
         if isinstance(log, ExecutionLog):
             self.log = log
@@ -358,6 +367,8 @@ class GraphRuntime:
             frame_size=self.frame_size,
             max_outputs=self.max_outputs,
             publish=self._publish if self._subscribers else None,
+            frame_tables=self.frame_tables,
+            pushdown=self.pushdown,
         )
         for run in session.runs:
             run.instance.bind_data_root(self.data_root)

@@ -35,7 +35,9 @@ from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
 from dataflow_jupyter.runtime.errors import StallError
 from dataflow_jupyter.runtime.firing import EmitError, Firings, next_firing_id
 from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun, Wire
+from dataflow_jupyter.runtime.pushdown import push_down
 from dataflow_jupyter.runtime.stats import Stats
+from dataflow_jupyter.types import PortType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
     from dataflow_jupyter.runtime.log import ExecutionLog
+    from dataflow_jupyter.spec import NodeSpec
     from dataflow_jupyter.state import StateAdapter
 
 __all__ = ["NodeStartError", "Session", "SourceGate"]
@@ -68,6 +71,8 @@ class Session(Firings):
         frame_size: int,
         max_outputs: int,
         publish: Callable[[dict[str, Any]], None] | None,
+        frame_tables: int = 2,
+        pushdown: bool = True,
     ) -> None:
         self.graph = graph
         self._described = (graph.nodes, graph.edges)
@@ -105,10 +110,13 @@ class Session(Firings):
             if isinstance(instance, StatefulNode):
                 instance.bind_state(state, f"{graph.id}/{node_id}")
             run = NodeRun(node_id, index, instance, node_type.spec, executor_inline=inline_ok)
+            arrow = _arrow_ports(node_type.spec)  # their frames keep frame_tables packets
             for port in run.inputs:
-                run.in_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+                size = min(frame_tables, frame_size) if port in arrow else frame_size
+                run.in_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=size)
             for port in run.outputs:
-                run.out_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=frame_size)
+                size = min(frame_tables, frame_size) if port in arrow else frame_size
+                run.out_frames[port] = self.frames[f"{node_id}.{port}"] = deque(maxlen=size)
             self.nodes[node_id] = run
         for edge in graph.edges:
             size = edge.buffer.size if edge.buffer else DEFAULT_BUFFER_SIZE
@@ -125,6 +133,8 @@ class Session(Firings):
                     compile_expression(edge.transform) if edge.transform else None,
                 )
             )
+        if pushdown:
+            push_down(graph, order, {n: r.instance for n, r in self.nodes.items()})
         self.runs = list(self.nodes.values())  # by topological index
         for run in self.runs:
             run.wired()
@@ -412,3 +422,9 @@ class NodeStartError(RuntimeError):
     def __init__(self, node_id: str, message: str) -> None:
         super().__init__(message)
         self.node_id = node_id
+
+
+def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
+    """The ports declared to carry Arrow data (``table``, ``binary``): their frames are short."""
+    ports = [*spec.ports.inputs, *spec.ports.outputs]
+    return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))

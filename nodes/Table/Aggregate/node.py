@@ -91,6 +91,7 @@ _FIRST: Final = "__first"
 _STATE: Final = "partial"
 _SETTINGS_KEY: Final = b"dataflow.aggregate.settings"
 _PYARROW_MAJOR: Final = int(pa.__version__.split(".")[0])
+_MERGED_BY_ROWS: Final = frozenset({"stddev", "variance", "list", "distinct", "count_distinct"})
 _THREAD_ROWS: Final = 50_000  # merges of more rows than this run in a worker thread
 
 
@@ -160,6 +161,12 @@ class Aggregate(StatefulNode):
         made_of["nullKeys"] = self.settings["nullKeys"]
         self._fingerprint = json.dumps(made_of, separators=(",", ":"))
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str]:
+        """Its keys and aggregated columns, whatever follows (projection pushdown)."""
+        return frozenset(self.columns)
+
     async def setup(self) -> None:
         """Each run reads the partials from the state again, at its first firing."""
         self._partial = None
@@ -212,7 +219,7 @@ class Aggregate(StatefulNode):
             table = _replace(table, key, _same_zero(table[key]))
         if not self.keys:
             table = table.append_column(_KEY, pa.repeat(pa.scalar(0, pa.int8()), len(table)))
-        elif self.drop_null_keys:
+        elif self.drop_null_keys and any(table[k].null_count for k in self.keys):
             valid = [pc.is_valid(table[k]) for k in self.keys]
             mask = valid[0]
             for more in valid[1:]:
@@ -226,7 +233,7 @@ class Aggregate(StatefulNode):
                 spec = (column, function) if options is None else (column, function, options)
                 aggregations.append(spec)
                 names.append(f"{index}.{part}")
-        result = _group(table, keys, aggregations, names)
+        result = _group(table, keys, aggregations, names, ordered=not self.sort)
         for index, aggregation in enumerate(self.aggregations):
             if aggregation.op in ("stddev", "variance"):
                 n = pc.cast(result[f"{index}.n"], pa.float64())
@@ -245,9 +252,14 @@ class Aggregate(StatefulNode):
             return partial
         keys = self.keys or [_KEY]
         both = pa.concat_tables([previous, partial], promote_options="permissive")
-        both = both.append_column(_ROW, pa.array(np.arange(len(both), dtype=np.int64)))
-        aggregations: list[tuple[Any, ...]] = [(_ROW, "list")]
-        names = [_ROW]
+        # the rows of each group, for the parts merged by hand (m, m2, l, d) only
+        by_rows = any(a.op in _MERGED_BY_ROWS for a in self.aggregations)
+        aggregations: list[tuple[Any, ...]] = []
+        names: list[str] = []
+        if by_rows:
+            both = both.append_column(_ROW, pa.array(np.arange(len(both), dtype=np.int64)))
+            aggregations.append((_ROW, "list"))
+            names.append(_ROW)
         for index, aggregation in enumerate(self.aggregations):
             for part, _, _ in PARTS[aggregation.op]:
                 name = f"{index}.{part}"
@@ -263,11 +275,13 @@ class Aggregate(StatefulNode):
                 else:
                     continue  # m, m2, l, d: below, from the rows of each group
                 names.append(name)
-        merged = _group(both, keys, aggregations, names)
+        merged = _group(both, keys, aggregations, names, ordered=not self.sort)
+        columns = {name: merged[name] for name in merged.column_names if name != _ROW}
+        if not by_rows:
+            return pa.table({name: columns[name] for name in partial.column_names})
         rows = merged[_ROW].combine_chunks()
         group_of_row = np.empty(len(both), dtype=np.int64)
         group_of_row[pc.list_flatten(rows).to_numpy()] = pc.list_parent_indices(rows).to_numpy()
-        columns = {name: merged[name] for name in merged.column_names if name != _ROW}
         for index, aggregation in enumerate(self.aggregations):
             if aggregation.op in ("stddev", "variance"):
                 n_name, m_name, m2_name = (f"{index}.{p}" for p in ("n", "m", "m2"))
@@ -356,19 +370,30 @@ class Aggregate(StatefulNode):
 
 
 def _group(
-    table: pa.Table, keys: list[str], aggregations: list[tuple[Any, ...]], names: list[str]
+    table: pa.Table,
+    keys: list[str],
+    aggregations: list[tuple[Any, ...]],
+    names: list[str],
+    *,
+    ordered: bool,
 ) -> pa.Table:
-    """``table.group_by(keys)``, aggregates named ``names``, keys first, one row per group in
-    the order of the group's first row (Arrow's own output order is not that)."""
-    table = table.append_column(_FIRST, pa.array(np.arange(len(table), dtype=np.int64)))
-    result = table.group_by(keys, use_threads=False).aggregate([*aggregations, (_FIRST, "min")])
+    """``table.group_by(keys)``, aggregates named ``names``, keys first, one row per group;
+    ``ordered``: in the order of the group's first row (Arrow's own output order is not
+    that), else in Arrow's order (the result is sorted by key at the end anyway)."""
+    if ordered:
+        table = table.append_column(_FIRST, pa.array(np.arange(len(table), dtype=np.int64)))
+        aggregations = [*aggregations, (_FIRST, "min")]
+        names = [*names, _FIRST]
+    result = table.group_by(keys, use_threads=False).aggregate(aggregations)
     count = len(keys)
     columns = result.columns
     if result.column_names[:count] == keys:
         key_columns, aggregated = columns[:count], columns[count:]
     else:  # older pyarrow puts the keys last
         aggregated, key_columns = columns[: len(columns) - count], columns[len(columns) - count :]
-    grouped = pa.Table.from_arrays([*key_columns, *aggregated], names=[*keys, *names, _FIRST])
+    grouped = pa.Table.from_arrays([*key_columns, *aggregated], names=[*keys, *names])
+    if not ordered:
+        return grouped
     order = pc.sort_indices(grouped[_FIRST])
     return grouped.drop_columns([_FIRST]).take(order)
 

@@ -33,6 +33,12 @@ class Head(StatefulNode):
         """Each run counts from zero."""
         self._passed = 0
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str] | None:
+        """What ``out``'s consumers use: the rows are cut, the columns pass (pushdown)."""
+        return downstream.get("out")
+
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
         table = input_table(inputs["in"], where=self.where, port="in")
         if isinstance(table, ErrorPacket):

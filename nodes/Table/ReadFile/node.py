@@ -10,6 +10,12 @@ type, quoted or not; a column Arrow would read as dates or times stays text, and
 of nulls only is float64. Unlike pandas, an integer column with nulls stays an integer
 column (``to_pandas()`` turns it into float64, as pandas has it). ``columns`` keeps the
 file's order, like pandas' ``usecols``; ``skipRows`` skips lines before the header.
+
+Projection. Before a run the runtime may tell the node (``project``) which columns the graph
+uses (``dataflow_jupyter.runtime.pushdown``); then only those are read: Parquet decodes only
+those column chunks, CSV converts only those columns (``include_columns``), JSON lines are
+selected after parsing. Together with ``columns``: the columns of the setting that the graph
+uses. A graph that uses none (a row count) gets the first one, which carries the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import asyncio
 import contextlib
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -29,7 +35,7 @@ from dataflow_jupyter.node import IONode, NodeContext
 from dataflow_jupyter.packets import DataPacket
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
 
 # pandas' default missing-value strings (pandas._libs.parsers.STR_NA_VALUES)
 PANDAS_NA_VALUES: Final = (
@@ -86,6 +92,7 @@ class ReadFile(IONode):
             msg = f"{where}: 'columns' must list distinct column names; got {self.columns!r:.80}"
             raise ValueError(msg)
         self.skip_rows: int = self.settings["skipRows"]
+        self.projected: frozenset[str] | None = None  # the columns the graph uses (project)
         if self.skip_rows and self.format != "csv":
             msg = f"{where}: skipRows applies to CSV files; this one is read as {self.format}"
             raise ValueError(msg)
@@ -107,27 +114,40 @@ class ReadFile(IONode):
                 batches.close()
                 resources.close()
 
+    def project(self, port: str, columns: frozenset[str]) -> None:
+        """The graph uses only ``columns`` of ``out``: read only those (projection pushdown)."""
+        if port == "out":
+            self.projected = columns
+
     def _open(self) -> tuple[Generator[pa.Table, None, None], contextlib.ExitStack]:
         """The file's batches and what to close; opening checks that the file can be parsed."""
         resources = contextlib.ExitStack()
-        try:
+
+        def open_file() -> BinaryIO:
             # Under the data root, regular files only (the graph's folder unless widened in code).
-            file = resources.enter_context(self.data_root.open_read(self.path, where=self.where))
+            opened = self.data_root.open_read(self.path, where=self.where)
+            return cast("BinaryIO", resources.enter_context(opened))
+
+        try:
+            names: list[str] | None
             if self.format == "parquet":
-                reader: Any = resources.enter_context(pq.ParquetFile(file))
+                reader: Any = resources.enter_context(pq.ParquetFile(open_file()))
+                names = self._names(reader.schema_arrow)
                 schema = reader.schema_arrow
-                batches = reader.iter_batches(batch_size=self.batch_rows)
+                if names is not None:
+                    schema = pa.schema([schema.field(name) for name in names])
+                batches = reader.iter_batches(batch_size=self.batch_rows, columns=names)
+            elif self.format == "csv":
+                reader = resources.enter_context(contextlib.closing(self._open_csv(open_file)))
+                schema, batches = reader.schema, reader
             else:
-                # A Python file object, not a path: given a path, Arrow reads ~32 blocks ahead
-                # in the background, which for a 50 MB file is most of it.
-                if self.format == "csv":
-                    reader = self._open_csv(file)
-                else:
-                    reader = _open_jsonl(file, self.batch_rows)
+                reader = _open_jsonl(open_file(), self.batch_rows)
                 resources.enter_context(contextlib.closing(reader))
                 schema, batches = reader.schema, reader
-            if self.columns is not None:
-                schema, batches = self._select(schema, batches)
+                names = self._names(schema)
+                if names is not None:
+                    schema = pa.schema([schema.field(name) for name in names])
+                    batches = (batch.select(names) for batch in batches)
         except (OSError, pa.ArrowException) as exc:
             resources.close()
             msg = (
@@ -137,12 +157,13 @@ class ReadFile(IONode):
             raise OSError(msg) from exc
         return self._batches(batches, schema, resources), resources
 
-    def _open_csv(self, file: BinaryIO) -> Any:
+    def _open_csv(self, open_file: Callable[[], BinaryIO]) -> Any:
         """A CSV reader with pandas' reading of nulls and types (see the module docstring).
 
         Types are inferred from the first block; when a column is inferred as a date or time
         (pandas keeps text), or as all-null (pandas: float64), or only some columns are
-        wanted, the file is opened a second time with those decisions made.
+        wanted, the file is opened a second time with those decisions made. The second
+        reader gets a file object of its own: the first one's read-ahead may still use its.
         """
         parse = pcsv.ParseOptions(delimiter=self.delimiter)
         read = pcsv.ReadOptions(skip_rows=self.skip_rows)
@@ -151,22 +172,30 @@ class ReadFile(IONode):
             null_values=nulls, strings_can_be_null=True, quoted_strings_can_be_null=True
         )
         reader = pcsv.open_csv(
-            file, read_options=read, parse_options=parse, convert_options=convert
+            open_file(), read_options=read, parse_options=parse, convert_options=convert
         )
-        types = {f.name: _pandas_type(f.type) for f in reader.schema}
+        names = self._names(reader.schema)
+        wanted = set(reader.schema.names if names is None else names)
+        types = {f.name: _pandas_type(f.type) for f in reader.schema if f.name in wanted}
         overrides = {name: kind for name, kind in types.items() if kind is not None}
-        if not overrides:
+        if not overrides and names is None:
             return reader
         reader.close()
-        file.seek(0)
         convert.column_types = overrides
-        return pcsv.open_csv(file, read_options=read, parse_options=parse, convert_options=convert)
+        if names is not None:
+            convert.include_columns = names
+        return pcsv.open_csv(
+            open_file(), read_options=read, parse_options=parse, convert_options=convert
+        )
 
-    def _select(
-        self, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Only the ``columns`` setting's columns, in the file's order (pandas ``usecols``)."""
-        wanted = set(self.columns or ())
+    def _names(self, schema: pa.Schema) -> list[str] | None:
+        """The columns to read, in the file's order: the ``columns`` setting's (pandas
+        ``usecols``), of those the ones the graph uses (``project``); ``None``: all of them.
+
+        The graph using none (a row count) still reads the first one, which carries the rows.
+        """
+        if self.columns is None and self.projected is None:
+            return None
         missing = [name for name in self.columns or () if name not in schema.names]
         if missing:
             msg = (
@@ -174,9 +203,11 @@ class ReadFile(IONode):
                 f"{', '.join(schema.names) or 'none'}"
             )
             raise pa.ArrowInvalid(msg)
-        names = [name for name in schema.names if name in wanted]
-        selected = pa.schema([schema.field(name) for name in names])
-        return selected, (batch.select(names) for batch in batches)
+        names = [name for name in schema.names if self.columns is None or name in self.columns]
+        if self.projected is not None:
+            used = [name for name in names if name in self.projected]
+            names = used or names[:1]
+        return names
 
     def _batches(
         self, batches: Iterator[pa.RecordBatch], schema: pa.Schema, resources: contextlib.ExitStack

@@ -35,6 +35,12 @@ class SelectColumns(PureNode):
             raise ValueError(msg)
         self.columns: list[str] = columns
 
+    def columns_needed(
+        self, port: str, downstream: Mapping[str, frozenset[str] | None]
+    ) -> frozenset[str]:
+        """Its ``columns``, whatever follows (projection pushdown)."""
+        return frozenset(self.columns)
+
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:
         table = input_table(inputs["in"], where=self.where, port="in", columns=self.columns)
         if isinstance(table, ErrorPacket):
