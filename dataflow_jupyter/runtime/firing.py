@@ -31,69 +31,49 @@ import asyncio
 import inspect
 import itertools
 import logging
-import sys
 import time
 from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final
 
-import pyarrow as pa
-
-from dataflow_jupyter.expressions import expression_names
 from dataflow_jupyter.node import NodeContext
-from dataflow_jupyter.packets import (
-    BinaryRef,
-    DataPacket,
-    ErrorCode,
-    ErrorPacket,
-    emitted_packet,
-    source_packet,
+from dataflow_jupyter.packets import ErrorCode, ErrorPacket, emitted_packet
+from dataflow_jupyter.runtime.batches import Outcome, Progress, run_calls
+from dataflow_jupyter.runtime.emission import (
+    WRAPPED,
+    Emission,
+    EmitError,
+    Sends,
+    first_packet,
+    parents_of,
 )
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
-from dataflow_jupyter.runtime.noderun import DONE, Done, FiringRecord, NodeRun, Wire
-from dataflow_jupyter.types import value_problem
+from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from dataflow_jupyter.executors import Executor
-    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
-    from dataflow_jupyter.runtime.log import ExecutionLog
 
 __all__ = ["EmitError", "Firings", "Outcome", "next_firing_id"]
 
-_BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
-_WRAPPED: Final = (DataPacket, ErrorPacket, *_BINARY)  # emitted values not taken as plain
 _firing_ids = itertools.count(1)
-_CLOCK_EVERY: Final = 32  # inline firings in a row between two looks at the clock
 next_firing_id = _firing_ids.__next__
+_CLOCK_EVERY: Final = 32  # inline firings in a row between two looks at the clock
 _log = logging.getLogger("dataflow_jupyter.runtime")
 
-# (result, exception or timeout error, emitted (port, value) pairs, start_ns, end_ns)
-Outcome = tuple[Any, BaseException | ErrorPacket | None, list[tuple[str, Any]], int, int]
-_Sends = list[tuple[Wire, DataPacket]]
 
-
-class Firings:
+class Firings(Emission):
     """The firing moves of a ``Session`` (see the module docstring)."""
 
-    # Provided by the session.
+    # Provided by the session (besides what ``Emission`` names).
     executor: Executor
-    log: ExecutionLog
     dlq: DeadLetterQueue
-    max_outputs: int
     publish: Callable[[dict[str, Any]], None] | None
-    outputs: dict[str, list[DataPacket]]
-    output_counts: dict[str, int]
-    outputs_total: int
     errors: list[ErrorPacket]
-    wake: asyncio.Event
     finishing: set[asyncio.Task[None]]
     in_flight: int
-    blocked_puts: int
-
-    def mark(self, run: NodeRun) -> None:
-        raise NotImplementedError
 
     def abandon_inputs(self, run: NodeRun) -> None:
         raise NotImplementedError
@@ -163,9 +143,9 @@ class Firings:
             first: tuple[DataPacket, str, int] | None = None
             pairs = () if result is None else result.items()
             for port, value in pairs:
-                if not fast.get(port) or isinstance(value, _WRAPPED):  # the general way
+                if not fast.get(port) or isinstance(value, WRAPPED):  # the general way
                     if first is not None:
-                        self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                        self.log_packet(log, first, trace_id, node_id, parents, firing_id)
                         first = None
                     rest = list(pairs)[count:]
                     error, sends, more = self._conclude(
@@ -187,9 +167,9 @@ class Firings:
                         first = (emitted, port, getsizeof(value))
                     else:
                         if first is not None:
-                            self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                            self.log_packet(log, first, trace_id, node_id, parents, firing_id)
                             first = None
-                        self._log_packet(
+                        self.log_packet(
                             log,
                             (emitted, port, getsizeof(value)),
                             trace_id,
@@ -199,7 +179,7 @@ class Firings:
                         )
                 if not wires:
                     self._kept(node_id, port, emitted)
-                held: _Sends = []
+                held: Sends = []
                 for wire in wires:
                     if held or not wire.channel.offer(emitted):
                         held.append((wire, emitted))
@@ -210,7 +190,7 @@ class Firings:
                 count += 1
                 if held:  # the rest of this firing waits for room in a task
                     if first is not None:
-                        self._log_packet(log, first, trace_id, node_id, parents, firing_id)
+                        self.log_packet(log, first, trace_id, node_id, parents, firing_id)
                         first = None
                     rest = list(pairs)[count:]
                     if rest:
@@ -259,28 +239,6 @@ class Firings:
                 self._wants_no_more(run)
             if deadline < 0:
                 return
-
-    @staticmethod
-    def _log_packet(  # noqa: PLR0917
-        log: ExecutionLog | None,
-        emitted: tuple[DataPacket, str, int],
-        trace_id: str,
-        node_id: str,
-        parents: tuple[str, ...],
-        firing_id: int,
-    ) -> None:
-        if log is not None:
-            packet, port, size = emitted
-            log.record_packet(
-                packet.packet_id,
-                trace_id,
-                node_id,
-                port,
-                packet.timestamp,
-                size,
-                parents,
-                firing_id,
-            )
 
     def fire_inline(self, run: NodeRun) -> bool:
         """Fire an inline node once, now, in the dispatcher; ``False`` when a ``block`` output
@@ -344,7 +302,7 @@ class Firings:
                 firing_id,
                 run.node_id,
                 run.ctx.trace_id,
-                _parents(inputs),
+                parents_of(inputs),
                 start,
                 end,
                 status,
@@ -362,7 +320,7 @@ class Firings:
         end: int,
         emitted: int,
         error: ErrorPacket | None,
-        waiting: _Sends,
+        waiting: Sends,
     ) -> None:
         """Step 4 of an inline firing, in a task that keeps the node busy (order is kept)."""
         if run.ctx.wants_no_more:
@@ -393,7 +351,7 @@ class Firings:
         return exc
 
     async def _tail(
-        self, run: NodeRun, record: FiringRecord, error: ErrorPacket | None, waiting: _Sends
+        self, run: NodeRun, record: FiringRecord, error: ErrorPacket | None, waiting: Sends
     ) -> None:
         """The rest of an inline firing (step 4) in a task that keeps the node busy."""
         try:
@@ -433,7 +391,7 @@ class Firings:
                 if index < len(outcomes):
                     error, waiting = self._conclude_record(run, record, outcomes[index])
                 elif index == timed_out:
-                    error, waiting = self._timeout(run, _first(record.inputs), 1), []
+                    error, waiting = self._timeout(run, first_packet(record.inputs), 1), []
                 else:  # not run: a failure or a timeout stopped the batch
                     self._put_back(run, records[index:])
                     break
@@ -498,7 +456,8 @@ class Firings:
         outcomes, timed_out = await self._on_worker(run, [(fn, args, record.inputs)])
         if timed_out is not None:
             now = time.time_ns()
-            return None, self._timeout(run, _first(record.inputs), record.attempt), [], now, now
+            error = self._timeout(run, first_packet(record.inputs), record.attempt)
+            return None, error, [], now, now
         return outcomes[0]
 
     def _call_inline(
@@ -508,7 +467,7 @@ class Firings:
         if buffered:
             self._late_emits(run, len(buffered))
             buffered.clear()
-        first = _first(record.inputs)
+        first = first_packet(record.inputs)
         run.ctx.trace_id = first.trace_id if first is not None else None
         start = time.time_ns()
         result: Any = None
@@ -535,9 +494,9 @@ class Firings:
         ``ctx.done()``) and the index of a call that overran the node's timeout (abandoned
         in its thread; nothing after it ran), else ``None``.
         """
-        progress = _Progress()
+        progress = Progress()
         job = asyncio.ensure_future(
-            self.executor.submit(_run_calls, run.node_id, calls, progress, run.late)
+            self.executor.submit(run_calls, run.node_id, calls, progress, run.late)
         )
         timeout = run.timeout
         timed_out: int | None = None
@@ -585,7 +544,7 @@ class Firings:
                 return
             record.outputs.append((port, await self.emit(run, port, value, record.inputs, record)))
 
-        first = _first(record.inputs)
+        first = first_packet(record.inputs)
         ctx = NodeContext(
             run.node_id, emit_async, trace_id=first.trace_id if first is not None else None
         )
@@ -611,7 +570,7 @@ class Firings:
 
     def _conclude_record(
         self, run: NodeRun, record: FiringRecord, outcome: Outcome
-    ) -> tuple[ErrorPacket | None, _Sends]:
+    ) -> tuple[ErrorPacket | None, Sends]:
         """``_conclude`` an attempt of ``record``, noting its outputs for the debugger."""
         result, exc, emitted, record.start_ns, record.end_ns = outcome
         error, waiting, _ = self._conclude(
@@ -645,14 +604,14 @@ class Firings:
         attempt: int,
         now: int,
         record: FiringRecord | None = None,
-    ) -> tuple[ErrorPacket | None, _Sends, int]:
+    ) -> tuple[ErrorPacket | None, Sends, int]:
         """Step 3: the firing's error, its sends that wait for room, and how many packets it
         emitted (see the module docstring)."""
         error: ErrorPacket | None = None
-        waiting: _Sends = []
+        waiting: Sends = []
         count = 0
         if exc is not None:
-            first = _first(inputs)
+            first = first_packet(inputs)
             error = (
                 exc
                 if isinstance(exc, ErrorPacket)
@@ -665,18 +624,18 @@ class Firings:
                 )
             )
         elif isinstance(result, ErrorPacket):
-            error = _own_error(result, run, _first(inputs), attempt)
+            error = _own_error(result, run, first_packet(inputs), attempt)
         else:
             try:
                 if result is not None:  # a dict (the common case), or a bare value
                     emitted.extend(
                         result.items() if type(result) is dict else _returned(run, result)
                     )
-                base = _first(inputs)
+                base = first_packet(inputs)
                 fast = run.fast if base is not None else {}
-                parents = _parents(inputs)
+                parents = parents_of(inputs)
                 for port, value in emitted:
-                    if fast.get(port) and not isinstance(value, _WRAPPED):
+                    if fast.get(port) and not isinstance(value, WRAPPED):
                         # the common case, in one go: a plain value derived from the input
                         packet = emitted_packet(base, value, run.node_id, now, parents)  # type: ignore[arg-type]
                         wires = run.outputs[port]
@@ -715,7 +674,7 @@ class Firings:
                 error = refused.error
             except Exception as raised:  # noqa: BLE001 - e.g. a bare return on several outputs
                 error = ErrorPacket.from_exception(
-                    raised, node_id=run.node_id, packet=_first(inputs), attempt=attempt
+                    raised, node_id=run.node_id, packet=first_packet(inputs), attempt=attempt
                 )
         if count:
             self.wake.set()
@@ -728,7 +687,7 @@ class Firings:
         run: NodeRun,
         record: FiringRecord,
         error: ErrorPacket | None,
-        waiting: _Sends,
+        waiting: Sends,
         hook_port: str | None = None,
     ) -> None:
         """Steps 4 and 5: wait for room, retry, route the error; record the firing."""
@@ -866,274 +825,6 @@ class Firings:
 
     # -- emission ------------------------------------------------------------------------------
 
-    async def emit(
-        self,
-        run: NodeRun,
-        port: str,
-        value: Any,
-        inputs: Mapping[str, DataPacket] | None,
-        record: FiringRecord | None = None,
-    ) -> DataPacket:
-        """Wrap ``value``, check it, pass it through every wire's expressions, send it (waiting
-        for room) and record it. Sources and ``async`` nodes emit this way."""
-        firing_id = record.firing_id if record is not None else None
-        packet, wires = self._prepare(run, port, value, inputs, firing_id)
-        sends = self._route(wires, packet)
-        taken = 0
-        try:
-            for wire, sent in sends:
-                if not wire.channel.offer(sent):
-                    await self._put(run, wire.channel, sent)
-                self.mark(wire.target)
-                taken += 1
-        finally:
-            # a send cancelled before any edge took the packet (a webhook's 503) never
-            # emitted it; once one edge has it, it counts
-            if taken or not sends:
-                self._record(run, port, packet, wires, firing_id)
-            self.wake.set()
-        return packet
-
-    def _prepare(
-        self,
-        run: NodeRun,
-        port: str,
-        value: Any,
-        inputs: Mapping[str, DataPacket] | None,
-        firing_id: int | None,
-    ) -> tuple[DataPacket, list[Wire]]:
-        """Wrap and check an emitted value; return the packet and the wires to send on.
-
-        Raises ``EmitError`` when the port does not exist or refuses the value.
-        """
-        wires = run.outputs.get(port)
-        if wires is None:
-            msg = (
-                f"node {run.node_id!r} emitted on port {port!r}, which {run.spec.id} does not "
-                f"have; its outputs: {', '.join(run.outputs) or 'none'}"
-            )
-            raise EmitError(ErrorPacket(ErrorCode.VALIDATION, msg, run.node_id))
-        packet = self._wrap(run, port, value, inputs)
-        check = run.checks[port]
-        if check is not None and not isinstance(value, ErrorPacket):
-            problem = value_problem(check, packet, node_id=run.node_id, port=port)
-            if problem is not None:
-                run.stats.type_mismatches += 1
-                raise EmitError(
-                    ErrorPacket(
-                        ErrorCode.TYPE_MISMATCH,
-                        problem,
-                        run.node_id,
-                        packet.trace_id,
-                        packet=_first(inputs) if inputs else None,
-                    )
-                )
-        return packet, wires
-
-    def _record(
-        self,
-        run: NodeRun,
-        port: str,
-        packet: DataPacket,
-        wires: list[Wire],
-        firing_id: int | None,
-    ) -> None:
-        """Count a packet that left ``port`` in stats, frames and log."""
-        run.stats.emitted += 1
-        run.out_frames[port].append(packet)
-        if self.log.enabled:
-            self.log.record_packet(
-                packet.packet_id,
-                packet.trace_id,
-                run.node_id,
-                port,
-                packet.timestamp,
-                _size(packet),
-                packet.parents,
-                firing_id,
-            )
-        if not wires:
-            self._kept(run.node_id, port, packet)
-
-    def _kept(self, node_id: str, port: str, packet: DataPacket) -> None:
-        """A packet left an output port with no edge: the run's result keeps it (the first
-        ``max_outputs``) and counts it."""
-        key = f"{node_id}.{port}"
-        kept = self.outputs.setdefault(key, [])
-        if len(kept) < self.max_outputs:
-            kept.append(packet)
-        self.output_counts[key] = self.output_counts.get(key, 0) + 1
-        self.outputs_total += 1
-
-    async def _put(self, run: NodeRun, channel: Channel, packet: DataPacket) -> None:
-        """Wait for room on a full channel, counted as a blocked put (see ``stalled``)."""
-        self.blocked_puts += 1
-        run.blocked_puts += 1
-        self.wake.set()  # the dispatcher looks again: this may be the last live task
-        try:
-            await channel.put(packet)
-        finally:
-            self.blocked_puts -= 1
-            run.blocked_puts -= 1
-
-    def _route(self, wires: list[Wire], packet: DataPacket) -> _Sends:
-        """What each wire sends after its filter and transform; every expression runs before
-        anything is sent, so a failing one sends nothing (``EmitError``)."""
-        sends: _Sends = []
-        for wire in wires:
-            if wire.filter is None and wire.transform is None:
-                sends.append((wire, packet))
-                continue
-            names = expression_names(packet)
-            try:
-                if wire.filter is not None and not wire.filter.test(names):
-                    wire.channel.filtered += 1
-                    continue
-                sent = packet
-                if wire.transform is not None:
-                    sent = packet.derive(wire.transform.evaluate(names))
-            except Exception as exc:
-                message = f"edge {wire.edge_id!r}: {exc}"
-                error = ErrorPacket(
-                    getattr(exc, "error_code", ErrorCode.EXPRESSION),
-                    message,
-                    packet.origin_node,
-                    packet.trace_id,
-                    packet=packet,
-                )
-                raise EmitError(error) from exc
-            sends.append((wire, sent))
-        return sends
-
-    def _wrap(
-        self,
-        run: NodeRun,
-        port: str,
-        value: Any,
-        inputs: Mapping[str, DataPacket] | None,
-    ) -> DataPacket:
-        node_id = run.node_id
-        version = run.versions.get(port)
-        if isinstance(value, DataPacket):
-            if value.origin_node == node_id and version is None:
-                return value
-            return value.derive(origin_node=node_id, schema_version=version or value.schema_version)
-        base = next(iter(inputs.values()), None) if inputs else None
-        if isinstance(value, _BINARY):
-            payload, binary = None, value
-        else:
-            payload, binary = value, None
-        if base is None:
-            return source_packet(payload, binary, node_id, version or "1.0.0")
-        parents = None if len(inputs or ()) <= 1 else [p.packet_id for p in inputs.values()]  # type: ignore[union-attr]
-        return base.derive(
-            payload,
-            binary_value=binary,
-            origin_node=node_id,
-            schema_version=version or base.schema_version,
-            parents=parents,
-        )
-
-    def _log_firing(self, record: FiringRecord, status: str, error: str | None) -> None:
-        if self.log.enabled:
-            self.log.record_firing(
-                record.firing_id,
-                record.node_id,
-                next(iter(record.inputs.values())).trace_id if record.inputs else None,
-                tuple(p.packet_id for p in record.inputs.values()),
-                record.start_ns,
-                record.end_ns or time.time_ns(),
-                status,
-                record.attempt,
-                error,
-            )
-
-
-class _Progress:
-    """How far a worker got through a batch of calls (written by its thread)."""
-
-    __slots__ = ("cancelled", "current", "results", "wants_no_more")
-
-    def __init__(self) -> None:
-        self.results: list[Outcome] = []
-        self.current = (0, time.perf_counter())  # (index, perf_counter at its start)
-        self.cancelled = False  # the loop gave up on the batch (a timeout, a stop)
-        self.wants_no_more = False  # a call asked ctx.done()
-
-    def given_up(self) -> bool:
-        """Whether the loop gave up on the batch (read fresh: the loop sets it any time)."""
-        return self.cancelled
-
-
-def _run_calls(
-    node_id: str,
-    calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, DataPacket]]],
-    progress: _Progress,
-    late: list[int],
-) -> None:
-    """A worker's batch (in its thread): call each in a row until one fails, calls
-    ``ctx.done()``, or the loop gave up on the batch. Each call gets a context of its own,
-    so what a call emits after it returned is told apart: one entry in ``late`` each."""
-    results = progress.results
-    for index, (fn, args, inputs) in enumerate(calls):
-        if progress.given_up():
-            return
-        emitted: list[tuple[str, Any]] = []
-        returned: list[bool] = []
-
-        def emit(
-            port: str,
-            value: Any,
-            emitted: list[tuple[str, Any]] = emitted,
-            returned: list[bool] = returned,
-        ) -> Done:
-            if returned:
-                late.append(1)
-            else:
-                emitted.append((port, value))
-            return DONE
-
-        first = next(iter(inputs.values()), None)
-        ctx = NodeContext(node_id, emit, trace_id=first.trace_id if first is not None else None)
-        progress.current = (index, time.perf_counter())
-        start = time.time_ns()
-        result: Any = None
-        exc: BaseException | None = None
-        try:
-            result = fn(*args, ctx)
-        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
-            exc = raised
-        end = time.time_ns()
-        returned.append(True)
-        if progress.given_up():
-            return  # the loop already failed this call as a timeout
-        results.append((result, exc, emitted, start, end))
-        if ctx.wants_no_more:
-            progress.wants_no_more = True
-            return
-        if exc is not None or isinstance(result, ErrorPacket):
-            return
-
-
-class EmitError(Exception):
-    """An emission the port or the wire refused; carries the ErrorPacket."""
-
-    def __init__(self, error: ErrorPacket) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def _first(inputs: Mapping[str, DataPacket] | None) -> DataPacket | None:
-    return next(iter(inputs.values()), None) if inputs else None
-
-
-def _parents(inputs: Mapping[str, DataPacket]) -> tuple[str, ...]:
-    """The parents of a packet emitted by a firing on ``inputs``: the input packets' ids."""
-    if len(inputs) == 1:
-        for packet in inputs.values():
-            return (packet.packet_id,)
-    return tuple(packet.packet_id for packet in inputs.values())
-
 
 def _returned(run: NodeRun, result: Any) -> Any:
     """The ``(port, value)`` pairs a returned result emits: a dict's items, or a bare value
@@ -1166,12 +857,3 @@ def _own_error(
         error.details,
         error.packet or first,
     )
-
-
-def _size(packet: DataPacket) -> int:
-    binary = packet.binary_value
-    if binary is None:
-        return sys.getsizeof(packet.value)
-    if isinstance(binary, BinaryRef):
-        return binary.nbytes or 0
-    return int(binary.nbytes) if hasattr(binary, "nbytes") else int(binary.size)
