@@ -5,7 +5,8 @@ peers pinned), or directly with any Python that has ``dataflow_jupyter`` install
 ``python benchmarks/suite.py [--quick] [--only NAME] [--repeat N]``. A peer that is not
 installed is reported as such; our side always runs.
 
-Four benchmarks (see ``benchmarks/README.md`` for why each one):
+The benchmarks (see ``benchmarks/README.md`` for why each one); the later ones live in
+their own modules next to this one:
 
 - ``streaming``: small dict packets through 10 map nodes into a sink, with packet metadata,
   the execution log and frames on, vs a plain Python loop and streamz. Goal: 3x streamz.
@@ -16,6 +17,11 @@ Four benchmarks (see ``benchmarks/README.md`` for why each one):
   grows by under 5 MB) and under 100 us per hop.
 - ``parallel``: two independent branches of GIL-releasing pyarrow compute, vs the same two
   calls one after the other. Goal: at least 1.8x.
+- ``streaming-default`` (``streaming_default.py``): ``streaming`` with user-written node
+  folders whose ``schema.json`` is written like the seed's example (timeoutMs, retry,
+  recoverable, no offload), vs the plain loop and streamz. Goal: at least 1.5x streamz.
+- ``notebook`` (``notebook_run.py``): the ``streaming-default`` run in a Jupyter kernel vs
+  the same run as a script. Goal: the kernel within 1.2x.
 
 Every side is built outside the timed region and only its execution is timed; each timing
 is the best of ``--repeat`` runs, and each run's result is checked, so a side that silently
@@ -59,6 +65,11 @@ if TYPE_CHECKING:
     from dataflow_jupyter import DataPacket
 
 HERE = Path(__file__).resolve().parent
+# The benchmarks in sibling modules import their harness from here as ``suite``: one copy,
+# whether this file runs as a script, as ``suite`` or under another name (the smoke test).
+sys.modules.setdefault("suite", sys.modules[__name__])
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 DEFAULT_JSON = HERE / "results" / "latest.json"
 NOT_INSTALLED = "peer not installed"
 
@@ -68,6 +79,8 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "dispatch": {"nodes": (1_000, 1_000)},
     "payload": {"rows": (25_000_000, 2_500_000), "hops": (10, 10)},
     "parallel": {"rows": (8_000_000, 400_000)},
+    "streaming-default": {"packets": (200_000, 5_000), "maps": (10, 10)},
+    "notebook": {"packets": (200_000, 5_000), "maps": (10, 10)},
 }
 
 
@@ -755,7 +768,20 @@ BENCHMARKS: dict[str, Callable[[bool, int], Result]] = {
     "parallel": lambda quick, repeat: bench_parallel(
         size("parallel", "rows", quick), repeat if quick else max(repeat, 7)
     ),
+    "streaming-default": lambda quick, repeat: sibling("streaming_default").bench_streaming_default(
+        size("streaming-default", "packets", quick),
+        size("streaming-default", "maps", quick),
+        repeat,
+    ),
+    "notebook": lambda quick, repeat: sibling("notebook_run").bench_notebook(
+        size("notebook", "packets", quick), size("notebook", "maps", quick), repeat
+    ),
 }
+
+
+def sibling(module: str) -> Any:
+    """A benchmark kept in its own module next to this file, imported when it runs."""
+    return importlib.import_module(module)
 
 
 def size(bench: str, name: str, quick: bool) -> int:
@@ -795,7 +821,17 @@ def machine_info() -> dict[str, Any]:
         "git": commit,
         "versions": {
             dist: version_of(dist)
-            for dist in ("dataflow-jupyter", "pyarrow", "numpy", "streamz", "ryvencore", "dask")
+            for dist in (
+                "dataflow-jupyter",
+                "pyarrow",
+                "numpy",
+                "streamz",
+                "ryvencore",
+                "dask",
+                "ipykernel",
+                "nbclient",
+                "nest-asyncio2",
+            )
         },
     }
 
@@ -811,6 +847,8 @@ def table(results: list[Result]) -> str:
             ours += "/node"
         elif r.name == "parallel":
             ours += f" (cpu/wall {r.extra['cpu_per_wall']['ours']:.1f})"
+        elif r.name == "notebook" and r.ours.value is not None:
+            ours += " in a kernel"
         elif r.name == "payload":
             growth = r.extra.get("peak_growth_mb")
             ours += "/hop, peak " + (fmt(growth, "MB") if growth is not None else "n/a")
