@@ -11,11 +11,14 @@ root="$(cd "$here/.." && pwd)"
 venv="$here/.venv"
 
 # The peers, pinned. dask is plain dask (dask.delayed with the synchronous scheduler).
+# ipykernel and nbclient run the `notebook` benchmark's kernel (the versions of uv.lock).
 peers=(
     "streamz==0.6.*"
     "ryvencore==0.5.*"
     "dask==2026.8.0"
     "polars==2.1.*"
+    "ipykernel==7.4.*"
+    "nbclient==0.11.*"
 )
 
 if [[ ! -x "$venv/bin/python" ]]; then

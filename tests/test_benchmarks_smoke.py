@@ -2,11 +2,14 @@
 
 The peers live in benchmarks/.venv (made by benchmarks/run.sh), not in the project's
 environment, so this runs our runtime only and checks that the suite copes without them.
+The notebook benchmark runs a real kernel of this environment (ipykernel is a dev
+dependency).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SUITE = Path(__file__).resolve().parents[1] / "benchmarks" / "suite.py"
+SIBLINGS = ("suite", "streaming_default", "notebook_run", "table")  # what the suite imports by name
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +31,15 @@ def suite() -> Iterator[ModuleType]:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while decorating
+    path = list(sys.path)
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
         sys.modules.pop(spec.name, None)
+        for name in SIBLINGS:
+            sys.modules.pop(name, None)
+        sys.path[:] = path
 
 
 def test_streaming_runs_our_side(suite: ModuleType) -> None:
@@ -61,11 +69,8 @@ def test_a_missing_peer_is_reported_not_faked(suite: ModuleType) -> None:
     assert suite.NOT_INSTALLED in side.text()
 
 
-def test_table_runs_our_side_and_pyarrow(
-    suite: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(SUITE.parent))  # benchmarks/table.py imports suite
-    table = importlib.import_module("table")
+def test_table_runs_our_side_and_pyarrow(suite: ModuleType) -> None:
+    table = suite.sibling("table")
     for kind in ("parquet", "csv"):
         result = table.bench_table(kind, rows=3_000, repeat=1, peers=False, levers=False)
         assert result.name == ("table" if kind == "parquet" else "table-csv")
@@ -79,3 +84,53 @@ def test_table_runs_our_side_and_pyarrow(
             "polars": "skipped",
             "streamz": "skipped",
         }
+
+
+def test_streaming_default_runs_our_side(suite: ModuleType) -> None:
+    bench = suite.sibling("streaming_default")
+    result = bench.bench_streaming_default(packets=200, maps=10, repeat=1, peers=False)
+    assert result.name == "streaming-default"
+    assert result.ours.unit == "pkt/s"
+    assert result.ours.value > 0
+    assert result.ratios["ours/plain"] > 0
+    streamz = next(p for p in result.peers if p.name == "streamz")
+    assert streamz.value is None
+    assert result.met is None
+    assert "streaming-default" in suite.table([result])
+
+
+def test_streaming_default_nodes_are_folders_written_like_the_seed(
+    suite: ModuleType, tmp_path: Path
+) -> None:
+    bench = suite.sibling("streaming_default")
+    nodes = bench.write_pack(tmp_path, maps=3)
+    registry = bench.user_registry(nodes)
+    for type_id in ("user-rows", "user-step-1", "user-step-2", "user-step-3", "user-count"):
+        node_type = registry.get(type_id, "1.0.0")
+        assert node_type.path.is_relative_to(nodes)
+        assert node_type.source == "path"  # discovered in the folder, not registered in code
+        schema = json.loads((node_type.path / "schema.json").read_text(encoding="utf-8"))
+        assert schema["execution"] == {"timeoutMs": 5000, "retry": 2, "recoverable": True}
+        assert (node_type.path / "node.py").is_file()
+
+
+def test_notebook_runs_in_a_kernel_and_as_a_script(suite: ModuleType) -> None:
+    result = suite.sibling("notebook_run").bench_notebook(packets=200, maps=10, repeat=1)
+    assert result.name == "notebook"
+    assert result.ours.value > 0
+    script = next(p for p in result.peers if p.name == "script")
+    assert script.value > 0
+    assert result.ratios["notebook/script"] == result.ours.value / script.value
+    assert Path(result.extra["executable"]).resolve() == Path(sys.executable).resolve()
+    assert "in a kernel" in suite.table([result])
+
+
+def test_parallel_measures_the_default_and_the_forced_thread(suite: ModuleType) -> None:
+    result = suite.bench_parallel(rows=20_000, repeat=1)
+    assert result.ours.value > 0
+    names = [p.name for p in result.peers]
+    assert names == ["ours with offload: thread", "sequential", "bare threads"]
+    assert all(p.value > 0 for p in result.peers)
+    assert result.ratios["sequential/ours"] > 0
+    spec = suite.registry().get("regex-count", "1.0.0").spec
+    assert "offload" not in spec.execution.model_fields_set
