@@ -98,6 +98,16 @@ export const MSG = {
   redo: "Redo",
   redoTitle: "Redo (Ctrl+Shift+Z or Ctrl+Y)",
   runState: (run: string, message: string | null) => (message ? `${run}: ${message}` : run),
+  modeView: "Read-only view: open the graph in a GraphEditor to edit or run it",
+  modeDocument: "Graph file: edits are saved with the file (Ctrl+S)",
+
+  // ---- the read-only node details (view mode) ---------------------------------------------
+  detailsType: "type",
+  detailsVersion: "version",
+  detailsSettings: "settings",
+  detailsNoSettings: "No settings set: the node runs with its defaults.",
+  detailsUnknown: (typeId: string, version: string) =>
+    `${typeId} ${version} is not described here (no node catalog from the server); its settings are shown as stored.`,
 
   crashed: (error: string) =>
     `The canvas stopped on an unexpected error: ${error}. The graph in Python is unchanged.`,
