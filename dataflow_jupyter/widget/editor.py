@@ -172,7 +172,10 @@ class GraphEditor(anywidget.AnyWidget):
     def reload(self) -> None:
         """Read the file the editor was opened from (or last saved to) again."""
         if self.path is None:
-            msg = "this GraphEditor has no file to reload: open one with GraphEditor('x.dfgraph.json')"
+            msg = (
+                "this GraphEditor has no file to reload: open one with "
+                "GraphEditor('x.dfgraph.json')"
+            )
             raise ValueError(msg)
         self.graph = Graph.load(self.path, registry=self._registry).to_dict()
 

@@ -43,7 +43,7 @@ def editor_texts(docs: list[Any]) -> dict[str, Any]:
 def sample_graphs() -> list[Graph]:
     plain = Graph("plain")
     plain.add_node("inject", settings={"value": {"price": 3.5, "name": "ünï"}, "count": 2})
-    plain.add_node("filter", settings={"expression": "value['price'] > 0.0001"}, position=(240, -80))
+    plain.add_node("filter", settings={"expression": "value > 0.0001"}, position=(240, -80))
     plain.add_node("debug-log", position=(1e-7, 123456789.25))
     plain.connect("n1.out", "n2.in")
     plain.connect("n2.out", "n3.in", transform="value", filter="value != None", buffer=64)
@@ -56,9 +56,8 @@ def scrambled(doc: Any) -> Any:
     """The document as the canvas may hold it: keys reordered, nulls for unset options.
     Settings keep their order: they are the node's own JSON, in the order the user wrote."""
     if isinstance(doc, dict):
-        out = {
-            key: doc[key] if key == "settings" else scrambled(doc[key]) for key in reversed(list(doc))
-        }
+        keys = reversed(list(doc))
+        out = {key: doc[key] if key == "settings" else scrambled(doc[key]) for key in keys}
         if "sourcePort" in doc:
             out.setdefault("transform", None)
         return out
