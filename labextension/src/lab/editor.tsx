@@ -9,7 +9,8 @@
  * becomes the canvas's document. An untouched file is never rewritten, so saving it keeps
  * its bytes. After each change the server extension validates the text: the nodes show
  * their problems as on the notebook canvas; the full list is shown when the file opens and
- * after each save.
+ * after each save. The canvas keeps JupyterLab's shortcuts out of its keys
+ * (`data-lm-suppress-shortcuts`), so the tab saves on Ctrl+S (Cmd+S) itself.
  */
 import type { DocumentRegistry } from "@jupyterlab/docregistry";
 import { Widget } from "@lumino/widgets";
@@ -46,8 +47,17 @@ export class GraphCanvas extends Widget {
       { graph: { nodes: [], edges: [] }, catalog: EMPTY_CATALOG, status: {} },
       { onSave: (name, value) => name === "graph" && this.write(value) },
     );
+    this.node.addEventListener("keydown", this.onKeyDown, true);
     void context.ready.then(() => this.start());
   }
+
+  private readonly onKeyDown = (event: KeyboardEvent): void => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      event.stopPropagation();
+      void this.context.save();
+    }
+  };
 
   /** Asks the server for the node catalog again (a node pack installed since). */
   async refreshCatalog(): Promise<void> {
@@ -61,6 +71,7 @@ export class GraphCanvas extends Widget {
   dispose(): void {
     if (this.isDisposed) return;
     if (this.timer) clearTimeout(this.timer);
+    this.node.removeEventListener("keydown", this.onKeyDown, true);
     this.unmount?.();
     this.unmount = null;
     super.dispose();

@@ -2,10 +2,11 @@
  * The MIME renderer of `application/vnd.dataflow.graph+json` (what `Graph` and `GraphEditor`
  * put in a notebook output): a read-only canvas (pan, zoom, minimap, fit, a node's type,
  * version and settings on click) that needs no kernel, so a saved notebook opened later
- * still shows a live graph. Its rank (40) is above the SVG picture's (image/svg+xml, 80 in
- * JupyterLab's image renderers): JupyterLab picks this one, every other front end shows the
- * picture the same bundle carries. It is safe (JSON data, no script), so it renders in
- * untrusted notebooks too. The node catalog comes from the server extension when there is
+ * still shows a live graph. Its rank (75) is above the SVG picture's (image/svg+xml, 80):
+ * JupyterLab picks this one, every other front end shows the picture the same bundle
+ * carries. It is below HTML's (50), so a GraphEditor's snapshot output (its picture as
+ * HTML, the styles that hide a dead widget view; widget/snapshot.py) stays as it is. It is
+ * safe (JSON data, no script), so it renders in untrusted notebooks too. The node catalog comes from the server extension when there is
  * one; without it, nodes are drawn from the document alone.
  */
 import type { IRenderMime } from "@jupyterlab/rendermime-interfaces";
@@ -63,10 +64,10 @@ const extension: IRenderMime.IExtension = {
   rendererFactory: {
     safe: true,
     mimeTypes: [GRAPH_MIME_TYPE],
-    defaultRank: 40,
+    defaultRank: 75,
     createRenderer: () => new GraphOutput(),
   },
-  rank: 40,
+  rank: 75,
   dataType: "json",
   fileTypes: [],
 };
