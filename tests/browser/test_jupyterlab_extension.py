@@ -21,6 +21,7 @@ from dataflow_jupyter import Graph
 
 pytestmark = pytest.mark.browser
 
+DIRTY = "() => document.querySelector('.lm-TabBar-tab.jp-mod-dirty') !== null"
 GRAPH_CELL = """
 from dataflow_jupyter import Graph
 g = Graph("prices")
@@ -64,8 +65,8 @@ def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, page):
     lab.shut_down_kernels()
     page.reload()
     canvas = page.locator(".dfj-lab-output .dfj-canvas")
-    canvas.locator(".dfj-node").first.wait_for()
-    assert lab._api("GET", "/api/kernels") == [] or not lab.kernels_idle()
+    canvas.locator(".dfj-node").nth(2).wait_for()  # laid out (ELK from the extension's files)
+    assert lab._api("GET", "/api/kernels") == []  # no kernel
     names = canvas.locator(".dfj-node-name").all_inner_texts()
     assert sorted(names) == ["Debug Log", "Filter", "Inject"]  # each node readable, by name
     assert canvas.locator(".react-flow__minimap").count() == 1
@@ -103,11 +104,12 @@ def test_a_graph_file_opens_in_the_canvas_and_saves_as_graph_save_does(lab, page
 
     doc.locator("[data-testid=palette-item-debug-log]").click()
     doc.locator(".dfj-node").nth(2).wait_for()
-    page.wait_for_timeout(1000)
+    page.wait_for_function(DIRTY)  # the tab's dirty marker
     assert (lab.root / "edit.dfgraph.json").read_bytes() == original  # written only on save
     page.keyboard.press("Control+s")
     path = lab.root / "edit.dfgraph.json"
     _wait_for(lambda: path.read_bytes() != original, "the edited file saved")
+    page.wait_for_function(f"!({DIRTY})()")
     edited = path.read_bytes()
     graph = Graph.load(path)
     assert [node.type_id for node in graph.nodes] == ["inject", "filter", "debug-log"]
@@ -148,3 +150,29 @@ def test_open_in_notebook_makes_a_notebook_that_runs(lab, page):
     notebook_canvas.locator(".dfj-node").nth(1).wait_for()
     assert notebook_canvas.locator("[data-testid=run]").count() == 1  # a kernel's canvas
     screenshot(page, "i13-open-in-notebook")
+
+
+def test_a_file_changed_on_disk_is_offered_for_revert_and_reloads_in_the_canvas(lab, page):
+    _graph_file(lab, "disk.dfgraph.json")
+    page.goto(f"{lab.url}/lab/workspaces/disk/tree/disk.dfgraph.json?token={lab.token}")
+    doc = page.locator(".dfj-lab-document .dfj-canvas")
+    doc.locator("[data-testid=palette-item-debug-log]").wait_for()
+    assert doc.locator(".dfj-node").count() == 2
+
+    time.sleep(1.1)  # a later modification time than the one the tab read
+    elsewhere = Graph.load(lab.root / "disk.dfgraph.json")
+    elsewhere.add_node("mapper", id="twice", settings={"expression": "value * 2"})
+    elsewhere.add_node("debug-log", id="log")
+    elsewhere.save(lab.root / "disk.dfgraph.json")
+
+    doc.locator("[data-testid=palette-item-inject]").click()  # an edit, then Ctrl+S
+    page.wait_for_function(DIRTY)
+    page.keyboard.press("Control+s")
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    screenshot(page, "i13-file-changed-on-disk")
+    dialog.locator("button", has_text="Revert").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.dfj-lab-document .dfj-node').length === 4"
+    )
+    assert (lab.root / "disk.dfgraph.json").read_text(encoding="utf-8") == elsewhere.to_json()

@@ -110,6 +110,7 @@ export class GraphCanvas extends Widget {
     if (text === this.context.model.toString()) return;
     this.written = text;
     this.context.model.fromString(text);
+    this.context.model.dirty = true; // JupyterLab's editors mark their own edits dirty
     this.validateSoon();
   }
 
