@@ -12,10 +12,12 @@ Screenshots go to ``tests/artifacts/browser/``.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 
 import pytest
-from conftest import open_notebook, run_cell, screenshot
+from conftest import _SETTINGS, LabServer, open_notebook, run_cell, screenshot
 
 from dataflow_jupyter import Graph
 
@@ -52,7 +54,24 @@ def _graph_file(lab, name: str) -> bytes:
     return (lab.root / name).read_bytes()
 
 
-def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, page):
+@pytest.fixture(scope="module")
+def lab_without_kernels(tmp_path_factory):
+    """A JupyterLab whose server offers no kernel (no kernelspec is allowed)."""
+    base = tmp_path_factory.mktemp("nokernel")
+    root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
+    for folder in (root, settings, workspaces):
+        folder.mkdir()
+    for name, values in _SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(values))
+    server = LabServer(root, settings, workspaces)
+    server.command.append("--KernelSpecManager.allowed_kernelspecs=no-such-kernel")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, lab_without_kernels, page):
     url = lab.notebook("mime.ipynb", [GRAPH_CELL])
     open_notebook(page, url)
     run_cell(page, 0, timeout=150)
@@ -63,10 +82,13 @@ def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, page):
               "the notebook saved with its output")  # fmt: skip
 
     lab.shut_down_kernels()
-    page.reload()
+    # Reopened where no kernel can start: a JupyterLab whose server offers no kernel at all.
+    shutil.copy(lab.root / "mime.ipynb", lab_without_kernels.root / "mime.ipynb")
+    page.goto(f"{lab_without_kernels.url}/lab/tree/mime.ipynb?token={lab_without_kernels.token}")
     canvas = page.locator(".dfj-lab-output .dfj-canvas")
     canvas.locator(".dfj-node").nth(2).wait_for()  # laid out (ELK from the extension's files)
-    assert lab._api("GET", "/api/kernels") == []  # no kernel
+    page.locator(".jp-Dialog button", has_text="No Kernel").click()  # none to select anyway
+    assert lab_without_kernels._api("GET", "/api/kernels") == []
     names = canvas.locator(".dfj-node-name").all_inner_texts()
     assert sorted(names) == ["Debug Log", "Filter", "Inject"]  # each node readable, by name
     assert canvas.locator(".react-flow__minimap").count() == 1
@@ -87,6 +109,8 @@ def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, page):
     assert details.locator("[data-testid=details-version]").inner_text() == "1.0.0"
     expression = details.locator("[data-testid=details-setting-expression]").inner_text()
     assert expression == "value['price'] < 10"
+    assert lab_without_kernels._api("GET", "/api/kernels") == []  # all of it without a kernel
+    page.locator(".jp-Notebook .jp-Cell").first.scroll_into_view_if_needed()
     screenshot(page, "i13-mime-output-without-kernel")
 
 

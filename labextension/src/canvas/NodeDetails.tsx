@@ -27,10 +27,14 @@ export const NodeDetails = memo(function NodeDetails({ node, spec }: Props) {
         <p className="dfj-help">{MSG.detailsUnknown(node.typeId, node.version)}</p>
       )}
       <dl className="dfj-details">
-        <dt>{MSG.detailsType}</dt>
-        <dd data-testid="details-type">{node.typeId}</dd>
-        <dt>{MSG.detailsVersion}</dt>
-        <dd data-testid="details-version">{node.version}</dd>
+        <div className="dfj-details-row">
+          <dt>{MSG.detailsType}</dt>
+          <dd data-testid="details-type">{node.typeId}</dd>
+        </div>
+        <div className="dfj-details-row">
+          <dt>{MSG.detailsVersion}</dt>
+          <dd data-testid="details-version">{node.version}</dd>
+        </div>
       </dl>
       <div className="dfj-label">{MSG.detailsSettings}</div>
       {settings.length === 0 ? (
