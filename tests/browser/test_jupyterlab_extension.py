@@ -172,7 +172,8 @@ def test_open_in_notebook_makes_a_notebook_that_runs(lab, page):
     run_cell(page, 0, timeout=150)
     notebook_canvas = page.locator(".jp-Notebook .dfj-canvas")
     notebook_canvas.locator(".dfj-node").nth(1).wait_for()
-    assert notebook_canvas.locator("[data-testid=run]").count() == 1  # a kernel's canvas
+    notebook_canvas.locator("[data-testid=run]").click()  # the graph runs in the kernel
+    notebook_canvas.locator("[data-testid=run-state][data-run=done]").wait_for(timeout=60_000)
     screenshot(page, "i13-open-in-notebook")
 
 
