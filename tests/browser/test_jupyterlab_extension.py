@@ -116,7 +116,8 @@ def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, lab_without_kerne
 
 def test_a_graph_file_opens_in_the_canvas_and_saves_as_graph_save_does(lab, page):
     original = _graph_file(lab, "edit.dfgraph.json")
-    page.goto(f"{lab.url}/lab/workspaces/edit/tree/edit.dfgraph.json?token={lab.token}")
+    page.goto(f"{lab.url}/lab/workspaces/edit?token={lab.token}")
+    page.locator(".jp-DirListing-item", has_text="edit.dfgraph.json").dblclick()  # file browser
     doc = page.locator(".dfj-lab-document .dfj-canvas")
     doc.locator(".dfj-node").nth(1).wait_for()
     doc.locator("[data-testid=palette-item-debug-log]").wait_for()  # the server's catalog
