@@ -5,6 +5,7 @@
  */
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
+import { MSG } from "../canvas/messages";
 
 const settings = (): ServerConnection.ISettings => ServerConnection.makeSettings();
 
@@ -20,7 +21,7 @@ async function request(path: string, init: RequestInit): Promise<unknown> {
     } catch {
       // not JSON: the text is the reason
     }
-    throw new Error(`${init.method ?? "GET"} /dataflow/${path} answered ${response.status}: ${reason}`);
+    throw new Error(MSG.serverAnswered(init.method ?? "GET", path, response.status, reason));
   }
   return JSON.parse(text) as unknown;
 }

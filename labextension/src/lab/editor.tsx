@@ -14,6 +14,7 @@
  */
 import type { DocumentRegistry } from "@jupyterlab/docregistry";
 import { Widget } from "@lumino/widgets";
+import { MSG } from "../canvas/messages";
 import { fetchCatalog, validateGraph } from "./api";
 import { graphText } from "./graphText";
 import { LocalModel } from "./localModel";
@@ -28,7 +29,7 @@ function parse(text: string): { doc: unknown; error: string | null } {
   try {
     return { doc: JSON.parse(text) as unknown, error: null };
   } catch (e) {
-    return { doc: { nodes: [], edges: [] }, error: `the file is not JSON: ${e instanceof Error ? e.message : String(e)}` };
+    return { doc: { nodes: [], edges: [] }, error: MSG.fileNotJson(e instanceof Error ? e.message : String(e)) };
   }
 }
 
@@ -64,7 +65,7 @@ export class GraphCanvas extends Widget {
     try {
       this.model.put("catalog", await fetchCatalog());
     } catch (e) {
-      this.problems([`The node catalog did not load: ${e instanceof Error ? e.message : String(e)}`]);
+      this.problems([MSG.catalogFailed(e instanceof Error ? e.message : String(e))]);
     }
   }
 
@@ -129,7 +130,7 @@ export class GraphCanvas extends Widget {
       if (this.showAll) this.problems(answer.problems);
       this.showAll = false;
     } catch (e) {
-      this.problems([`The graph could not be validated: ${e instanceof Error ? e.message : String(e)}`]);
+      this.problems([MSG.validateFailed(e instanceof Error ? e.message : String(e))]);
     }
   }
 

@@ -11,6 +11,7 @@
  * `emit(msg)` sends a message to the canvas as the kernel would.
  */
 import { PageConfig, URLExt } from "@jupyterlab/coreutils";
+import { MSG } from "../canvas/messages";
 
 type Callback = (...args: unknown[]) => void;
 
@@ -88,7 +89,7 @@ export class LocalModel {
 
   private sendLayoutEngine(): void {
     this.elk ??= fetch(staticUrl("elk-worker.min.js")).then((r) => {
-      if (!r.ok) throw new Error(`the layout engine did not load: ${r.status} ${r.statusText}`);
+      if (!r.ok) throw new Error(MSG.layoutEngineMissing(r.status, r.statusText));
       return r.arrayBuffer();
     });
     this.elk.then(
