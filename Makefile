@@ -18,11 +18,12 @@ help:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
-# `uv sync` builds the package, and the build bundles the canvas (labextension/build.mjs,
-# through hatch-jupyter-builder). A cached build without the bundle is rebuilt.
+# `uv sync` builds the package, and the build bundles the canvas and the JupyterLab extension
+# (labextension/build.mjs, through hatch-jupyter-builder). A cached build without them is rebuilt.
 setup: $(UV)
 	$(UV) sync --locked
-	@test -f dataflow_jupyter/static/canvas.js || $(UV) sync --locked --reinstall-package dataflow-jupyter
+	@test -f dataflow_jupyter/static/canvas.js -a -f dataflow_jupyter/labextension/package.json \
+		|| $(UV) sync --locked --reinstall-package dataflow-jupyter
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)

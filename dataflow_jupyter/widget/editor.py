@@ -89,7 +89,9 @@ class GraphEditor(anywidget.AnyWidget):
     ``GraphEditor(graph=None, registry=None, runtime=None)``: ``graph`` is a ``Graph``, a
     document dict, a path to a ``.dfgraph.json`` file, or ``None`` (an empty graph called
     ``canvas``; with ``runtime``, that runtime's graph). ``registry`` defaults to the
-    runtime's, then the graph's, then ``NodeRegistry.default()``.
+    runtime's, then the graph's, then ``NodeRegistry.default()``. Opened from a file, the
+    editor remembers it (``path``): ``save()`` writes the canvas back in ``Graph.save``'s
+    format and ``reload()`` reads the file again (after it was edited in its own tab).
     """
 
     _esm = _asset(_ESM_FILE)
@@ -116,6 +118,7 @@ class GraphEditor(anywidget.AnyWidget):
         self._registry = registry
         document = _document(graph, runtime, registry)
         super().__init__(graph=document, catalog=build_catalog(registry))
+        self.path = Path(graph) if isinstance(graph, str | os.PathLike) else None
         self._board = StatusBoard(_Sink(self))
         self._control = RunControl(self._board, registry, runtime)
         self.status = dict(self._board.snapshot())
@@ -150,6 +153,31 @@ class GraphEditor(anywidget.AnyWidget):
         graph = Graph.from_dict(self.graph, registry=self._registry)
         graph.validate(self._registry)
         return graph
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the canvas's graph to ``path`` (default: the file it was opened from) as
+        ``Graph.save`` does; return the path. A graph with problems is saved all the same
+        (as a document editor saves); its shape must be valid."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            msg = (
+                "this GraphEditor was not opened from a file, so save() needs a path: "
+                "editor.save('my-graph.dfgraph.json')"
+            )
+            raise ValueError(msg)
+        Graph.from_dict(self.graph, registry=self._registry).save(target)
+        self.path = target
+        return target
+
+    def reload(self) -> None:
+        """Read the file the editor was opened from (or last saved to) again."""
+        if self.path is None:
+            msg = (
+                "this GraphEditor has no file to reload: open one with "
+                "GraphEditor('x.dfgraph.json')"
+            )
+            raise ValueError(msg)
+        self.graph = Graph.load(self.path, registry=self._registry).to_dict()
 
     def problems(self) -> list[str]:
         """Every problem of the canvas's graph (empty when it may run)."""

@@ -484,13 +484,14 @@ def test_a_run_from_the_canvas_leaves_the_notebook_free(lab, page):
 
 def test_a_saved_notebook_shows_the_graph_without_its_kernel(lab, page):
     """The snapshot after the canvas: hidden while the canvas lives, kept up to date, saved,
-    and shown when the notebook is opened again without the kernel that made the widget."""
+    and shown when the notebook is opened again without the kernel that made the widget (in
+    JupyterLab, as the extension's read-only canvas: issue 13)."""
     cells = [CHAIN, "editor.add_node('debug-log', id='late', position=(520, 160))"]
     url = lab.notebook("shared.ipynb", cells)
     open_notebook(page, url)
     run_cell(page, 0)
     canvas(page)
-    snapshot = page.locator(".dfj-snapshot img")
+    snapshot = page.locator(".dfj-snapshot")
     snapshot.wait_for(state="attached")
     assert not snapshot.is_visible()  # the live canvas hides it
     run_cell(page, 1)
@@ -507,7 +508,9 @@ def test_a_saved_notebook_shows_the_graph_without_its_kernel(lab, page):
     page.goto(url)  # the widget's model died with its kernel: only the snapshot can show
     open_notebook(page, url)
     snapshot.wait_for(state="visible")
-    assert page.locator(".dfj-canvas").count() == 0
+    snapshot.locator(".dfj-canvas .dfj-node[data-node-id=late]").wait_for()  # up to date
+    assert page.locator(".dfj-canvas").count() == 1  # the snapshot's, read-only
+    assert snapshot.locator("[data-testid=run]").count() == 0
     screenshot(page, "g-shared-notebook")
 
 

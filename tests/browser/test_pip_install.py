@@ -171,3 +171,49 @@ def test_the_wheel_in_a_fresh_jupyterlab_draws_the_canvas(
         screenshot(page, "pip-install-canvas")
     finally:
         context.close()
+
+
+def test_the_wheel_installs_the_jupyterlab_and_server_extensions(
+    installed_lab: LabServer, browser: Browser
+) -> None:
+    """Issue 13: the wheel alone makes JupyterLab list its extension as enabled and OK, load
+    its server extension, and open a ``.dfgraph.json`` file in the canvas."""
+    venv = installed_lab.root.parent / "venv"
+    share = venv / "share" / "jupyter" / "labextensions" / "dataflow-jupyter"
+    assert (share / "package.json").is_file()
+    assert json.loads((share / "install.json").read_text())["packageName"] == "dataflow-jupyter"
+    config = venv / "etc" / "jupyter" / "jupyter_server_config.d" / "dataflow_jupyter.json"
+    assert json.loads(config.read_text())["ServerApp"]["jpserver_extensions"] == {
+        "dataflow_jupyter.server": True
+    }
+    env = {**os.environ, "NO_COLOR": "1"}
+    listed = subprocess.run(
+        [str(venv / "bin" / "jupyter"), "labextension", "list"],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
+    line = next(x for x in (listed.stdout + listed.stderr).splitlines() if "dataflow-jupyter" in x)
+    plain = line.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert f"dataflow-jupyter v{__version__} enabled OK" in plain, plain
+
+    graph = "\n".join(
+        [
+            "from dataflow_jupyter import Graph",
+            "g = Graph('installed')",
+            "g.add_node('inject', id='src', settings={'value': 21})",
+            f"g.save({str(installed_lab.root / 'installed.dfgraph.json')!r})",
+        ]
+    )
+    subprocess.run([str(venv / "bin" / "python"), "-c", graph], check=True, timeout=120)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(
+            f"{installed_lab.url}/lab/tree/installed.dfgraph.json?token={installed_lab.token}"
+        )
+        document = page.locator(".dfj-lab-document .dfj-canvas")
+        document.locator(".dfj-node[data-node-id=src]").wait_for()
+        document.locator("[data-testid=palette-item-mapper]").wait_for()  # the server's catalog
+        screenshot(page, "pip-install-document-editor")
+    finally:
+        context.close()

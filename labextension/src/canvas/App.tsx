@@ -5,6 +5,10 @@
  * document (graphDoc.ts) committed as one undo step and one trait write. React Flow holds
  * the view (positions while dragging, selection, measured sizes); the document is written
  * when a drag stops, never per mouse move.
+ *
+ * `mode` (context.ts) says where it runs: the kernel's widget, a graph file's tab, or a
+ * read-only notebook output. The two without a kernel get the same `model` API from
+ * src/lab/localModel.ts, so this file does not know which host it has.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useModel, useModelState } from "@anywidget/react";
@@ -12,7 +16,7 @@ import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFl
 import type { ErrorPacketDict, FrontendMessage, KernelMessage } from "../protocol";
 import { CanvasErrorBoundary } from "./CanvasErrorBoundary";
 import { normalizeCatalog } from "./catalog";
-import { CanvasContext, type CanvasActions } from "./context";
+import { CanvasContext, type CanvasActions, type CanvasMode } from "./context";
 import { ErrorDetails } from "./ErrorDetails";
 import { FlowEdge } from "./FlowEdge";
 import { FlowNode } from "./FlowNode";
@@ -22,6 +26,7 @@ import { Inspector } from "./Inspector";
 import { useCanvasKeyDown, useFocusOnPointer, useWheelGuard } from "./keyboard";
 import { LayoutEngine } from "./layout";
 import { MSG } from "./messages";
+import { NodeDetails } from "./NodeDetails";
 import { EmptyHint, Problems, Refusal } from "./Notices";
 import { Palette } from "./Palette";
 import { MAX_FIT_ZOOM, MIN_FIT_ZOOM } from "./placement";
@@ -47,17 +52,18 @@ const INITIAL_FIT = { padding: 0.1, minZoom: MIN_FIT_ZOOM, maxZoom: MAX_FIT_ZOOM
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const miniMapColor = (n: FlowNodeType): string => n.data.spec?.ui.color ?? "#64748b";
 
-export function App() {
+export function App({ mode = "kernel" }: { mode?: CanvasMode }) {
   return (
     <CanvasErrorBoundary>
       <ReactFlowProvider>
-        <Canvas />
+        <Canvas mode={mode} />
       </ReactFlowProvider>
     </CanvasErrorBoundary>
   );
 }
 
-function Canvas() {
+function Canvas({ mode }: { mode: CanvasMode }) {
+  const editable = mode !== "view";
   const model = useModel();
   const [catalogTrait] = useModelState<unknown>("catalog");
   const [statusTrait] = useModelState<unknown>("status");
@@ -143,11 +149,12 @@ function Canvas() {
   }, [dismissProblems, view.problems]);
 
   // ---- keyboard, wheel, focus -----------------------------------------------------------------
+  const ignore = useCallback(() => undefined, []);
   const onKeyDown = useCanvasKeyDown({
-    onDelete: view.deleteSelection,
-    onUndo: graph.undo,
-    onRedo: graph.redo,
-    onKeyboardMove: view.onKeyboardMove,
+    onDelete: editable ? view.deleteSelection : ignore,
+    onUndo: editable ? graph.undo : ignore,
+    onRedo: editable ? graph.redo : ignore,
+    onKeyboardMove: editable ? view.onKeyboardMove : ignore,
   });
   useWheelGuard(wrapperRef);
   useFocusOnPointer(wrapperRef);
@@ -213,12 +220,17 @@ function Canvas() {
         send({ type: "set-breakpoint", node, enabled: true, condition });
       },
       showError: (node) => setErrorNode(node),
-      inspectPort: (node, port) => inspectorRef.current.open({ node, port, edge: null }),
-      inspectEdge: (edge) => inspectorRef.current.open({ node: null, port: null, edge }),
+      // packets live in a kernel: without one there is nothing to inspect
+      inspectPort: (node, port) => {
+        if (mode === "kernel") inspectorRef.current.open({ node, port, edge: null });
+      },
+      inspectEdge: (edge) => {
+        if (mode === "kernel") inspectorRef.current.open({ node: null, port: null, edge });
+      },
     }),
-    [store, send],
+    [store, send, mode],
   );
-  const context = useMemo(() => ({ store, actions }), [store, actions]);
+  const context = useMemo(() => ({ store, actions, mode }), [store, actions, mode]);
   const onEdgeClick = useCallback((_e: unknown, edge: FlowEdgeType) => actions.inspectEdge(edge.id), [actions]);
 
   // ---- layout of the widget -------------------------------------------------------------------
@@ -249,7 +261,7 @@ function Canvas() {
           layingOut={layingOut}
         />
         <div className="dfj-body">
-          <Palette latest={catalog.latest} onAdd={view.onPaletteAdd} />
+          {editable && <Palette latest={catalog.latest} onAdd={view.onPaletteAdd} />}
           <div className="dfj-main">
             <div className="dfj-flow" ref={flowRef} onDragOver={view.onDragOver} onDrop={view.onDrop}>
               <ReactFlow<FlowNodeType, FlowEdgeType>
@@ -260,6 +272,8 @@ function Canvas() {
                 onNodesChange={view.onNodesChange}
                 onEdgesChange={view.onEdgesChange}
                 onConnect={view.onConnect}
+                nodesDraggable={editable}
+                nodesConnectable={editable}
                 onConnectEnd={view.onConnectEnd}
                 isValidConnection={view.isValidConnection}
                 onNodeDragStop={view.onNodeDragStop}
@@ -277,7 +291,7 @@ function Canvas() {
                 <Controls showInteractive={false} />
                 <MiniMap nodeColor={miniMapColor} style={MINIMAP_STYLE} pannable zoomable />
               </ReactFlow>
-              <EmptyHint graphEmpty={doc.nodes.length === 0} catalogEmpty={catalog.latest.size === 0} />
+              <EmptyHint graphEmpty={doc.nodes.length === 0} catalogEmpty={editable && catalog.latest.size === 0} />
               <Problems problems={shownProblems} onDismiss={dismissAll} />
               <Refusal text={refusal} />
             </div>
@@ -294,7 +308,9 @@ function Canvas() {
                 onClose={closeError}
               />
             )}
-            {selected ? (
+            {selected && !editable ? (
+              <NodeDetails key={selected.id} node={selected.data.node} spec={selected.data.spec} />
+            ) : selected ? (
               <SettingsPanel key={selected.id} node={selected.data.node} spec={selected.data.spec} onApply={view.applySettings} />
             ) : (
               selectedNodes.length > 1 && <p className="dfj-help dfj-side-hint">{MSG.settingsMany(selectedNodes.length)}</p>

@@ -120,7 +120,7 @@ function BreakpointRow({ id, condition }: { id: string; condition: string | null
 const noBreakpoint = Symbol("none");
 
 function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
-  const { store, actions } = useCanvas();
+  const { store, actions, mode } = useCanvas();
   const status = useStatus(store, (s) => s.nodes[id]);
   const bp = useStatus(store, (s) => (id in s.breakpoints ? (s.breakpoints[id] ?? null) : noBreakpoint));
   const breakpoint = bp !== noBreakpoint;
@@ -157,6 +157,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
         </span>
         <span className="dfj-node-name">{spec?.name ?? (node.typeId || "?")}</span>
         <span className="dfj-node-id">{id}</span>
+        {mode === "kernel" && (
         <button
           type="button"
           className={cls("dfj-bp", "nodrag", breakpoint && "dfj-on")}
@@ -165,6 +166,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
           title={breakpoint ? MSG.breakpointOn : MSG.breakpointOff}
           onClick={toggleBreakpoint}
         />
+        )}
       </div>
       {bp !== noBreakpoint && <BreakpointRow id={id} condition={bp} />}
       {!spec && (

@@ -1,6 +1,8 @@
 /**
  * Run controls, layout, fit and history buttons, and the run state as the kernel reports it.
- * Memoised: only the run-state text follows the status store.
+ * Without a kernel (`document` mode) there is nothing to run: layout, fit and history only;
+ * a read-only view (`view` mode) has fit alone. Memoised: only the run-state text follows
+ * the status store.
  */
 import { memo } from "react";
 import { useCanvas } from "./context";
@@ -22,7 +24,7 @@ interface Props {
 }
 
 export const Toolbar = memo(function Toolbar(p: Props) {
-  const { store } = useCanvas();
+  const { store, mode } = useCanvas();
   const run = useStatus(store, (s) => s.run);
   const message = useStatus(store, (s) => s.message);
   const button = (testid: string, label: string, title: string, onClick: () => void, disabled = false, extra?: string) => (
@@ -32,18 +34,33 @@ export const Toolbar = memo(function Toolbar(p: Props) {
   );
   return (
     <div className="dfj-toolbar" data-testid="toolbar" role="toolbar">
-      {button("run", `▶ ${MSG.run}`, MSG.runTitle, p.onRun, false, "dfj-primary")}
-      {button("stop", `■ ${MSG.stop}`, MSG.stopTitle, p.onStop)}
-      {button("step", `⇥ ${MSG.step}`, MSG.stepTitle, p.onStep)}
-      <span className="dfj-sep" />
-      {button("layout", p.layingOut ? MSG.layoutBusy : MSG.layout, MSG.layoutTitle, p.onLayout, p.layingOut, p.layingOut ? "dfj-busy" : undefined)}
+      {mode === "kernel" && (
+        <>
+          {button("run", `▶ ${MSG.run}`, MSG.runTitle, p.onRun, false, "dfj-primary")}
+          {button("stop", `■ ${MSG.stop}`, MSG.stopTitle, p.onStop)}
+          {button("step", `⇥ ${MSG.step}`, MSG.stepTitle, p.onStep)}
+          <span className="dfj-sep" />
+        </>
+      )}
+      {mode !== "view" &&
+        button("layout", p.layingOut ? MSG.layoutBusy : MSG.layout, MSG.layoutTitle, p.onLayout, p.layingOut, p.layingOut ? "dfj-busy" : undefined)}
       {button("fit", MSG.fit, MSG.fitTitle, p.onFit)}
-      <span className="dfj-sep" />
-      {button("undo", `↶ ${MSG.undo}`, MSG.undoTitle, p.onUndo, !p.canUndo)}
-      {button("redo", `↷ ${MSG.redo}`, MSG.redoTitle, p.onRedo, !p.canRedo)}
-      <span className={cls("dfj-run-state", `dfj-run-${run}`)} data-testid="run-state" data-run={run} title={message ?? run}>
-        {MSG.runState(run, message)}
-      </span>
+      {mode !== "view" && (
+        <>
+          <span className="dfj-sep" />
+          {button("undo", `↶ ${MSG.undo}`, MSG.undoTitle, p.onUndo, !p.canUndo)}
+          {button("redo", `↷ ${MSG.redo}`, MSG.redoTitle, p.onRedo, !p.canRedo)}
+        </>
+      )}
+      {mode === "kernel" ? (
+        <span className={cls("dfj-run-state", `dfj-run-${run}`)} data-testid="run-state" data-run={run} title={message ?? run}>
+          {MSG.runState(run, message)}
+        </span>
+      ) : (
+        <span className="dfj-run-state" data-testid="canvas-mode">
+          {mode === "view" ? MSG.modeView : MSG.modeDocument}
+        </span>
+      )}
     </div>
   );
 });

@@ -15,9 +15,17 @@ export interface CanvasActions {
   inspectEdge(edge: string): void;
 }
 
+/**
+ * Where the canvas runs: `kernel` (the GraphEditor widget: run, step, breakpoints),
+ * `document` (a `.dfgraph.json` tab in JupyterLab: editing without a kernel) or `view` (a
+ * notebook output without a kernel: pan, zoom and look, no edits).
+ */
+export type CanvasMode = "kernel" | "document" | "view";
+
 export interface CanvasContextValue {
   store: StatusStore;
   actions: CanvasActions;
+  mode: CanvasMode;
 }
 
 const noop = (): void => undefined;
@@ -25,6 +33,7 @@ const noop = (): void => undefined;
 export const CanvasContext = createContext<CanvasContextValue>({
   store: new StatusStore(EMPTY_STATUS),
   actions: { toggleBreakpoint: noop, setBreakpoint: noop, showError: noop, inspectPort: noop, inspectEdge: noop },
+  mode: "kernel",
 });
 
 export const useCanvas = (): CanvasContextValue => useContext(CanvasContext);

@@ -104,6 +104,28 @@ export const MSG = {
   redo: "Redo",
   redoTitle: "Redo (Ctrl+Shift+Z or Ctrl+Y)",
   runState: (run: string, message: string | null) => (message ? `${run}: ${message}` : run),
+  modeView: "Read-only view: open the graph in a GraphEditor to edit or run it",
+  modeDocument: "Graph file: edits are saved with the file (Ctrl+S)",
+
+  // ---- the JupyterLab extension (src/lab) ---------------------------------------------------
+  fileNotJson: (error: string) =>
+    `The file is not JSON (${error}). Fix it in a text editor (right-click, Open With, Editor); the canvas shows it once it parses.`,
+  catalogFailed: (error: string) =>
+    `The node catalog did not load from the Jupyter server: ${error}. Is the server extension enabled (jupyter server extension list)? Then press Refresh nodes.`,
+  validateFailed: (error: string) =>
+    `The graph could not be validated by the Jupyter server: ${error}. Problems are not shown until it answers.`,
+  serverAnswered: (method: string, path: string, status: number, reason: string) =>
+    `${method} /dataflow/${path} answered ${status}: ${reason}`,
+  layoutEngineMissing: (status: number, text: string) =>
+    `The layout engine did not load from the extension's files: ${status} ${text}. Reinstall dataflow-jupyter.`,
+
+  // ---- the read-only node details (view mode) ---------------------------------------------
+  detailsType: "type",
+  detailsVersion: "version",
+  detailsSettings: "settings",
+  detailsNoSettings: "No settings set: the node runs with its defaults.",
+  detailsUnknown: (typeId: string, version: string) =>
+    `${typeId} ${version} is not described here (no node catalog from the server); its settings are shown as stored.`,
 
   crashed: (error: string) =>
     `The canvas stopped on an unexpected error: ${error}. The graph in Python is unchanged.`,
