@@ -133,8 +133,8 @@ class Firings(Emission):
                 or (type(result) is not dict and result is not None)
             ):
                 self._finish_inline(run, firing_id, inputs, packet, result, exc, start, end)
-                if run.busy or not run.inline or deadline < 0:
-                    return
+                if run.busy or not run.inline or deadline < 0 or end - start > limit:
+                    return  # (after a slow firing the loop's other tasks get a turn)
                 continue
             parents = (packet.packet_id,)
             count = 0

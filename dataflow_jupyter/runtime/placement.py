@@ -6,7 +6,9 @@ executor: the loop stays free, and GIL-releasing work of independent branches ov
 the price of a hand-off per batch of firings). ``execution.offload`` forces one: ``none``
 (inline) or ``thread`` (worker). Without the key (``auto``, the default) this rule decides:
 
-- A node starts on a worker, so a first slow firing never stalls the loop.
+- A node starts on a worker, so a first slow firing never stalls the loop. In a background
+  run (``start()``, the canvas's Run button) the loop is the notebook's: there a measured
+  node stays on its worker, so no firing, however slow it turns, holds up a cell.
 - It moves inline once ``PROVE`` firings in a row each took at most ``CHEAP_NS`` (a thread
   hand-off costs tens of microseconds, more than such a firing), unless its inputs carry
   Arrow payloads: those nodes stay on a worker, where pyarrow releases the GIL and
@@ -116,6 +118,13 @@ class Placement:
         """An inline firing overran ``timeoutMs``: from now on the node runs on a worker."""
         self._move("worker", f"a firing overran its timeout of {timeout_ms} ms inline")
         self.fixed = True
+
+    def stay_on_worker(self) -> None:
+        """A background run (``start()``, the canvas's Run) shares the loop with the notebook's
+        cells: a measured node stays on its worker there, so no firing can hold a cell up."""
+        if not self.fixed and self.runs_on == "worker":
+            self.fixed = True
+            self.reason = "background run: the loop is the notebook's, so it stays on a worker"
 
     def batch_size(self) -> int:
         """How many queued inputs a worker fires in one go (see the module docstring)."""

@@ -47,7 +47,7 @@ class Progress:
     def maybe(cls, enabled: bool | None, session: Session) -> Progress | None:
         """A progress display when ``enabled`` (or, for ``None``, when someone can see it)."""
         if enabled is None:
-            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+            enabled = sys.stderr.isatty() or _in_a_kernel()
         return cls(session) if enabled else None
 
     def update(self) -> None:
@@ -99,3 +99,14 @@ def expected_total(session: Session) -> int | None:
             return None
         counts.append(count)
     return sum(counts) if counts else None
+
+
+def _in_a_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (a notebook shows the progress line).
+
+    Not merely "ipykernel was imported": a process that starts kernels (jupyter_client,
+    nbclient) imports parts of it too. IPython is looked up, never imported, here.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None

@@ -183,6 +183,9 @@ class GraphRuntime:
 
     async def _run(self, set_up: asyncio.Event | None) -> RunResult:
         session = self._open_session()
+        if set_up is not None:  # a background run: the notebook's cells share the loop
+            for run in session.runs:
+                run.placement.stay_on_worker()
         await session.setup()
         if set_up is not None:
             set_up.set()

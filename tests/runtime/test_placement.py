@@ -125,3 +125,19 @@ def test_a_worker_fires_queued_inputs_in_batches() -> None:
     assert result.outputs[f"{node}.out"][:5] == [0, 1, 2, 3, 4]  # order kept
     assert Counting.submits < 2000 / 4  # many firings per hand-off
     rt.close()
+
+
+async def test_a_background_run_keeps_measured_nodes_on_workers() -> None:
+    g = Graph(id="background", registry=registry())
+    src = g.add_node("numbers", settings={"count": 300})
+    node = g.add_node("costly")
+    g.connect(src, "out", node, "in")
+    rt = GraphRuntime(g)
+    await rt.start()  # the canvas's Run: the notebook's cells share this loop
+    result = await rt.wait()
+    assert result is not None
+    assert result.counts[f"{node}.out"] == 300
+    assert (rt.stats.node(node).runs_on, rt.stats.node(node).moves) == ("worker", 0)
+    result = await rt.run_async()  # a run the cell waits for: cheap nodes move inline
+    assert (rt.stats.node(node).runs_on, rt.stats.node(node).moves) == ("inline", 1)
+    await rt.aclose()

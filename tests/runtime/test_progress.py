@@ -57,3 +57,22 @@ def test_a_failing_count_means_no_total(caplog: Any) -> None:
 
 def test_no_source_no_total() -> None:
     assert expected_total(session()) is None
+
+
+def test_the_line_shows_in_a_kernel_not_in_a_process_that_imported_ipykernel(
+    monkeypatch: Any,
+) -> None:
+    """A process that starts kernels (nbclient) imports ipykernel.kernelspec: no kernel."""
+    import sys
+    import types
+
+    from dataflow_jupyter.runtime import progress
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    assert not progress._in_a_kernel()
+    shell = types.SimpleNamespace(kernel=object())
+    ipython.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    assert progress._in_a_kernel()
