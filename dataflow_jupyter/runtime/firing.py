@@ -143,7 +143,12 @@ class Firings(Emission):
             first: tuple[DataPacket, str, int] | None = None
             pairs = () if result is None else result.items()
             for port, value in pairs:
-                if not fast.get(port) or isinstance(value, WRAPPED):  # the general way
+                quick = fast.get(port)
+                if (
+                    not quick
+                    or isinstance(value, WRAPPED)
+                    or (quick is not True and type(value) not in quick)  # type: ignore[operator]
+                ):  # the general way
                     if first is not None:
                         self.log_packet(log, first, trace_id, node_id, parents, firing_id)
                         first = None
@@ -635,7 +640,12 @@ class Firings(Emission):
                 fast = run.fast if base is not None else {}
                 parents = parents_of(inputs)
                 for port, value in emitted:
-                    if fast.get(port) and not isinstance(value, WRAPPED):
+                    quick = fast.get(port)
+                    if (
+                        quick
+                        and not isinstance(value, WRAPPED)
+                        and (quick is True or type(value) in quick)  # type: ignore[operator]
+                    ):
                         # the common case, in one go: a plain value derived from the input
                         packet = emitted_packet(base, value, run.node_id, now, parents)  # type: ignore[arg-type]
                         wires = run.outputs[port]

@@ -181,7 +181,9 @@ class NodeRun:
         self.has_input_finished, self.has_finish = type(instance).hooks_end_of_stream()
         self.stats = NodeStats(runs_on=self.placement.runs_on)
         self.plain: dict[str, bool] = {}  # per output port: no wire has an expression
-        self.fast: dict[str, bool] = {}  # per output port: plain, unchecked, unversioned
+        # per output port, when plain and unversioned: True (unchecked) or the exact types a
+        # value may have to pass its port's check at once; False: the general way
+        self.fast: dict[str, bool | tuple[type, ...]] = {}
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
         self.single: tuple[str, Channel, deque[DataPacket]] | None = None
@@ -225,7 +227,7 @@ class NodeRun:
             for port, wires in self.outputs.items()
         }
         self.fast = {
-            port: plain and self.checks[port] is None and port not in self.versions
+            port: plain and port not in self.versions and _quick_check(self.checks[port])
             for port, plain in self.plain.items()
         }
         self.blocking = [
@@ -328,6 +330,26 @@ class NodeRun:
                 return packet
         msg = f"node {self.node_id!r} port {port!r} has no packet"  # ready() guards this
         raise LookupError(msg)
+
+
+_QUICK_TYPES: Final[dict[PortType, tuple[type, ...]]] = {
+    PortType.OBJECT: (dict,),
+    PortType.NUMBER: (int, float),
+    PortType.STRING: (str,),
+    PortType.BOOLEAN: (bool,),
+    PortType.ARRAY: (list, tuple),
+}
+
+
+def _quick_check(check: PortSchema | None) -> bool | tuple[type, ...]:
+    """What the hot path checks a plain value against: nothing (``True``), exact types
+    (a value of one of them fits the port; any other takes the full check), or ``False``
+    (a port narrowed by a JSON Schema, columns or a schema id: always the full check)."""
+    if check is None:
+        return True
+    if check.json_schema or check.columns or check.schema_id:
+        return False
+    return _QUICK_TYPES.get(check.type, False)
 
 
 def _no_process(inputs: dict[str, DataPacket], ctx: NodeContext) -> None:
