@@ -28,7 +28,7 @@ from dataflow_jupyter.types import value_problem
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from dataflow_jupyter.runtime.channels import Channel
     from dataflow_jupyter.runtime.log import ExecutionLog
@@ -184,6 +184,17 @@ class Emission:
             kept.append(packet)
         self.output_counts[key] = self.output_counts.get(key, 0) + 1
         self.outputs_total += 1
+
+    def offer_all(self, sends: Iterable[tuple[Wire, DataPacket]], waiting: Sends) -> None:
+        """Offer each packet to its wire's channel and mark the target; once one channel is
+        full, that send and every later one go to ``waiting`` (in order) instead."""
+        for wire, packet in sends:
+            if waiting or not wire.channel.offer(packet):
+                waiting.append((wire, packet))
+            else:
+                target = wire.target
+                if not target.marked:
+                    self.mark(target)
 
     async def _put(self, run: NodeRun, channel: Channel, packet: DataPacket) -> None:
         """Wait for room on a full channel, counted as a blocked put (see ``stalled``)."""

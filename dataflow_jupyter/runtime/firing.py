@@ -650,33 +650,16 @@ class Firings(Emission):
                         packet = emitted_packet(base, value, run.node_id, now, parents)  # type: ignore[arg-type]
                         wires = run.outputs[port]
                         self._record(run, port, packet, wires, firing_id)
-                        for wire in wires:
-                            if waiting or not wire.channel.offer(packet):
-                                waiting.append((wire, packet))
-                            else:
-                                target = wire.target
-                                if not target.marked:
-                                    self.mark(target)
+                        self.offer_all([(wire, packet) for wire in wires], waiting)
                         count += 1
                         if record is not None:
                             record.outputs.append((port, packet))
                         continue
                     packet, wires = self._prepare(run, port, value, inputs, firing_id)
-                    if run.plain[port]:
-                        self._record(run, port, packet, wires, firing_id)
-                        for wire in wires:
-                            if waiting or not wire.channel.offer(packet):
-                                waiting.append((wire, packet))
-                            else:
-                                self.mark(wire.target)
-                    else:
-                        sends = self._route(wires, packet)
-                        self._record(run, port, packet, wires, firing_id)
-                        for wire, sent in sends:
-                            if waiting or not wire.channel.offer(sent):
-                                waiting.append((wire, sent))
-                            else:
-                                self.mark(wire.target)
+                    plain = run.plain[port]
+                    sends = [(w, packet) for w in wires] if plain else self._route(wires, packet)
+                    self._record(run, port, packet, wires, firing_id)
+                    self.offer_all(sends, waiting)
                     count += 1
                     if record is not None:
                         record.outputs.append((port, packet))

@@ -244,13 +244,7 @@ class ExecutionLog:
             error,
             None,
         )
-        self._events.append(event)
-        self._recorded += 1
-        pending = self._pending
-        if pending is not None:
-            pending.append(event)
-            if len(pending) >= self._batch_size:
-                self.flush()
+        self._append(event)
 
     def record_packet(  # noqa: PLR0917
         self,
@@ -283,13 +277,7 @@ class ExecutionLog:
             None,
             size_bytes,
         )
-        self._events.append(event)
-        self._recorded += 1
-        pending = self._pending
-        if pending is not None:
-            pending.append(event)
-            if len(pending) >= self._batch_size:
-                self.flush()
+        self._append(event)
 
     def record_hop(  # noqa: PLR0917
         self,
@@ -311,13 +299,8 @@ class ExecutionLog:
         if not self.enabled:
             return
         event = (_HOP, start_ns, node_id, trace_id, firing_id, packet_id, port, inputs, parents)
-        self._events.append((*event, end_ns, status, timestamp_ns, size_bytes))
-        self._recorded += 2
-        pending = self._pending
-        if pending is not None:
-            pending.append(self._events[-1])
-            if len(pending) >= self._batch_size:
-                self.flush()
+        self._append((*event, end_ns, status, timestamp_ns, size_bytes))
+        self._recorded += 1  # a hop is two events
 
     def record_placement(self, node_id: str, runs_on: str, reason: str) -> None:
         """Record that ``node_id``'s firings run ``runs_on`` from now on, and why."""
