@@ -89,8 +89,10 @@ def test_a_graph_output_is_a_live_canvas_without_a_kernel(lab, lab_without_kerne
     canvas.locator(".dfj-node").nth(2).wait_for()  # laid out (ELK from the extension's files)
     page.locator(".jp-Dialog button", has_text="No Kernel").click()  # none to select anyway
     assert lab_without_kernels._api("GET", "/api/kernels") == []
-    names = canvas.locator(".dfj-node-name").all_inner_texts()
-    assert sorted(names) == ["Debug Log", "Filter", "Inject"]  # each node readable, by name
+    names = canvas.locator(".dfj-node-name")
+    # React Flow shows a node (its text) once it has measured it: wait for all three
+    _wait_for(lambda: len([n for n in names.all_inner_texts() if n]) == 3, "three node names")
+    assert sorted(names.all_inner_texts()) == ["Debug Log", "Filter", "Inject"]  # readable
     assert canvas.locator(".react-flow__minimap").count() == 1
     assert canvas.locator("[data-testid=palette]").count() == 0  # read-only: no palette,
     assert canvas.locator("[data-testid=run]").count() == 0  # no run controls
