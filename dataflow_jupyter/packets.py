@@ -295,17 +295,16 @@ def source_packet(
 ) -> DataPacket:
     """What ``DataPacket(value, binary_value, schema_version, origin_node=...)`` gives (a new
     trace, stamped now), at a fraction of its cost: what a source emits."""
-    packet = object.__new__(DataPacket)
-    s_value, s_binary, s_version, s_trace, s_origin, s_time, s_id, s_parents = _SET_FIELDS
-    s_value(packet, value)
-    s_binary(packet, binary_value)
-    s_version(packet, schema_version)
-    s_trace(packet, f"t{_PREFIX}{next(_trace_counter):x}")
-    s_origin(packet, origin_node)
-    s_time(packet, time.time_ns())
-    s_id(packet, f"p{_PREFIX}{next(_packet_counter):x}")
-    s_parents(packet, ())
-    return packet
+    return _make_packet(
+        value,
+        binary_value,
+        schema_version,
+        new_trace_id(),
+        origin_node,
+        time.time_ns(),
+        _new_packet_id(),
+        (),
+    )
 
 
 def value_to_pandas(value: Any) -> pd.DataFrame:

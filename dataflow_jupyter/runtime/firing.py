@@ -75,8 +75,9 @@ class Firings(Emission):
     finishing: set[asyncio.Task[None]]
     in_flight: int
 
-    def abandon_inputs(self, run: NodeRun) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:
+
+        def abandon_inputs(self, run: NodeRun) -> None: ...  # the session's end-of-stream move
 
     # -- the dispatcher's inline firing (the hot path) ---------------------------------------
 
@@ -132,7 +133,8 @@ class Firings(Emission):
                 or buffered
                 or (type(result) is not dict and result is not None)
             ):
-                self._finish_inline(run, firing_id, inputs, packet, result, exc, start, end)
+                outcome = self._inline_outcome(run, packet, result, exc, start, end)
+                self._finish_inline(run, firing_id, inputs, outcome)
                 if run.busy or not run.inline or deadline < 0 or end - start > limit:
                     return  # (after a slow firing the loop's other tasks get a turn)
                 continue
@@ -252,46 +254,22 @@ class Firings(Emission):
             if channel.full:
                 return False
         inputs = run.take_inputs()
-        first = next(iter(inputs.values()), None)
         firing_id = next(_firing_ids)
         run.stats.firings += 1
-        buffered = run.buffered
-        if buffered:  # emitted between firings, after the last one had returned
-            self._late_emits(run, len(buffered))
-            buffered.clear()
-        run.ctx.trace_id = first.trace_id if first is not None else None
         if self.publish is not None:
             self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
-        start = time.time_ns()
-        exc: BaseException | None = None
-        try:
-            result = run.process(inputs, run.ctx)
-        except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
-            result, exc = None, raised
-        end = time.time_ns()
-        self._finish_inline(run, firing_id, inputs, first, result, exc, start, end)
+        outcome = self._call_inline(run, run.process, (inputs,), inputs)
+        self._finish_inline(run, firing_id, inputs, outcome)
         return True
 
-    def _finish_inline(  # noqa: PLR0917 - positional on purpose: the hot path
-        self,
-        run: NodeRun,
-        firing_id: int,
-        inputs: dict[str, DataPacket],
-        first: DataPacket | None,
-        result: Any,
-        exc: BaseException | None,
-        start: int,
-        end: int,
+    def _finish_inline(
+        self, run: NodeRun, firing_id: int, inputs: dict[str, DataPacket], outcome: Outcome
     ) -> None:
         """Steps 3 and 5 of an inline firing that returned (step 4 in a task if needed)."""
-        failure: BaseException | ErrorPacket | None = exc
-        if end - start > run.inline_limit_ns:
-            failure = self._inline_overrun(run, end - start, first, exc)
-        buffered = run.buffered
+        result, failure, emitted_values, start, end = outcome
         error, waiting, emitted = self._conclude(
-            run, firing_id, inputs, result, failure, buffered, 1, end
+            run, firing_id, inputs, result, failure, emitted_values, 1, end
         )
-        buffered.clear()
         if run.ctx.wants_no_more:
             self._wants_no_more(run)
         if error is not None or waiting:
@@ -457,7 +435,7 @@ class Firings(Emission):
         if inspect.iscoroutinefunction(fn):
             return await self._call_async(run, fn, args, record)
         if run.placement.runs_on != "worker":
-            return self._call_inline(run, fn, args, record)
+            return self._call_inline(run, fn, args, record.inputs)
         outcomes, timed_out = await self._on_worker(run, [(fn, args, record.inputs)])
         if timed_out is not None:
             now = time.time_ns()
@@ -466,27 +444,45 @@ class Firings(Emission):
         return outcomes[0]
 
     def _call_inline(
-        self, run: NodeRun, fn: Callable[..., Any], args: tuple[Any, ...], record: FiringRecord
+        self,
+        run: NodeRun,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        inputs: Mapping[str, DataPacket],
     ) -> Outcome:
+        """Step 2 on the loop's thread: call ``fn(*args, ctx)`` now."""
         buffered = run.buffered
-        if buffered:
+        if buffered:  # emitted between firings, after the last one had returned
             self._late_emits(run, len(buffered))
             buffered.clear()
-        first = first_packet(record.inputs)
+        first = first_packet(inputs)
         run.ctx.trace_id = first.trace_id if first is not None else None
         start = time.time_ns()
         result: Any = None
-        exc: BaseException | ErrorPacket | None = None
+        exc: BaseException | None = None
         try:
             result = fn(*args, run.ctx)
         except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
             exc = raised
-        end = time.time_ns()
+        return self._inline_outcome(run, first, result, exc, start, time.time_ns())
+
+    def _inline_outcome(  # noqa: PLR0917
+        self,
+        run: NodeRun,
+        first: DataPacket | None,
+        result: Any,
+        exc: BaseException | None,
+        start: int,
+        end: int,
+    ) -> Outcome:
+        """An inline call's outcome: what it emitted taken, and an overrun of the slow
+        threshold or of its timeout applied (``placement``)."""
+        failure: BaseException | ErrorPacket | None = exc
         if end - start > run.inline_limit_ns:
-            exc = self._inline_overrun(run, end - start, first, exc)
-        emitted = list(buffered)
-        buffered.clear()
-        return result, exc, emitted, start, end
+            failure = self._inline_overrun(run, end - start, first, exc)
+        emitted = list(run.buffered)
+        run.buffered.clear()
+        return result, failure, emitted, start, end
 
     async def _on_worker(
         self,

@@ -463,13 +463,6 @@ class ExecutionLog:
         return f"<p><code>{html.escape(repr(self))}</code></p>{table}"
 
 
-_PACKET_GAP: Final = (None, None, None, None, None)  # start_ns .. error of a packet event
-
-
-def _firing_tail(status: str) -> tuple[Any, ...]:
-    return (status, 1, None, None)  # status, attempt, error, size_bytes
-
-
 def _expand(events: Iterable[_Event]) -> Iterator[_Event]:
     """The recorded tuples with each stored hop read back as its packet and firing events."""
     for e in events:
@@ -477,21 +470,10 @@ def _expand(events: Iterable[_Event]) -> Iterator[_Event]:
             yield e
             continue
         _, start, node, trace, firing, packet, port, inputs, parents, end, status, ts, size = e
-        yield (_PACKET, ts, node, trace, firing, packet, port, None, parents, *_PACKET_GAP, size)
-        yield (
-            _FIRING,
-            start,
-            node,
-            trace,
-            firing,
-            None,
-            None,
-            inputs,
-            None,
-            start,
-            end,
-            *_firing_tail(status),
-        )
+        packet_tail = (None, None, None, None, None, size)  # start_ns .. size_bytes
+        yield (_PACKET, ts, node, trace, firing, packet, port, None, parents, *packet_tail)
+        firing_tail = (start, end, status, 1, None, None)  # start_ns .. size_bytes
+        yield (_FIRING, start, node, trace, firing, None, None, inputs, None, *firing_tail)
 
 
 def _events_frame(events: Iterable[_Event]) -> pd.DataFrame:

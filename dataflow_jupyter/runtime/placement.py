@@ -76,11 +76,6 @@ class Placement:
             return cls("worker", "offload: thread", fixed=True)
         return cls("worker", "starts on a worker until its firings prove cheap", fixed=False)
 
-    @property
-    def inline(self) -> bool:
-        """Whether the dispatcher calls the node itself."""
-        return self.runs_on == "inline"
-
     def worker_took(self, duration_ns: int, *, arrow: bool) -> bool:
         """A firing on a worker took ``duration_ns``; ``True`` when the node moves inline."""
         mean = self._mean_ns

@@ -452,6 +452,7 @@ class GraphRuntime:
                     if problem is not None:
                         raise StallError(problem)
                 await session.wake.wait()
+                yield_at = clock() + _SLICE_S  # the loop's other tasks just had their turn
                 if progress is not None:
                     progress.update()
         finally:
