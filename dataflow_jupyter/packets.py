@@ -229,65 +229,86 @@ class DataPacket:
         }
 
 
-_SET_FIELDS: Final = tuple(
-    getattr(DataPacket, name).__set__
-    for name in (
-        "value",
-        "binary_value",
-        "schema_version",
-        "trace_id",
-        "origin_node",
-        "timestamp",
-        "packet_id",
-        "parents",
-    )
-)
+class _Made:
+    """Builds a ``DataPacket`` without the dataclass ``__init__`` (a quarter of its cost).
 
-
-def _make_packet(  # noqa: PLR0917 - positional on purpose: the hot path
-    value: Any,
-    binary_value: BinaryPayload | None,
-    schema_version: str,
-    trace_id: str,
-    origin_node: str | None,
-    timestamp: int,
-    packet_id: str,
-    parents: tuple[str, ...],
-) -> DataPacket:
-    """A packet built without the dataclass ``__init__`` (a quarter of its cost).
-
-    Derived packets are made on the runtime's hot path; their fields are already valid, so
-    they are set through the slots' descriptors, which a frozen dataclass leaves usable.
+    Packets made on the runtime's hot path have valid fields already. This class has the
+    very slots of ``DataPacket``, so its plain ``__init__`` sets them at full speed and then
+    makes the object a ``DataPacket`` (CPython allows the class of an object to change to
+    one with the same layout); the packet is frozen from then on.
     """
-    packet = object.__new__(DataPacket)
-    s_value, s_binary, s_version, s_trace, s_origin, s_time, s_id, s_parents = _SET_FIELDS
-    s_value(packet, value)
-    s_binary(packet, binary_value)
-    s_version(packet, schema_version)
-    s_trace(packet, trace_id)
-    s_origin(packet, origin_node)
-    s_time(packet, timestamp)
-    s_id(packet, packet_id)
-    s_parents(packet, parents)
-    return packet
+
+    __slots__ = DataPacket.__slots__
+
+    def __init__(  # noqa: PLR0917 - positional on purpose: the hot path
+        self,
+        value: Any,
+        binary_value: BinaryPayload | None,
+        schema_version: str,
+        trace_id: str,
+        origin_node: str | None,
+        timestamp: int,
+        packet_id: str,
+        parents: tuple[str, ...],
+    ) -> None:
+        self.value = value
+        self.binary_value = binary_value
+        self.schema_version = schema_version
+        self.trace_id = trace_id
+        self.origin_node = origin_node
+        self.timestamp = timestamp
+        self.packet_id = packet_id
+        self.parents = parents
+        self.__class__ = DataPacket  # type: ignore[assignment]
 
 
-def emitted_packet(
-    base: DataPacket, value: Any, origin_node: str, timestamp: int, parents: tuple[str, ...]
-) -> DataPacket:
+class _Emitted:
     """What ``base.derive(value, origin_node=..., parents=...)`` gives, at a fraction of its
-    cost: the runtime's hot path (a node emitting a plain value it computed from ``base``)."""
-    packet = object.__new__(DataPacket)
-    s_value, s_binary, s_version, s_trace, s_origin, s_time, s_id, s_parents = _SET_FIELDS
-    s_value(packet, value)
-    s_binary(packet, None)
-    s_version(packet, base.schema_version)
-    s_trace(packet, base.trace_id)
-    s_origin(packet, origin_node)
-    s_time(packet, timestamp)
-    s_id(packet, f"p{_PREFIX}{next(_packet_counter):x}")
-    s_parents(packet, parents)
-    return packet
+    cost: the runtime's hot path (a node emitting a plain value it computed from ``base``).
+    Built as ``_Made`` builds packets."""
+
+    __slots__ = DataPacket.__slots__
+
+    def __init__(
+        self,
+        base: DataPacket,
+        value: Any,
+        origin_node: str,
+        timestamp: int,
+        parents: tuple[str, ...],
+    ) -> None:
+        self.value = value
+        self.binary_value = None
+        self.schema_version = base.schema_version
+        self.trace_id = base.trace_id
+        self.origin_node = origin_node
+        self.timestamp = timestamp
+        self.packet_id = f"p{_PREFIX}{next(_packet_counter):x}"
+        self.parents = parents
+        self.__class__ = DataPacket  # type: ignore[assignment]
+
+
+if TYPE_CHECKING:
+
+    def _make_packet(  # noqa: PLR0917
+        value: Any,
+        binary_value: BinaryPayload | None,
+        schema_version: str,
+        trace_id: str,
+        origin_node: str | None,
+        timestamp: int,
+        packet_id: str,
+        parents: tuple[str, ...],
+    ) -> DataPacket: ...
+
+    def emitted_packet(
+        base: DataPacket, value: Any, origin_node: str, timestamp: int, parents: tuple[str, ...]
+    ) -> DataPacket:
+        """See ``_Emitted``."""
+
+else:
+    _make_packet = _Made
+    emitted_packet = _Emitted
 
 
 def source_packet(

@@ -37,7 +37,6 @@ class Channel:
     """The bounded FIFO of one edge, with its counters."""
 
     __slots__ = (
-        "_items",
         "_waiters",
         "abandoned",
         "closed",
@@ -47,6 +46,7 @@ class Channel:
         "edge_id",
         "filtered",
         "overflow",
+        "packets",
         "peak",
         "size",
     )
@@ -60,7 +60,9 @@ class Channel:
         self.edge_id = edge_id
         self.size = size
         self.overflow: Overflow = overflow
-        self._items: deque[DataPacket] = deque()
+        # The queued packets, oldest first. The dispatcher reads it on its hot path; change
+        # it only through the methods.
+        self.packets: deque[DataPacket] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self.delivered = 0  # packets queued on this edge
         self.dropped = 0  # packets lost to the overflow policy
@@ -71,18 +73,18 @@ class Channel:
         self.abandoned = False  # the consumer finished early: everything is discarded
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.packets)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.packets)
 
     def __repr__(self) -> str:
-        return f"<Channel {self.edge_id} {len(self._items)}/{self.size} {self.overflow}>"
+        return f"<Channel {self.edge_id} {len(self.packets)}/{self.size} {self.overflow}>"
 
     @property
     def full(self) -> bool:
         """Whether the channel holds ``size`` packets."""
-        return len(self._items) >= self.size
+        return len(self.packets) >= self.size
 
     async def put(self, packet: DataPacket) -> None:
         """Queue ``packet``, waiting for room on a full ``block`` channel."""
@@ -101,7 +103,7 @@ class Channel:
     def offer(self, packet: DataPacket) -> bool:
         """Queue ``packet`` without waiting. ``False`` only when a ``block`` channel is full
         (then ``await put(packet)``); a drop policy drops and counts instead."""
-        items = self._items
+        items = self.packets
         if self.abandoned:
             self.discarded += 1
             return True
@@ -120,18 +122,41 @@ class Channel:
 
     def take(self) -> DataPacket:
         """The oldest queued packet (the caller checks that there is one)."""
-        packet = self._items.popleft()
+        packet = self.packets.popleft()
         if self._waiters:
             self._wake_one()
         return packet
 
+    def take_many(self, count: int) -> list[DataPacket]:
+        """The ``count`` oldest queued packets (the caller checks that there are as many)."""
+        popleft = self.packets.popleft
+        taken = [popleft() for _ in range(count)]
+        if self._waiters:
+            for _ in taken:
+                self._wake_one()
+        return taken
+
+    def put_back(self, packets: list[DataPacket]) -> None:
+        """Queue ``packets`` first in line again, as they were before ``take_many`` (they
+        were counted when they first arrived)."""
+        self.packets.extendleft(reversed(packets))
+        if len(self.packets) > self.peak:  # noqa: PLR1730
+            self.peak = len(self.packets)
+
+    def handed(self, count: int) -> None:
+        """Count ``count`` packets passed straight to the consumer, never queued (the
+        dispatcher's fused links): as if queued and taken at once."""
+        self.delivered += count
+        if count > self.peak:  # noqa: PLR1730
+            self.peak = count
+
     def peek(self) -> DataPacket:
         """The oldest queued packet, left in place."""
-        return self._items[0]
+        return self.packets[0]
 
     def snapshot(self) -> list[DataPacket]:
         """The queued packets, oldest first (for inspection)."""
-        return list(self._items)
+        return list(self.packets)
 
     @property
     def blocked(self) -> int:
@@ -145,8 +170,8 @@ class Channel:
     def abandon(self) -> None:
         """The consumer wants nothing more: discard what is queued and all that comes later."""
         self.abandoned = True
-        self.discarded += len(self._items)
-        self._items.clear()
+        self.discarded += len(self.packets)
+        self.packets.clear()
         while self._waiters:
             self._wake_one()
 

@@ -98,8 +98,18 @@ class Emission:
         """Wrap ``value``, check it, pass it through every wire's expressions, send it (waiting
         for room) and record it. Sources and ``async`` nodes emit this way."""
         firing_id = record.firing_id if record is not None else None
-        packet, wires = self._prepare(run, port, value, inputs, firing_id)
-        sends = self._route(wires, packet)
+        quick = run.fast.get(port) if inputs is None else None
+        if quick and (
+            type(value) in quick  # type: ignore[operator]
+            if quick is not True
+            else not isinstance(value, WRAPPED)
+        ):  # a source's plain value on a plain port: the common case, in one go
+            packet = source_packet(value, None, run.node_id, "1.0.0")
+            wires = run.outputs[port]
+            sends: Sends = [(wire, packet) for wire in wires]
+        else:
+            packet, wires = self._prepare(run, port, value, inputs, firing_id)
+            sends = self._route(wires, packet)
         taken = 0
         try:
             for wire, sent in sends:

@@ -23,6 +23,15 @@ Every firing, wherever it runs, takes the same steps:
 The inline path runs steps 1-3 and 5 without a coroutine, a task or a ``FiringRecord``: it
 is the runtime's hot path. Only a firing that fails, or whose sends must wait, continues in
 a task (step 4) that keeps the node busy, so order is kept.
+
+The hottest path of all (``drain_inline``, ``_fire_hot``): an inline node with one input
+edge fires on a batch of queued inputs in a tight loop, in which a firing that returns
+``None`` or one plain value for its data output is concluded on the spot (steps 3 and 5:
+packet, log event), and the batch's stats and frames are counted once. What the batch
+emitted goes down a *fused link* straight to the next inline node's batch, without a
+channel hand-off (``_deliver``). The first firing that leaves the common case ends the
+batch; it is concluded the general way (``_conclude_odd``) once what the batch emitted
+before it has gone on, and the rest of the batch follows.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import itertools
 import logging
 import time
 from sys import getsizeof
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from dataflow_jupyter.node import NodeContext
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket, emitted_packet
@@ -47,6 +56,7 @@ from dataflow_jupyter.runtime.emission import (
     parents_of,
 )
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
 from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
 
 if TYPE_CHECKING:
@@ -61,6 +71,9 @@ __all__ = ["EmitError", "Firings", "Outcome", "next_firing_id"]
 _firing_ids = itertools.count(1)
 next_firing_id = _firing_ids.__next__
 _CLOCK_EVERY: Final = 32  # inline firings in a row between two looks at the clock
+_BATCH: Final = 64  # inputs of a node fired in one go by the dispatcher's hot loop
+# A hot firing that left the common case: firing id, inputs, result, exception, start, end
+_Odd: TypeAlias = tuple[int, dict[str, "DataPacket"], Any, BaseException | None, int, int]
 _log = logging.getLogger("dataflow_jupyter.runtime")
 
 
@@ -81,171 +94,279 @@ class Firings(Emission):
 
     # -- the dispatcher's inline firing (the hot path) ---------------------------------------
 
-    def drain_inline(self, run: NodeRun, deadline: float) -> None:
+    def drain_inline(self, run: NodeRun, deadline: float) -> bool:
         """Fire an inline node while it is ready, its outputs have room and it stays inline,
         until ``deadline`` (``time.perf_counter``): the dispatcher's hot loop.
 
-        The common firing (one input edge; a dict of plain values returned for unchecked
-        ports without expressions; no canvas listening) is done right here, with everything
-        looked up once per call; any other goes through ``_finish_inline``, the same steps as
-        ``fire_inline``. See the module docstring for the steps.
+        A node with one input edge and a quickly checked data output (``NodeRun.hot``) fires
+        on a *batch* of its queued packets at a time, no more than its outputs have room
+        for, in ``_fire_hot``; the batch's stats, frames and sends are counted once. What
+        the batch emitted then goes straight to the next node's firings when the data output
+        is a *fused link* (``NodeRun.link``) whose target runs inline, is free, has nothing
+        queued and has room for it: a chain of inline nodes fires batch by batch without a
+        channel hand-off or a dispatcher pass between them. A firing outside the common
+        case (an error, a slow firing, several packets, a full check...) ends its batch: it
+        goes through ``_finish_inline``, the same steps as ``fire_inline``, after what the
+        batch emitted before it. Any other node fires one input at a time. See the module
+        docstring for the steps.
+
+        Returns whether it stopped because ``deadline`` passed (with work left, perhaps
+        for nodes downstream, which are marked).
         """
-        if run.single is None or self.publish is not None or run.replays:
+        if run.hot is None or self.publish is not None or run.replays:
             fired = 0
             while run.ready() and self.fire_inline(run) and run.inline and not run.busy:
                 fired += 1
                 if not fired % _CLOCK_EVERY and time.perf_counter() > deadline:
-                    return
-            return
-        port_in, channel, in_frame = run.single
-        if not channel:
-            return
-        stats, process, ctx, buffered = run.stats, run.process, run.ctx, run.buffered
-        blocking, fast, outputs, out_frames = run.blocking, run.fast, run.outputs, run.out_frames
-        log = self.log if self.log.enabled else None
-        node_id, limit, replays = run.node_id, run.inline_limit_ns, run.replays
-        time_ns, next_id, clock = time.time_ns, _firing_ids.__next__, time.perf_counter
+                    return True
+            return False
+        head = run
+        channel = head.single[1]  # type: ignore[index]
+        log = self.log
+        store = log.appender() if log.enabled else None
+        clock = time.perf_counter
+        # What is left to do, last first: (node, its batch, a firing of it that left the
+        # common case and is concluded before the batch is fired)
+        todo: list[tuple[NodeRun, list[DataPacket], _Odd | None]] = []
         fired = 0
-        while channel and not replays:
-            for out in blocking:
-                if out.full:
-                    return
-            packet = channel.take()
-            stats.received += 1
-            in_frame.append(packet)
-            inputs = {port_in: packet}
-            firing_id = next_id()
-            stats.firings += 1
+        while channel and head.inline and not head.busy and not head.replays:
+            size = min(len(channel), _BATCH)
+            for out in head.blocking:
+                room = out.size - len(out.packets)
+                size = min(size, room)
+            if size <= 0:
+                return False
+            todo.append((head, channel.take_many(size), None))
+            while todo:
+                run, batch, odd = todo.pop()
+                if fired and clock() > deadline:  # the loop's other tasks get a turn first
+                    self._set_aside(run, batch, odd)
+                    continue
+                if odd is not None:
+                    if not self._conclude_odd(run, odd, batch):
+                        continue
+                elif run is not head and not self._go_on(run, batch):
+                    continue
+                while True:  # down the fused links
+                    outs, taken, odd, stored = self._fire_hot(run, batch, store)
+                    fired += taken
+                    if stored:
+                        log.counted(stored)
+                    if odd is not None:
+                        todo.append((run, batch[taken:], odd))
+                        if odd[5] - odd[4] > run.inline_limit_ns:
+                            deadline = -1.0  # after a slow firing the loop's others run
+                    elif taken < len(batch):  # it called ctx.done()
+                        self._go_on(run, batch[taken:])
+                    target = self._deliver(run, outs) if outs else None
+                    if target is None:
+                        break
+                    if clock() > deadline:
+                        self._set_aside(target, outs, None)
+                        break
+                    run, batch = target, outs
+            if clock() > deadline:
+                return True
+        return False
+
+    def _fire_hot(
+        self, run: NodeRun, batch: list[DataPacket], store: Callable[[Any], None] | None
+    ) -> tuple[list[DataPacket], int, _Odd | None, int]:
+        """Fire ``run`` on each packet of ``batch`` in turn while the firings stay in the
+        common case: one input, and ``None`` or ``{data output: plain value}`` returned
+        quickly, nothing else emitted. Returns the packets emitted, how many inputs were
+        taken (their firings are done), the firing that left the common case, if any (its
+        input taken, its call made, its outcome not concluded yet), and the log events
+        stored. Stats and frames are counted here, once for the batch."""
+        (
+            port_in,
+            in_frame,
+            stats,
+            process,
+            ctx,
+            buffered,
+            quick,
+            port,
+            out_frame,
+            _,
+            node_id,
+        ) = run.hot  # type: ignore[misc]
+        limit = run.inline_limit_ns
+        time_ns, next_id = time.time_ns, _firing_ids.__next__
+        outs: list[DataPacket] = []
+        add = outs.append
+        filtered = 0
+        fired = 0
+        odd: _Odd | None = None
+        for packet in batch:
             ctx.trace_id = trace_id = packet.trace_id
+            firing_id = next_id()
+            inputs = {port_in: packet}
             start = time_ns()
-            exc: BaseException | None = None
             try:
                 result = process(inputs, ctx)
             except Exception as raised:  # noqa: BLE001 - a node's failure becomes an ErrorPacket
-                result, exc = None, raised
+                odd = (firing_id, inputs, None, raised, start, time_ns())
+                break
             end = time_ns()
-            fired += 1
-            if not fired % _CLOCK_EVERY and clock() > deadline:
-                deadline = -1.0  # finish this firing, then let the loop's other tasks run
-            if (
-                exc is not None
-                or end - start > limit
-                or buffered
-                or (type(result) is not dict and result is not None)
-            ):
-                outcome = self._inline_outcome(run, packet, result, exc, start, end)
-                self._finish_inline(run, firing_id, inputs, outcome)
-                if run.busy or not run.inline or deadline < 0 or end - start > limit:
-                    return  # (after a slow firing the loop's other tasks get a turn)
-                continue
-            parents = (packet.packet_id,)
-            count = 0
-            # The first packet's log event waits: with no other, the firing and its packet
-            # are logged as one hop (log.record_hop).
-            first: tuple[DataPacket, str, int] | None = None
-            pairs = () if result is None else result.items()
-            for port, value in pairs:
-                quick = fast.get(port)
-                if (
-                    not quick
-                    or isinstance(value, WRAPPED)
-                    or (quick is not True and type(value) not in quick)  # type: ignore[operator]
-                ):  # the general way
-                    if first is not None:
-                        self.log_packet(log, first, trace_id, node_id, parents, firing_id)
-                        first = None
-                    rest = list(pairs)[count:]
-                    error, sends, more = self._conclude(
-                        run, firing_id, inputs, None, None, rest, 1, end
-                    )
-                    count += more
-                    if error is not None or sends:
-                        self._continue_inline(
-                            run, firing_id, inputs, start, end, count, error, sends
-                        )
-                        return
-                    break
-                emitted = emitted_packet(packet, value, node_id, end, parents)
-                wires = outputs[port]
-                stats.emitted += 1
-                out_frames[port].append(emitted)
-                if log is not None:
-                    if count == 0:
-                        first = (emitted, port, getsizeof(value))
-                    else:
-                        if first is not None:
-                            self.log_packet(log, first, trace_id, node_id, parents, firing_id)
-                            first = None
-                        self.log_packet(
-                            log,
-                            (emitted, port, getsizeof(value)),
-                            trace_id,
+            if end - start > limit or buffered:
+                odd = (firing_id, inputs, result, None, start, end)
+                break
+            if result is None:
+                filtered += 1
+                if store is not None:
+                    store(
+                        (
+                            FIRING_EVENT,
+                            start,
                             node_id,
-                            parents,
+                            trace_id,
                             firing_id,
+                            None,
+                            None,
+                            (packet.packet_id,),
+                            None,
+                            start,
+                            end,
+                            "filtered",
+                            1,
+                            None,
+                            None,
                         )
-                if not wires:
-                    self._kept(node_id, port, emitted)
-                held: Sends = []
-                for wire in wires:
-                    if held or not wire.channel.offer(emitted):
-                        held.append((wire, emitted))
-                    else:
-                        target = wire.target
-                        if not target.marked:
-                            self.mark(target)
-                count += 1
-                if held:  # the rest of this firing waits for room in a task
-                    if first is not None:
-                        self.log_packet(log, first, trace_id, node_id, parents, firing_id)
-                        first = None
-                    rest = list(pairs)[count:]
-                    if rest:
-                        error, more_waiting, more = self._conclude(
-                            run, firing_id, inputs, None, None, rest, 1, end
-                        )
-                        count += more
-                        held += more_waiting
-                    else:
-                        error = None
-                    self._continue_inline(run, firing_id, inputs, start, end, count, error, held)
-                    return
-            if count:
-                self.wake.set()
+                    )
             else:
-                stats.filtered += 1
-            if log is not None:
-                if first is not None:
-                    one, port, size = first
-                    log.record_hop(
-                        firing_id,
-                        node_id,
-                        trace_id,
-                        parents,
-                        start,
-                        end,
-                        "ok",
-                        one.packet_id,
-                        port,
-                        end,
-                        size,
-                        parents,
+                if type(result) is not dict or len(result) != 1 or port not in result:
+                    odd = (firing_id, inputs, result, None, start, end)
+                    break
+                value = result[port]
+                if quick is True:
+                    if isinstance(value, WRAPPED):
+                        odd = (firing_id, inputs, result, None, start, end)
+                        break
+                elif type(value) not in quick:  # type: ignore[operator]
+                    odd = (firing_id, inputs, result, None, start, end)
+                    break
+                parents = (packet.packet_id,)
+                emitted = emitted_packet(packet, value, node_id, end, parents)
+                add(emitted)
+                if store is not None:
+                    store(
+                        (
+                            HOP_EVENT,
+                            start,
+                            node_id,
+                            trace_id,
+                            firing_id,
+                            emitted.packet_id,
+                            port,
+                            parents,
+                            parents,
+                            end,
+                            "ok",
+                            end,
+                            getsizeof(value),
+                        )
                     )
-                else:
-                    log.record_firing(
-                        firing_id,
-                        node_id,
-                        trace_id,
-                        parents,
-                        start,
-                        end,
-                        "ok" if count else "filtered",
-                        1,
-                    )
+            fired += 1
             if ctx.wants_no_more:
-                self._wants_no_more(run)
-            if deadline < 0:
-                return
+                break
+        taken = fired if odd is None else fired + 1
+        stats.received += taken
+        stats.firings += taken
+        stats.emitted += len(outs)
+        stats.filtered += filtered
+        in_frame.extend(batch if taken == len(batch) else batch[:taken])
+        if outs:
+            out_frame.extend(outs)  # type: ignore[union-attr]
+        if ctx.wants_no_more and odd is None:
+            self._wants_no_more(run)  # the rest of the batch is discarded (``_conclude_odd``)
+        return outs, taken, odd, 2 * len(outs) + filtered
+
+    def _deliver(self, run: NodeRun, outs: list[DataPacket]) -> NodeRun | None:
+        """Send what a hot batch emitted: the node its fused link leads to when that node
+        can fire on all of it now (then it is counted as handed over), else to the
+        channels."""
+        link = run.link
+        if link is not None:
+            channel, target = link
+            if (
+                target.inline
+                and not channel
+                and not target.busy
+                and not channel.abandoned
+                and not target.replays
+            ):
+                for out in target.blocking:
+                    if out.size - len(out.packets) < len(outs):
+                        break
+                else:
+                    channel.handed(len(outs))
+                    return target
+        port = run.hot[7]  # type: ignore[index]
+        wires = run.hot[9]  # type: ignore[index]
+        if not wires:
+            for packet in outs:
+                self._kept(run.node_id, port, packet)  # type: ignore[arg-type]
+            return None
+        waiting: Sends = []
+        self.offer_all([(wire, packet) for packet in outs for wire in wires], waiting)
+        self.wake.set()
+        if waiting:  # a drop edge never refuses; a block edge had room: not expected
+            self._send_later(run, waiting)
+        return None
+
+    def _send_later(self, run: NodeRun, waiting: Sends) -> None:
+        """Sends that found no room: a task waits for it, keeping the node busy."""
+
+        async def send() -> None:
+            try:
+                for wire, packet in waiting:
+                    await self._put(run, wire.channel, packet)
+                    self.mark(wire.target)
+            finally:
+                run.busy = False
+                self.in_flight -= 1
+                self.mark(run)
+                self.wake.set()
+
+        run.busy = True
+        self.in_flight += 1
+        task = asyncio.get_running_loop().create_task(send())
+        self.finishing.add(task)
+        task.add_done_callback(self.finishing.discard)
+
+    def _conclude_odd(self, run: NodeRun, odd: _Odd, rest: list[DataPacket]) -> bool:
+        """Conclude a hot firing that left the common case (``_finish_inline``); whether the
+        node goes on with ``rest`` of its batch now. Otherwise ``rest`` is queued again
+        (or discarded, when the node called ``ctx.done()``)."""
+        firing_id, inputs, result, exc, start, end = odd
+        packet = inputs[run.hot[0]]  # type: ignore[index]
+        outcome = self._inline_outcome(run, packet, result, exc, start, end)
+        self._finish_inline(run, firing_id, inputs, outcome)
+        return self._go_on(run, rest)
+
+    def _set_aside(self, run: NodeRun, batch: list[DataPacket], odd: _Odd | None) -> None:
+        """Leave a hot node's batch for later (the dispatcher's time is up): its pending
+        firing is concluded, its inputs are queued again and the node is marked."""
+        go_on = self._go_on(run, batch) if odd is None else self._conclude_odd(run, odd, batch)
+        if go_on:
+            run.single[1].put_back(batch)  # type: ignore[index]
+            self.mark(run)
+
+    def _go_on(self, run: NodeRun, rest: list[DataPacket]) -> bool:
+        """Whether a hot node fires on the ``rest`` of its batch now; if not, ``rest`` is
+        queued again (or discarded, when the node called ``ctx.done()``)."""
+        if not rest:
+            return False
+        channel = run.single[1]  # type: ignore[index]
+        if channel.abandoned:
+            channel.discarded += len(rest)
+            return False
+        if run.busy or not run.inline:
+            channel.put_back(rest)
+            self.mark(run)
+            return False
+        return True
 
     def fire_inline(self, run: NodeRun) -> bool:
         """Fire an inline node once, now, in the dispatcher; ``False`` when a ``block`` output

@@ -88,9 +88,16 @@ import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["EVENT_COLUMNS", "EVENT_SCHEMA", "FIRING_STATUSES", "ExecutionLog"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_SCHEMA",
+    "FIRING_EVENT",
+    "FIRING_STATUSES",
+    "HOP_EVENT",
+    "ExecutionLog",
+]
 
 FIRING_STATUSES: Final = frozenset(
     {"ok", "filtered", "error", "retry", "timeout", "dead_letter", "finish", "input_finished"}
@@ -102,6 +109,9 @@ _FIRING: Final = "firing"
 _PACKET: Final = "packet"
 _PLACEMENT: Final = "placement"
 _HOP: Final = "hop"  # stored only: a firing that emitted one packet, read as both events
+# The tags of the tuples the scheduler's hot loop builds itself (see ``ExecutionLog.appender``).
+HOP_EVENT: Final = _HOP
+FIRING_EVENT: Final = _FIRING
 
 # The order of a recorded tuple; duration_ms is derived when a frame or a file batch is built.
 _RECORD_COLUMNS: Final = (
@@ -310,9 +320,23 @@ class ExecutionLog:
         event = (_PLACEMENT, now, node_id, None, None, None, None, None, None, None, None)
         self._append((*event, runs_on, None, reason, None))
 
+    def appender(self) -> Callable[[_Event], None]:
+        """The scheduler's hot loop's way in: a function that stores one event tuple laid out
+        exactly as ``record_hop`` (tag ``HOP_EVENT``) or ``record_firing`` (``FIRING_EVENT``)
+        lay theirs out, without counting it; the caller adds what it stored with
+        ``counted(n)`` (a hop is two events) before anything reads the log."""
+        return self._events.append if self._pending is None else self._store
+
+    def counted(self, events: int) -> None:
+        """Count ``events`` stored through ``appender``."""
+        self._recorded += events
+
     def _append(self, event: _Event) -> None:
-        self._events.append(event)
+        self._store(event)
         self._recorded += 1
+
+    def _store(self, event: _Event) -> None:
+        self._events.append(event)
         pending = self._pending
         if pending is not None:
             pending.append(event)

@@ -17,7 +17,12 @@
   with required ports: every required port closed; optional ones may still be open), or
   the node called ``ctx.done()``;
 - *dead*: a ``fire: all`` node with a closed required port while another port still holds
-  packets: it can never fire again, so the run stalls (``dead_port`` says why).
+  packets: it can never fire again, so the run stalls (``dead_port`` says why);
+- *fused link*: the one data output of a node whose one wire, without expressions, is the
+  only input of a node with one input port (``NodeRun.link``). While both run inline, the
+  next node is free and the wire's channel is empty, the dispatcher hands what the first
+  emitted straight to the next one's firings instead of queueing it
+  (``Firings.drain_inline``); the channel still counts it.
 """
 
 from __future__ import annotations
@@ -43,7 +48,24 @@ if TYPE_CHECKING:
     from dataflow_jupyter.spec import NodeSpec
     from dataflow_jupyter.types import PortSchema
 
-__all__ = ["DONE", "Done", "FiringRecord", "NodeRun", "Wire"]
+__all__ = ["DONE", "Done", "FiringRecord", "Hot", "NodeRun", "Wire"]
+
+# (input port, its frame, stats, process, ctx, buffered emits, the data output's quick check
+# (True, exact types, or False: none), the data output, its frame, its wires, node id), for
+# a node with one input edge whose data output, if any, is checked quickly: see ``wired``
+Hot = tuple[
+    str,
+    "deque[DataPacket]",
+    NodeStats,
+    "Callable[..., Any]",
+    NodeContext,
+    "list[tuple[str, Any]]",
+    "bool | tuple[type, ...]",
+    "str | None",
+    "deque[DataPacket] | None",
+    "list[Wire]",
+    str,
+]
 
 
 class Done:
@@ -103,6 +125,7 @@ class NodeRun:
         "fire_any",
         "has_finish",
         "has_input_finished",
+        "hot",
         "in_frames",
         "index",
         "inline",
@@ -112,6 +135,7 @@ class NodeRun:
         "is_source",
         "last",
         "late",
+        "link",
         "marked",
         "node_id",
         "optional",
@@ -187,6 +211,9 @@ class NodeRun:
         self.in_frames: dict[str, deque[DataPacket]] = {}
         self.out_frames: dict[str, deque[DataPacket]] = {}
         self.single: tuple[str, Channel, deque[DataPacket]] | None = None
+        # what the dispatcher's hot loop reads of a node in one go (see ``wired``)
+        self.hot: Hot | None = None
+        self.link: tuple[Channel, NodeRun] | None = None  # the fused link, if any
         self.blocking: list[Channel] = []
         self.buffered: list[tuple[str, Any]] = []
         self.late: list[int] = []  # emits after a worker's call had returned (any thread)
@@ -236,6 +263,33 @@ class NodeRun:
             for wire in wires
             if wire.channel.overflow == "block"
         ]
+        data = self.data_output
+        if self.single is not None and (data is None or self.fast[data]):
+            self.hot = (
+                self.single[0],
+                self.single[2],
+                self.stats,
+                self.process,
+                self.ctx,
+                self.buffered,
+                False if data is None else self.fast[data],
+                data,
+                None if data is None else self.out_frames[data],
+                [] if data is None else self.outputs[data],
+                self.node_id,
+            )
+
+    def linked(self) -> None:
+        """Note the fused link of the data output (called once every node is ``wired``)."""
+        self.link = None
+        if self.hot is None:
+            return
+        wires = self.hot[9]
+        if len(wires) == 1:
+            wire = wires[0]
+            single = wire.target.single
+            if wire.target.hot is not None and single is not None and single[1] is wire.channel:
+                self.link = (wire.channel, wire.target)
 
     def ready(self) -> bool:
         """Whether the firing rule holds (see the module docstring); ``busy`` is not checked."""

@@ -406,11 +406,12 @@ class GraphRuntime:
                     if run.busy or run.finished:
                         continue  # a busy node's worker marks it again when it lets go
                     if run.inline:
-                        session.drain_inline(run, yield_at)
-                        if clock() > yield_at:  # the loop's other tasks (a cell) get a turn
-                            session.mark(run)
-                            await asyncio.sleep(0)
+                        out_of_time = session.drain_inline(run, yield_at)
+                        if out_of_time or clock() > yield_at:
+                            await asyncio.sleep(0)  # the loop's other tasks (a cell) get a turn
                             yield_at = clock() + _SLICE_S
+                        if out_of_time:
+                            session.mark(run)  # its turn again, after nodes before it
                             continue
                     if run.busy or (
                         not run.ready() and not (run.any_closed and session.settle(run))

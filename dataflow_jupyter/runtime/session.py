@@ -40,7 +40,7 @@ from dataflow_jupyter.runtime.stats import Stats
 from dataflow_jupyter.types import PortType
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.graph import Graph
@@ -138,9 +138,12 @@ class Session(Firings):
         self.runs = list(self.nodes.values())  # by topological index
         for run in self.runs:
             run.wired()
-            # a port with no edge is closed from the start
+            # a port with no edge is closed from the start: the end-of-stream rules apply
             run.any_closed = not run.is_source and not all(run.inputs.values())
-            self.mark(run)
+            if run.any_closed:
+                self.mark(run)
+        for run in self.runs:
+            run.linked()
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
 
     def matches(self, graph: Graph) -> bool:
@@ -256,24 +259,37 @@ class Session(Firings):
         return await self.fire_record(run, record, port)
 
     def close_outputs(self, run: NodeRun) -> None:
-        """``run`` reached end of stream: close its output edges and tell their targets."""
-        if run.finished:
-            return
-        run.finished = True
-        self.finished += 1
-        # what still waits on an abandoned or optional input will never be taken
-        for port in run.inputs:
-            for channel in run.inputs[port]:
-                if channel:
-                    channel.abandon()
-        for wires in run.outputs.values():
-            for wire in wires:
-                wire.channel.close()
-                wire.target.any_closed = True
-                self.mark(wire.target)
+        """``run`` reached end of stream: close its output edges and tell their targets.
+
+        A target that thereby reaches its own end of stream with nothing left to do (one
+        input edge, now closed and empty, no hook, not busy: what ``settle`` would find) is
+        finished here too, and so on down a chain, without a dispatcher pass per node.
+        """
+        todo = [run]
+        while todo:
+            run = todo.pop()
+            if run.finished:
+                continue
+            run.finished = True
+            self.finished += 1
+            # what still waits on an abandoned or optional input will never be taken
+            for port in run.inputs:
+                for channel in run.inputs[port]:
+                    if channel:
+                        channel.abandon()
+            for wires in run.outputs.values():
+                for wire in wires:
+                    wire.channel.close()
+                    target = wire.target
+                    target.any_closed = True
+                    if _ends_with(target, wire.channel):
+                        target.ports_finished.add(target.single[0])  # type: ignore[index]
+                        todo.append(target)
+                    else:
+                        self.mark(target)
+            if self.publish is not None:
+                self.publish({"type": "node-status", "node_id": run.node_id, "status": "finished"})
         self.wake.set()
-        if self.publish is not None:
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": "finished"})
 
     def abandon_inputs(self, run: NodeRun) -> None:
         """``run`` called ``ctx.done()``: discard its input from now on and stop upstream
@@ -372,13 +388,15 @@ class Session(Firings):
         record = FiringRecord(next_firing_id(), run.node_id, {})
 
         async def emit(port: str, value: Any) -> None:
-            if gate is not None:
-                await gate.acquire(run)
+            assert gate is not None
+            await gate.acquire(run)
             packet = await self.emit(run, port, value, None, record)
-            if gate is not None:
-                gate.emitted(run, port, packet)
+            gate.emitted(run, port, packet)
 
-        ctx = NodeContext(run.node_id, emit)
+        def emit_now(port: str, value: Any) -> Awaitable[Any]:
+            return self.emit(run, port, value, None, record)
+
+        ctx = NodeContext(run.node_id, emit if gate is not None else emit_now)
         task = asyncio.current_task()
         if task is not None:
             self.source_tasks[run.node_id] = task
@@ -428,3 +446,17 @@ def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
     """The ports declared to carry Arrow data (``table``, ``binary``): their frames are short."""
     ports = [*spec.ports.inputs, *spec.ports.outputs]
     return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))
+
+
+def _ends_with(run: NodeRun, closed: Channel) -> bool:
+    """Whether ``run`` reaches its end of stream, with nothing left to do, now that
+    ``closed`` (one of its input channels) closed: the common case of ``Session.settle``."""
+    single = run.single
+    return (
+        single is not None
+        and single[1] is closed
+        and not closed
+        and not run.busy
+        and not run.finished
+        and not (run.has_input_finished or run.has_finish or run.replays)
+    )
