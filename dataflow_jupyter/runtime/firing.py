@@ -125,8 +125,8 @@ class Firings(Emission):
         log = self.log
         store = log.appender() if log.enabled else None
         clock = time.perf_counter
-        # What is left to do, last first: (node, its batch, a firing of it that left the
-        # common case and is concluded before the batch is fired)
+        # What is left to do, last first: the head's batch, and (node, the rest of its batch,
+        # its firing that left the common case, concluded before the rest is fired)
         todo: list[tuple[NodeRun, list[DataPacket], _Odd | None]] = []
         fired = 0
         while channel and head.inline and not head.busy and not head.replays:
@@ -142,10 +142,7 @@ class Firings(Emission):
                 if fired and clock() > deadline:  # the loop's other tasks get a turn first
                     self._set_aside(run, batch, odd)
                     continue
-                if odd is not None:
-                    if not self._conclude_odd(run, odd, batch):
-                        continue
-                elif run is not head and not self._go_on(run, batch):
+                if odd is not None and not self._conclude_odd(run, odd, batch):
                     continue
                 while True:  # down the fused links
                     outs, taken, odd, stored = self._fire_hot(run, batch, store)
@@ -280,7 +277,7 @@ class Firings(Emission):
             out_frame.extend(outs)  # type: ignore[union-attr]
         if ctx.wants_no_more and odd is None:
             self._wants_no_more(run)  # the rest of the batch is discarded (``_conclude_odd``)
-        return outs, taken, odd, 2 * len(outs) + filtered
+        return outs, taken, odd, 0 if store is None else 2 * len(outs) + filtered
 
     def _deliver(self, run: NodeRun, outs: list[DataPacket]) -> NodeRun | None:
         """Send what a hot batch emitted: the node its fused link leads to when that node

@@ -275,3 +275,18 @@ def test_packets_made_on_the_hot_path_are_ordinary_frozen_packets() -> None:
         packet.value = 5  # type: ignore[misc]
     assert hash(packet) == hash(dataclasses.replace(packet))
     rt.close()
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_the_log_counts_what_a_fused_chain_recorded(log: bool) -> None:
+    Collect.seen = []
+    g = Graph(id="fused", registry=registry("none"))
+    plain_chain(g)
+    rt = GraphRuntime(g, log=log)
+    rt.run()
+    assert rt.log.dropped == 0
+    # 300 source packets; 6 add-ones and evens fire 300 times, the last add-one and the
+    # sink 150: a firing and a packet each, but evens' odd inputs and the sink emit nothing
+    expected = 300 + 6 * 300 * 2 + (150 * 2 + 150) + 150 * 2 + 150 if log else 0
+    assert len(rt.log) == expected
+    rt.close()
