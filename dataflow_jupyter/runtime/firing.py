@@ -280,15 +280,16 @@ class Firings(Emission):
         return outs, taken, odd, 0 if store is None else 2 * len(outs) + filtered
 
     def _deliver(self, run: NodeRun, outs: list[DataPacket]) -> NodeRun | None:
-        """Send what a hot batch emitted: the node its fused link leads to when that node
-        can fire on all of it now (then it is counted as handed over), else to the
-        channels."""
+        """Send what a hot batch emitted: to the node its fused link leads to when that node
+        can fire on all of it now and the link's channel could hold it all (then it is
+        counted as handed over), else to the channels, whose overflow policies apply."""
         link = run.link
         if link is not None:
             channel, target = link
             if (
                 target.inline
                 and not channel
+                and len(outs) <= channel.size  # else its overflow policy has a say
                 and not target.busy
                 and not channel.abandoned
                 and not target.replays

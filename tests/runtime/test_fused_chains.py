@@ -290,3 +290,21 @@ def test_the_log_counts_what_a_fused_chain_recorded(log: bool) -> None:
     expected = 300 + 6 * 300 * 2 + (150 * 2 + 150) + 150 * 2 + 150 if log else 0
     assert len(rt.log) == expected
     rt.close()
+
+
+def test_a_small_drop_buffer_between_inline_nodes_still_drops() -> None:
+    Collect.seen = []
+    g = Graph(id="fused", registry=registry("none"))
+    src = g.add_node("numbers", settings={"count": 300})
+    first, second, sink = g.add_node("add-one"), g.add_node("add-one"), g.add_node("collect-values")
+    g.connect(src, "out", first, "in")
+    g.connect(first, "out", second, "in", buffer={"size": 4, "overflow": "drop_oldest"})
+    g.connect(second, "out", sink, "in")
+    rt = GraphRuntime(g)
+    rt.run()
+    edge = rt.stats.edge("e2")
+    assert edge.dropped > 0  # a batch of the first node is more than the edge holds
+    assert rt.stats.node(second).received + edge.dropped == 300
+    assert Collect.seen == sorted(Collect.seen)  # the newest kept, in order
+    assert Collect.seen[-1] == 301
+    rt.close()
