@@ -4,9 +4,11 @@ Selection policy. The dispatcher looks at the *marked* nodes (those that receive
 or went idle since it last looked) in topological order (ties by insertion order), so a
 packet costs the same in a 10-node graph as in a 1,000-node one. An *inline* node (a
 synchronous node the ``placement`` rule put there: measured cheap, or ``offload: none``) is
-fired right there (``Session.drain_inline``), again while it is ready and its outputs have
-room, so one pass carries a packet down a whole chain without a task switch; the dispatcher
-lets the loop's other tasks (a notebook cell) run at least every 10 ms. Every other *ready*
+fired right there (``Session.drain_inline``), on batches of its queued inputs while it is
+ready and its outputs have room; what a batch emits goes straight on to the next inline
+node along a fused link, so one pass carries packets down a whole chain without a queue or a
+task switch between its nodes. The dispatcher lets the loop's other tasks (a notebook cell)
+run at least every 10 ms: a drain out of time leaves its work queued and marked. Every other *ready*
 node (see ``noderun``) gets a worker task, while fewer than ``max_concurrency`` workers
 run. A worker fires its node again and again while it stays ready (``fire_batch``: a node
 placed on a worker hands a batch of its queued inputs to the executor's thread at once), so
@@ -30,7 +32,8 @@ its ``input_finished(port)`` hook runs once per port as each port closes, then `
 close, and so on down the graph. A node that calls ``ctx.done()`` finishes early: what
 still comes on its inputs is discarded (counted per edge), and upstream nodes that nobody
 listens to any more stop (a source is cancelled). Nodes without hooks finish in the
-dispatcher itself, at no cost per packet.
+dispatcher itself, at no cost per packet, and a chain of them closes in one go
+(``Session.close_outputs``).
 
 Termination. A run ends when every node has finished and no firing is in flight; in
 deployed mode (``start()``) an endless source never finishes its branch, so the run goes on
