@@ -7,7 +7,10 @@ import threading
 import time
 from typing import Any
 
+from _support import spec
+
 from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, IONode, PureNode
+from dataflow_jupyter.spec import NodeSpec
 
 
 class Numbers(IONode):
@@ -67,6 +70,36 @@ class Flaky(PureNode):
         if value in self.settings["errorOn"]:
             return ErrorPacket(ErrorCode.VALIDATION, f"refused {value}")
         return {"out": value}
+
+
+def flaky_spec(offload: str, retry: int) -> NodeSpec:
+    """The spec of ``flaky`` (retried with a 1 ms backoff) with ``offload``."""
+    settings = [
+        {"name": "failOn", "type": "json", "default": []},
+        {"name": "failTimes", "type": "integer", "default": 1000},
+        {"name": "errorOn", "type": "json", "default": []},
+    ]
+    return spec(
+        "flaky",
+        ["in"],
+        ["out", {"name": "error", "type": "error_packet"}],
+        settings=settings,
+        execution={"retry": retry, "recoverable": True, "retryBackoffMs": 1, "offload": offload},
+    )
+
+
+class Head(PureNode):
+    """Passes the first ``n`` packets on, then says it wants no more (``ctx.done()``)."""
+
+    def __init__(self, node_id: str, settings: Any = None) -> None:
+        super().__init__(node_id, settings)
+        self.seen = 0
+
+    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> dict[str, Any]:
+        self.seen += 1
+        if self.seen >= self.settings["n"]:
+            ctx.done()
+        return {"out": inputs["in"].value}
 
 
 class Sleeper(PureNode):

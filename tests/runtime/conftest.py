@@ -14,6 +14,7 @@ from _testnodes import (
     SlowSink,
     WrongType,
     Zip,
+    flaky_spec,
 )
 
 from dataflow_jupyter import Graph, NodeRegistry
@@ -40,21 +41,7 @@ def registry(placement: str) -> NodeRegistry:
     reg.register(
         spec("any-of", ["a", "b"], ["out"], execution={"fire": "any", "offload": offload}), AnyOf
     )
-    flaky_settings = [
-        {"name": "failOn", "type": "json", "default": []},
-        {"name": "failTimes", "type": "integer", "default": 1000},
-        {"name": "errorOn", "type": "json", "default": []},
-    ]
-    reg.register(
-        spec(
-            "flaky",
-            ["in"],
-            ["out", {"name": "error", "type": "error_packet"}],
-            settings=flaky_settings,
-            execution={"retry": 3, "recoverable": True, "retryBackoffMs": 1, "offload": offload},
-        ),
-        Flaky,
-    )
+    reg.register(flaky_spec(offload, 3), Flaky)
     seconds = [{"name": "seconds", "type": "number", "default": 0.05}]
     reg.register(spec("sleeper", ["in"], ["out"], settings=seconds), Sleeper)
     reg.register(spec("emitter", ["in"], ["out"], **inline), Emitter)

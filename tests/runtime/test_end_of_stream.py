@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from _support import spec
+from _testnodes import Head
 
 from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
@@ -80,20 +81,6 @@ class Collect(PureNode):
             for value in self.left:
                 ctx.emit("out", [value, sorted(self.right)])
             self.left.clear()
-
-
-class Head(PureNode):
-    """Passes the first ``n`` packets on, then says it wants no more."""
-
-    def __init__(self, node_id: str, settings: Any = None) -> None:
-        super().__init__(node_id, settings)
-        self.seen = 0
-
-    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> dict[str, Any]:
-        self.seen += 1
-        if self.seen >= self.settings["n"]:
-            ctx.done()
-        return {"out": inputs["in"].value}
 
 
 class Counter(IONode):

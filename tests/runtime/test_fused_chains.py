@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support import spec
-from _testnodes import AddOne, Flaky, Numbers
+from _testnodes import AddOne, Flaky, Head, Numbers, flaky_spec
 
 from dataflow_jupyter import DataPacket, Graph, GraphRuntime, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import scheduler
@@ -25,20 +25,6 @@ class Evens(PureNode):
     def process(self, inputs: dict[str, DataPacket], ctx: Any) -> dict[str, Any] | None:
         value = inputs["in"].value
         return {"out": value} if value % 2 == 0 else None
-
-
-class Head(PureNode):
-    """Passes the first ``n`` packets on, then wants no more (``ctx.done()``)."""
-
-    def __init__(self, node_id: str, settings: Any = None) -> None:
-        super().__init__(node_id, settings)
-        self.seen = 0
-
-    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> dict[str, Any]:
-        self.seen += 1
-        if self.seen >= self.settings["n"]:
-            ctx.done()
-        return {"out": inputs["in"].value}
 
 
 class Total(PureNode):
@@ -75,21 +61,7 @@ def registry(offload: str) -> NodeRegistry:
     reg.register(spec("first-n", ["in"], ["out"], settings=n, **execution), Head)
     reg.register(spec("sum-at-end", ["in"], ["out"], **execution), Total)
     reg.register(spec("collect-values", ["in"], [], **execution), Collect)
-    flaky = [
-        {"name": "failOn", "type": "json", "default": []},
-        {"name": "failTimes", "type": "integer", "default": 1000},
-        {"name": "errorOn", "type": "json", "default": []},
-    ]
-    reg.register(
-        spec(
-            "flaky",
-            ["in"],
-            ["out", {"name": "error", "type": "error_packet"}],
-            settings=flaky,
-            execution={"retry": 2, "recoverable": True, "retryBackoffMs": 1, "offload": offload},
-        ),
-        Flaky,
-    )
+    reg.register(flaky_spec(offload, 2), Flaky)
     return reg
 
 

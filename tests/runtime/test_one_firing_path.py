@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support import spec
-from _testnodes import AddOne, Emitter, Flaky, Numbers, WrongType, Zip
+from _testnodes import AddOne, Emitter, Flaky, Numbers, WrongType, Zip, flaky_spec
 
 from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
 
@@ -29,21 +29,7 @@ def registry(offload: str) -> NodeRegistry:
     reg.register(
         spec("wrong-type", ["in"], [{"name": "out", "type": "number"}], **execution), WrongType
     )
-    flaky = [
-        {"name": "failOn", "type": "json", "default": []},
-        {"name": "failTimes", "type": "integer", "default": 1000},
-        {"name": "errorOn", "type": "json", "default": []},
-    ]
-    reg.register(
-        spec(
-            "flaky",
-            ["in"],
-            ["out", {"name": "error", "type": "error_packet"}],
-            settings=flaky,
-            execution={"retry": 2, "recoverable": True, "retryBackoffMs": 1, "offload": offload},
-        ),
-        Flaky,
-    )
+    reg.register(flaky_spec(offload, 2), Flaky)
     return reg
 
 
