@@ -24,7 +24,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from suite import Result, Side, best_of, map_x, peer_side
+from suite import START_X, Result, Side, best_of, map_chain_peers
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 GOAL = 1.5  # times streamz's throughput
-START_X = 1.5
 
 # What a user copies from the seed's example: a timeout, retries, recoverable; no offload.
 SEED_EXECUTION: dict[str, Any] = {"timeoutMs": 5000, "retry": 2, "recoverable": True}
@@ -205,63 +204,13 @@ def bench_streaming_default(
     """Small dict packets through ``maps`` user-written nodes (seed-like schema) into a sink."""
     with tempfile.TemporaryDirectory(prefix="dataflow-bench-") as tmp:
         ours_s = best_run_seconds(write_pack(Path(tmp), maps), packets, maps, repeat)
-    expect_x = START_X + maps
-
-    def plain() -> tuple[Callable[[], Any], Callable[[Any], None]]:
-        fns = [map_x] * maps
-        seen: list[Any] = []
-
-        def run() -> None:
-            sink = seen.append
-            for i in range(packets):
-                value: Any = {"i": i, "x": START_X}
-                for fn in fns:
-                    value = fn(value)
-                sink(value)
-
-        def check(_: Any) -> None:
-            assert len(seen) == packets
-            assert seen[-1] == {"i": packets - 1, "x": expect_x}
-
-        return run, check
-
-    plain_s = best_of(plain, repeat)
-
-    def measure_streamz(streamz: Any) -> float:
-        def prepare() -> tuple[Callable[[], Any], Callable[[Any], None]]:
-            source = streamz.Stream()
-            node = source
-            for _ in range(maps):
-                node = node.map(map_x)
-            seen: list[Any] = []
-            node.sink(seen.append)
-
-            def run() -> None:
-                emit = source.emit
-                for i in range(packets):
-                    emit({"i": i, "x": START_X})
-
-            def check(_: Any) -> None:
-                assert len(seen) == packets
-                assert seen[-1] == {"i": packets - 1, "x": expect_x}
-
-            return run, check
-
-        return best_of(prepare, repeat)
-
-    side, streamz_s = peer_side("streamz", "streamz", "pkt/s", measure_streamz, peers)
-    if streamz_s is not None:
-        side.value = packets / streamz_s
     ours_rate = packets / ours_s
-    ratios: dict[str, float | None] = {
-        "ours/streamz": ours_rate / side.value if side.value else None,
-        "ours/plain": ours_rate / (packets / plain_s),
-    }
+    sides, ratios = map_chain_peers(ours_rate, packets, maps, repeat, peers)
     met = None if ratios["ours/streamz"] is None else ratios["ours/streamz"] >= GOAL
     return Result(
         "streaming-default",
         Side("ours", ours_rate, "pkt/s"),
-        [Side("plain loop", packets / plain_s, "pkt/s"), side],
+        sides,
         ratios,
         f">= {GOAL:g}x streamz throughput",
         met,

@@ -217,7 +217,7 @@ class DictSource(IONode):
 
     async def run(self, ctx: Any) -> None:
         for i in range(self.settings["count"]):
-            await ctx.emit("out", {"i": i, "x": 1.5})
+            await ctx.emit("out", {"i": i, "x": START_X})
 
 
 class OneShot(IONode):
@@ -307,16 +307,79 @@ def reset_sink() -> None:
 # -- 1. streaming ------------------------------------------------------------------------------
 
 
+START_X = 1.5  # the x of every streaming benchmark's first packet
+
+
 def map_x(value: dict[str, Any]) -> dict[str, Any]:
     """The work of one map node, the same for every side."""
     return {**value, "x": value["x"] + 1}
+
+
+def map_chain_peers(
+    ours_rate: float, packets: int, maps: int, repeat: int, peers: bool
+) -> tuple[list[Side], dict[str, float | None]]:
+    """The peers of a streaming benchmark, the same ``maps`` map steps over ``packets``
+    small dicts: a plain Python loop and streamz. Returns their sides (pkt/s) and our
+    ratios to them."""
+    expect_x = START_X + maps
+
+    def plain() -> tuple[Callable[[], Any], Callable[[Any], None]]:
+        fns = [map_x] * maps
+        seen: list[Any] = []
+
+        def run() -> None:
+            sink = seen.append
+            for i in range(packets):
+                value: Any = {"i": i, "x": START_X}
+                for fn in fns:
+                    value = fn(value)
+                sink(value)
+
+        def check(_: Any) -> None:
+            assert len(seen) == packets
+            assert seen[-1] == {"i": packets - 1, "x": expect_x}
+
+        return run, check
+
+    plain_rate = packets / best_of(plain, repeat)
+
+    def measure_streamz(streamz: Any) -> float:
+        def prepare() -> tuple[Callable[[], Any], Callable[[Any], None]]:
+            source = streamz.Stream()
+            node = source
+            for _ in range(maps):
+                node = node.map(map_x)
+            seen: list[Any] = []
+            node.sink(seen.append)
+
+            def run() -> None:
+                emit = source.emit
+                for i in range(packets):
+                    emit({"i": i, "x": START_X})
+
+            def check(_: Any) -> None:
+                assert len(seen) == packets
+                assert seen[-1] == {"i": packets - 1, "x": expect_x}
+
+            return run, check
+
+        return best_of(prepare, repeat)
+
+    side, streamz_s = peer_side("streamz", "streamz", "pkt/s", measure_streamz, peers)
+    if streamz_s is not None:
+        side.value = packets / streamz_s
+    ratios: dict[str, float | None] = {
+        "ours/streamz": ours_rate / side.value if side.value else None,
+        "ours/plain": ours_rate / plain_rate,
+    }
+    return [Side("plain loop", plain_rate, "pkt/s"), side], ratios
 
 
 def bench_streaming(
     packets: int = 200_000, maps: int = 10, repeat: int = 3, peers: bool = True
 ) -> Result:
     """Small dict packets through ``maps`` map nodes into a sink."""
-    expect_x = 1.5 + maps
+    expect_x = START_X + maps
 
     def ours() -> tuple[Callable[[], Any], Callable[[Any], None]]:
         graph, _ = chain_graph(
@@ -334,64 +397,12 @@ def bench_streaming(
         return rt.run, check
 
     ours_s = best_of(ours, repeat)
-    result_sides: list[Side] = []
-    ratios: dict[str, float | None] = {}
-
-    def plain() -> tuple[Callable[[], Any], Callable[[Any], None]]:
-        fns = [map_x] * maps
-        seen: list[Any] = []
-
-        def run() -> None:
-            sink = seen.append
-            for i in range(packets):
-                value: Any = {"i": i, "x": 1.5}
-                for fn in fns:
-                    value = fn(value)
-                sink(value)
-
-        def check(_: Any) -> None:
-            assert len(seen) == packets
-            assert seen[-1] == {"i": packets - 1, "x": expect_x}
-
-        return run, check
-
-    plain_s = best_of(plain, repeat)
-    result_sides.append(Side("plain loop", packets / plain_s, "pkt/s"))
-
-    def measure_streamz(streamz: Any) -> float:
-        def prepare() -> tuple[Callable[[], Any], Callable[[Any], None]]:
-            source = streamz.Stream()
-            node = source
-            for _ in range(maps):
-                node = node.map(map_x)
-            seen: list[Any] = []
-            node.sink(seen.append)
-
-            def run() -> None:
-                emit = source.emit
-                for i in range(packets):
-                    emit({"i": i, "x": 1.5})
-
-            def check(_: Any) -> None:
-                assert len(seen) == packets
-                assert seen[-1] == {"i": packets - 1, "x": expect_x}
-
-            return run, check
-
-        return best_of(prepare, repeat)
-
-    side, streamz_s = peer_side("streamz", "streamz", "pkt/s", measure_streamz, peers)
-    if streamz_s is not None:
-        side.value = packets / streamz_s
-    result_sides.append(side)
-    ours_rate = packets / ours_s
-    ratios["ours/streamz"] = ours_rate / side.value if side.value else None
-    ratios["ours/plain"] = ours_rate / (packets / plain_s)
+    sides, ratios = map_chain_peers(packets / ours_s, packets, maps, repeat, peers)
     met = None if ratios["ours/streamz"] is None else ratios["ours/streamz"] >= 3.0
     return Result(
         "streaming",
-        Side("ours", ours_rate, "pkt/s"),
-        result_sides,
+        Side("ours", packets / ours_s, "pkt/s"),
+        sides,
         ratios,
         ">= 3x streamz throughput",
         met,
