@@ -65,28 +65,6 @@ class Emission:
 
         def mark(self, run: NodeRun) -> None: ...  # the session's heap of nodes to look at
 
-    @staticmethod
-    def log_packet(  # noqa: PLR0917
-        log: ExecutionLog | None,
-        emitted: tuple[DataPacket, str, int],
-        trace_id: str,
-        node_id: str,
-        parents: tuple[str, ...],
-        firing_id: int,
-    ) -> None:
-        if log is not None:
-            packet, port, size = emitted
-            log.record_packet(
-                packet.packet_id,
-                trace_id,
-                node_id,
-                port,
-                packet.timestamp,
-                size,
-                parents,
-                firing_id,
-            )
-
     async def emit(
         self,
         run: NodeRun,

@@ -289,29 +289,6 @@ class ExecutionLog:
         )
         self._append(event)
 
-    def record_hop(  # noqa: PLR0917
-        self,
-        firing_id: int,
-        node_id: str,
-        trace_id: str | None,
-        inputs: tuple[str, ...],
-        start_ns: int,
-        end_ns: int,
-        status: str,
-        packet_id: str,
-        port: str,
-        timestamp_ns: int,
-        size_bytes: int,
-        parents: tuple[str, ...],
-    ) -> None:
-        """``record_packet`` then ``record_firing`` (attempt 1) for a firing that emitted one
-        packet: the scheduler's hot path. Stored as one tuple, read back as both events."""
-        if not self.enabled:
-            return
-        event = (_HOP, start_ns, node_id, trace_id, firing_id, packet_id, port, inputs, parents)
-        self._append((*event, end_ns, status, timestamp_ns, size_bytes))
-        self._recorded += 1  # a hop is two events
-
     def record_placement(self, node_id: str, runs_on: str, reason: str) -> None:
         """Record that ``node_id``'s firings run ``runs_on`` from now on, and why."""
         if not self.enabled:
@@ -321,10 +298,15 @@ class ExecutionLog:
         self._append((*event, runs_on, None, reason, None))
 
     def appender(self) -> Callable[[_Event], None]:
-        """The scheduler's hot loop's way in: a function that stores one event tuple laid out
-        exactly as ``record_hop`` (tag ``HOP_EVENT``) or ``record_firing`` (``FIRING_EVENT``)
-        lay theirs out, without counting it; the caller adds what it stored with
-        ``counted(n)`` (a hop is two events) before anything reads the log."""
+        """The scheduler's hot loop's way in: a function that stores one event tuple without
+        counting it; the caller adds what it stored with ``counted(n)`` before anything
+        reads the log.
+
+        A tuple is laid out as ``record_firing`` lays out its own (tag ``FIRING_EVENT``), or
+        is a *hop* (tag ``HOP_EVENT``): a firing (attempt 1) that emitted one packet, stored
+        as ``(HOP_EVENT, start_ns, node_id, trace_id, firing_id, packet_id, port, inputs,
+        parents, end_ns, status, timestamp_ns, size_bytes)`` and read back as its packet
+        event and its firing event (a hop counts as two events)."""
         return self._events.append if self._pending is None else self._store
 
     def counted(self, events: int) -> None:

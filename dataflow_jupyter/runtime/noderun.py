@@ -303,6 +303,20 @@ class NodeRun:
             return any(self.has(port) for port in self.inputs)
         return all(self.has(port) for port in self.required)
 
+    def quiet_end(self) -> bool | None:
+        """For a node with one input edge and no end-of-stream hook to run: whether its end
+        of stream came (the edge closed and drained, or it called ``ctx.done()``), its port
+        then noted as finished; ``None`` for any other node (``Session.settle`` applies the
+        full rules)."""
+        single = self.single
+        if single is None or self.has_input_finished or self.has_finish or self.replays:
+            return None
+        channel = single[1]
+        if (channel.closed and not channel) or self.stop_requested:
+            self.ports_finished.add(single[0])
+            return True
+        return False
+
     def port_closed(self, port: str) -> bool:
         """Whether every channel into ``port`` is closed and empty (no edge: closed)."""
         return all(channel.closed and not channel for channel in self.inputs[port])

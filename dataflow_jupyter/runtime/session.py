@@ -218,12 +218,9 @@ class Session(Firings):
         """
         if run.finished:
             return False
-        single = run.single
-        if single is not None and not (run.has_input_finished or run.has_finish or run.replays):
-            # one input edge and no hooks (the common case): finished once it closed and drained
-            channel = single[1]
-            if (channel.closed and not channel) or run.stop_requested:
-                run.ports_finished.add(single[0])
+        ended = run.quiet_end()
+        if ended is not None:  # one input edge and no hooks: the common case
+            if ended:
                 self.close_outputs(run)
             return False
         problem = run.dead_port()
@@ -261,9 +258,9 @@ class Session(Firings):
     def close_outputs(self, run: NodeRun) -> None:
         """``run`` reached end of stream: close its output edges and tell their targets.
 
-        A target that thereby reaches its own end of stream with nothing left to do (one
-        input edge, now closed and empty, no hook, not busy: what ``settle`` would find) is
-        finished here too, and so on down a chain, without a dispatcher pass per node.
+        A target that thereby reaches its own end of stream with nothing left to do
+        (``NodeRun.quiet_end``, not busy: what ``settle`` would find) is finished here too,
+        and so on down a chain, without a dispatcher pass per node.
         """
         todo = [run]
         while todo:
@@ -282,8 +279,7 @@ class Session(Firings):
                     wire.channel.close()
                     target = wire.target
                     target.any_closed = True
-                    if _ends_with(target, wire.channel):
-                        target.ports_finished.add(target.single[0])  # type: ignore[index]
+                    if not target.busy and target.quiet_end():
                         todo.append(target)
                     else:
                         self.mark(target)
@@ -446,17 +442,3 @@ def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
     """The ports declared to carry Arrow data (``table``, ``binary``): their frames are short."""
     ports = [*spec.ports.inputs, *spec.ports.outputs]
     return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))
-
-
-def _ends_with(run: NodeRun, closed: Channel) -> bool:
-    """Whether ``run`` reaches its end of stream, with nothing left to do, now that
-    ``closed`` (one of its input channels) closed: the common case of ``Session.settle``."""
-    single = run.single
-    return (
-        single is not None
-        and single[1] is closed
-        and not closed
-        and not run.busy
-        and not run.finished
-        and not (run.has_input_finished or run.has_finish or run.replays)
-    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from _support import spec
 
-from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, IONode, PureNode
+from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.spec import NodeSpec
 
 
@@ -70,6 +70,17 @@ class Flaky(PureNode):
         if value in self.settings["errorOn"]:
             return ErrorPacket(ErrorCode.VALIDATION, f"refused {value}")
         return {"out": value}
+
+
+def chain_registry(offload: str) -> NodeRegistry:
+    """``numbers``, then ``add-one`` and ``flaky`` (2 retries) fired where ``offload`` says:
+    what the parity tests of the firing paths start from."""
+    reg = NodeRegistry()
+    count = [{"name": "count", "type": "integer", "default": 10}]
+    reg.register(spec("numbers", [], ["out"], settings=count), Numbers)
+    reg.register(spec("add-one", ["in"], ["out"], execution={"offload": offload}), AddOne)
+    reg.register(flaky_spec(offload, 2), Flaky)
+    return reg
 
 
 def flaky_spec(offload: str, retry: int) -> NodeSpec:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support import spec
-from _testnodes import AddOne, Flaky, Head, Numbers, flaky_spec
+from _testnodes import Flaky, Head, chain_registry
 
 from dataflow_jupyter import DataPacket, Graph, GraphRuntime, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import scheduler
@@ -51,17 +51,13 @@ class Collect(PureNode):
 
 
 def registry(offload: str) -> NodeRegistry:
-    reg = NodeRegistry()
-    count = [{"name": "count", "type": "integer", "default": 10}]
-    reg.register(spec("numbers", [], ["out"], settings=count), Numbers)
+    reg = chain_registry(offload)
     execution = {"execution": {"offload": offload}}
-    reg.register(spec("add-one", ["in"], ["out"], **execution), AddOne)
     reg.register(spec("evens", ["in"], ["out"], **execution), Evens)
     n = [{"name": "n", "type": "integer", "default": 5}]
     reg.register(spec("first-n", ["in"], ["out"], settings=n, **execution), Head)
     reg.register(spec("sum-at-end", ["in"], ["out"], **execution), Total)
     reg.register(spec("collect-values", ["in"], [], **execution), Collect)
-    reg.register(flaky_spec(offload, 2), Flaky)
     return reg
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support import spec
-from _testnodes import AddOne, Emitter, Flaky, Numbers, WrongType, Zip, flaky_spec
+from _testnodes import Emitter, Flaky, WrongType, Zip, chain_registry
 
 from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
 
@@ -17,11 +17,8 @@ if TYPE_CHECKING:
 
 
 def registry(offload: str) -> NodeRegistry:
-    reg = NodeRegistry()
-    count = [{"name": "count", "type": "integer", "default": 10}]
-    reg.register(spec("numbers", [], ["out"], settings=count), Numbers)
+    reg = chain_registry(offload)
     execution = {"execution": {"offload": offload}}
-    reg.register(spec("add-one", ["in"], ["out"], **execution), AddOne)
     reg.register(spec("emitter", ["in"], ["out"], **execution), Emitter)
     reg.register(
         spec("zip", ["a", "b", {"name": "c", "required": False}], ["out"], **execution), Zip
@@ -29,7 +26,6 @@ def registry(offload: str) -> NodeRegistry:
     reg.register(
         spec("wrong-type", ["in"], [{"name": "out", "type": "number"}], **execution), WrongType
     )
-    reg.register(flaky_spec(offload, 2), Flaky)
     return reg
 
 
