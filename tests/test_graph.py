@@ -10,15 +10,16 @@ import pytest
 from pydantic import ValidationError
 from test_graph_support import make_registry
 
-from dataflow_jupyter import (
-    Graph,
+from dataflow_jupyter import Graph, GraphValidationError, UnknownNodeError
+from dataflow_jupyter.graph import (
+    EdgeBuffer,
     GraphAnalysis,
+    GraphConfig,
+    GraphMetadata,
     GraphSchema,
-    GraphValidationError,
-    UnknownNodeError,
+    Position,
     graph_json_schema,
 )
-from dataflow_jupyter.graph import EdgeBuffer, GraphConfig, GraphMetadata, Position
 
 if TYPE_CHECKING:
     from pathlib import Path

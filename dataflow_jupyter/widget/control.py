@@ -3,7 +3,8 @@
 Which runtime. A run or a step needs a ``GraphRuntime`` for the editor's current graph. The
 one in use is kept while the graph means the same thing: its *run key* (the document
 without node positions and metadata, so dragging a node never restarts anything) equals
-the key of the runtime's graph. Otherwise the runtime the user passed is taken again when
+the key of the runtime's graph (each runtime's key is worked out once, and keys compare as
+plain data, never serialised). Otherwise the runtime the user passed is taken again when
 its graph has that key, else a new ``GraphRuntime(graph, registry)`` is made. A runtime the
 editor made itself and replaces is closed in the background (``aclose()``), after the
 debugger open on it; a runtime the user passed is never closed by the editor.
@@ -32,7 +33,6 @@ started by a front-end message or a cell, and nothing here awaits the front end.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +52,15 @@ __all__ = ["RunControl", "run_key"]
 _log = logging.getLogger("dataflow_jupyter.widget")
 
 
-def run_key(graph: Graph) -> str:
-    """What a run depends on: the document without node positions and metadata."""
+def run_key(graph: Graph) -> dict[str, Any]:
+    """What a run depends on: the document without node positions and metadata (compare
+    two keys with ``==``)."""
     document = graph.to_dict()
     document.pop("metadata", None)
     document.pop("$schema", None)
     for node in document.get("nodes", []):
         node.pop("position", None)
-    return json.dumps(document, sort_keys=True)
+    return document
 
 
 def loop_or_raise(what: str) -> asyncio.AbstractEventLoop:
@@ -86,6 +87,8 @@ class RunControl:
         self.runtime = runtime
         self.debugger: Debugger | None = None
         self._given = runtime
+        self._given_key = None if runtime is None else run_key(runtime.graph)
+        self._key = self._given_key  # the run key of ``runtime``
         self._tasks: set[asyncio.Task[Any]] = set()
         self._run_task: asyncio.Task[None] | None = None
         self._step_lock: asyncio.Lock | None = None
@@ -105,14 +108,14 @@ class RunControl:
     def runtime_for(self, graph: Graph) -> GraphRuntime:
         """The runtime for ``graph`` (see the module docstring); call only while nothing runs."""
         key = run_key(graph)
-        if self.runtime is not None and run_key(self.runtime.graph) == key:
+        if self.runtime is not None and self._key == key:
             return self.runtime
-        if self._given is not None and run_key(self._given.graph) == key:
+        if self._given is not None and self._given_key == key:
             new = self._given
         else:
             new = GraphRuntime(graph, self.registry)
         old, dbg = self.runtime, self.debugger
-        self.runtime, self.debugger = new, None
+        self.runtime, self.debugger, self._key = new, None, key
         self._retire(dbg, None if old is self._given else old)
         self.board.attach(new)
         return new

@@ -9,7 +9,13 @@ stops or a structural edit ends, and the editor takes it as it is: a draft may b
 incomplete, so validation happens on deploy, run and step (and ``to_graph()`` raises for an
 invalid one). Python edits (``add_node``, ``connect``, ...) read the document into a
 ``Graph``, change it and set the trait to a new dict, so the canvas redraws; node and edge
-ids are kept across every round trip (never renumbered).
+ids are kept across every round trip (never renumbered). A document is read once: the
+editor keeps the ``Graph`` (or the problems) of the document the trait holds, so an edit,
+the canvas's node problems and a snapshot share one reading.
+
+The snapshot outputs (the picture a saved notebook keeps) follow the document. On the
+kernel's loop, a redraw waits ``_SNAPSHOT_DELAY`` seconds for the edits that follow (a drag,
+a burst of Python edits) and then draws the last document once.
 
 Messages (``protocol``) are read by ``messages.parse_message``; a malformed or unknown one
 is logged as a warning on the logger ``dataflow_jupyter.widget`` and answered with nothing.
@@ -77,6 +83,7 @@ _LAYOUT_FILE = _STATIC / "elk-worker.min.js"
 _NOT_BUILT = "// dataflow-jupyter: the canvas bundle was not built\nexport default {};\n"
 _NODE_SPACING = 300.0  # how far right of the rightmost node add_node places a new one (240 wide)
 _BUILD_HINT = "run `npm run build` in labextension/ (or reinstall dataflow-jupyter)"
+_SNAPSHOT_DELAY = 0.25  # seconds a snapshot redraw waits for more edits (on a running loop)
 
 
 def _asset(path: Path) -> Path | str:
@@ -133,6 +140,9 @@ class GraphEditor(anywidget.AnyWidget):
         }
         self._loop = _running_loop()  # the kernel's loop: messages are handled on it
         self._snapshots: list[Any] = []  # display handles of the snapshot outputs
+        self._redraw: asyncio.TimerHandle | None = None  # a pending snapshot redraw
+        # the document last read, and what it gave: a Graph, or the problems of a draft
+        self._reading: tuple[object, Graph | None, list[str]] = ({}, None, [])
         self.on_msg(self._on_message)
         self.observe(self._on_graph_change, names="graph")
 
@@ -150,7 +160,7 @@ class GraphEditor(anywidget.AnyWidget):
 
     def to_graph(self) -> Graph:
         """The canvas's graph as a ``Graph``; ``GraphValidationError`` listing every problem."""
-        graph = Graph.from_dict(self.graph, registry=self._registry)
+        graph = Graph.from_dict(self.graph, registry=self._registry)  # the caller's own copy
         graph.validate(self._registry)
         return graph
 
@@ -250,16 +260,31 @@ class GraphEditor(anywidget.AnyWidget):
         self._edit(lambda g: g.remove_edge(edge_id))
 
     def _edit(self, change: Callable[[Graph], _T]) -> _T:
+        """Apply ``change`` to a ``Graph`` read from the document, and set the new document
+        (a change that raises leaves the document as it was)."""
         graph = Graph.from_dict(self.graph, registry=self._registry)
         result = change(graph)
-        self.graph = graph.to_dict()
+        document = graph.to_dict()
+        self._reading = (document, graph, [])  # the observers read it from here
+        self.graph = document
         return result
 
+    def _read(self) -> tuple[Graph | None, list[str]]:
+        """The document as a ``Graph`` (read once per document), or ``None`` and the
+        problems of a draft it cannot describe yet. Callers do not change the ``Graph``."""
+        document, graph, problems = self._reading
+        if document is not self.graph:
+            try:
+                graph, problems = Graph.from_dict(self.graph, registry=self._registry), []
+            except GraphValidationError as exc:
+                graph, problems = None, list(exc.problems)
+            self._reading = (self.graph, graph, problems)
+        return graph, problems
+
     def _checked(self) -> tuple[Graph | None, list[str]]:
-        try:
-            graph = Graph.from_dict(self.graph, registry=self._registry)
-        except GraphValidationError as exc:
-            return None, list(exc.problems)
+        graph, problems = self._read()
+        if graph is None:
+            return None, problems
         problems = graph.problems(self._registry)
         return (None if problems else graph), problems
 
@@ -370,34 +395,39 @@ class GraphEditor(anywidget.AnyWidget):
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})  # anywidget: a pair
         data = {**data, "text/plain": ""}
         display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
-        graph = self._parsed()
+        graph, _ = self._read()
         if graph is not None:
             handle = display(_snapshot(graph), raw=True, display_id=True)  # type: ignore[no-untyped-call]
             if handle is not None:
                 self._snapshots.append(handle)
 
-    def _parsed(self) -> Graph | None:
-        """The canvas's document as a ``Graph``; ``None`` for a draft it cannot describe yet."""
-        try:
-            return Graph.from_dict(self.graph, registry=self._registry)
-        except GraphValidationError:
-            return None
-
     def _on_graph_change(self, _change: Any) -> None:
         self._on_kernel_loop(self._after_graph_change)
 
     def _after_graph_change(self) -> None:
-        """One reading of the changed document: the snapshot outputs follow it, and the canvas
-        hears each node's own problems (settings are checked when they are set)."""
-        graph = self._parsed()
-        if graph is not None and self._snapshots:  # a draft keeps the last snapshot
-            snapshot = _snapshot(graph)
-            for handle in self._snapshots:
-                handle.update(snapshot, raw=True)
+        """The canvas hears each node's own problems in the changed document (settings are
+        checked when they are set), and the snapshot outputs follow it."""
+        graph, _ = self._read()
         # a broken document has no node problems of its own: deploy-result says why
         nodes = graph.node_problems(self._registry) if graph is not None else {}
         answer: GraphProblemsMessage = {"type": "graph-problems", "nodes": nodes}
         self.send(answer)
+        if not self._snapshots:
+            return
+        loop = _running_loop()
+        if loop is None:
+            self._update_snapshots()
+        elif self._redraw is None:
+            self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._update_snapshots)
+
+    def _update_snapshots(self) -> None:
+        """Redraw the snapshot outputs from the document (a draft keeps the last snapshot)."""
+        self._redraw = None
+        graph, _ = self._read()
+        if graph is not None:
+            snapshot = _snapshot(graph)
+            for handle in self._snapshots:
+                handle.update(snapshot, raw=True)
 
     # -- messages ------------------------------------------------------------------------------
 

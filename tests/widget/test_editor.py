@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 from typing import Any
@@ -200,6 +201,46 @@ def test_a_script_steps_with_the_editors_debugger(
     editor.stop()
     assert editor.status["run"] == "stopped"
     assert editor.debugger() is not dbg
+
+
+def test_an_edit_reads_the_document_once(
+    make_canvas: Any, chain: Graph, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit, the node problems the canvas hears and a check after it share one reading."""
+    editor = make_canvas(chain, registry=registry).editor
+    reads = itertools.count()
+    real = Graph.from_dict.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Graph], *args: Any, **kwargs: Any) -> Graph:
+        next(reads)
+        return real(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Graph, "from_dict", classmethod(counted))
+    editor.add_node("debug-log", id="late")
+    assert "required input 'in' is not connected" in editor.problems()[0]
+    assert next(reads) == 1
+
+
+async def test_on_the_kernels_loop_a_burst_of_edits_redraws_the_snapshot_once(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    monkeypatch.setattr(editor_module, "_SNAPSHOT_DELAY", 0.05)
+    editor = amake_canvas(chain, registry=registry).editor
+    with capture_output() as shown:
+        editor._ipython_display_()
+        for x in range(5):  # a drag: the document changes again and again
+            editor.update_node("inc", position=(float(x), 0.0))
+        editor.add_node("debug-log", id="late")
+        assert len(shown.outputs) == 2  # the canvas and its snapshot, not redrawn yet
+        await asyncio.sleep(0.2)
+    _, snapshot, update = shown.outputs  # one redraw, of the last document
+    assert update.transient == snapshot.transient
+    assert ">late<" in update.data["image/svg+xml"]
+    assert update.data[GRAPH_MIME_TYPE] == editor.graph
 
 
 def test_the_canvas_is_followed_by_a_snapshot_kept_up_to_date(
