@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dataflow_jupyter import Graph, GraphValidationError, NodeRegistry, NodeSpec
-from dataflow_jupyter._graph_model import MAX_SETTINGS_DEPTH
+from dataflow_jupyter.graph._model import MAX_SETTINGS_DEPTH
 from dataflow_jupyter.types import parse_semver
 
 if TYPE_CHECKING:

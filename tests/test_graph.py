@@ -468,9 +468,7 @@ def test_expressions_are_parsed_never_evaluated(registry: NodeRegistry, tmp_path
 def test_the_size_guard_applies_to_built_graphs(
     registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dataflow_jupyter._graph_model as model
-
-    monkeypatch.setattr(model, "MAX_NODES", 2)
+    monkeypatch.setattr("dataflow_jupyter.graph._document.MAX_NODES", 2)
     g = Graph(registry=registry)
     g.add_node("source")
     g.add_node("source")

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from dataflow_jupyter import Graph, NodeRegistry
-from dataflow_jupyter import graph as graph_module
 from dataflow_jupyter.graph import GRAPH_MIME_TYPE
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -98,7 +97,7 @@ def test_a_picture_that_fails_leaves_the_text(
     def broken(*_: object) -> str:
         raise ValueError("no ink")
 
-    monkeypatch.setattr(graph_module, "graph_svg", broken)
+    monkeypatch.setattr("dataflow_jupyter.graph._graph.graph_svg", broken)
     bundle = Graph("g", registry=registry)._repr_mimebundle_()
     assert set(bundle) == {"text/plain", GRAPH_MIME_TYPE}
     assert "could not draw graph 'g'" in caplog.text

@@ -261,7 +261,7 @@ def test_graph_load_refuses_a_fifo_and_dev_zero(fifo: Path, tmp_path: Path) -> N
 def test_graph_load_reads_at_most_its_limit_whatever_st_size_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("dataflow_jupyter.graph.MAX_FILE_BYTES", 64)
+    monkeypatch.setattr("dataflow_jupyter.graph._document.MAX_FILE_BYTES", 64)
     with pytest.raises(GraphValidationError, match="holds more than"):
         Graph.load("/proc/self/status")  # st_size 0, more than 64 bytes inside
 

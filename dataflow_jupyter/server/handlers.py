@@ -10,8 +10,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from dataflow_jupyter._graph_model import MAX_FILE_BYTES
-from dataflow_jupyter.graph import Graph, GraphValidationError
+from dataflow_jupyter.graph import MAX_FILE_BYTES, Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.widget.catalog import build_catalog
 

@@ -12,7 +12,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from dataflow_jupyter import Graph, NodeRegistry
-from dataflow_jupyter._graph_model import MAX_FILE_BYTES
+from dataflow_jupyter.graph import MAX_FILE_BYTES
 from dataflow_jupyter.widget.catalog import build_catalog
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

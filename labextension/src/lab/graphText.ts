@@ -3,7 +3,7 @@
  * (`Graph.to_json`) writes for the same document, so a file edited in JupyterLab and one
  * saved from a kernel diff cleanly:
  *
- * - keys in the order of the Python models (`dataflow_jupyter/_graph_model.py`); keys the
+ * - keys in the order of the Python models (`dataflow_jupyter/graph/_model.py`); keys the
  *   models do not know (a hand-edited file) follow, in their order;
  * - optional keys whose value is null are left out (`exclude_none`), except inside settings,
  *   which are the node's own JSON and kept as they are;

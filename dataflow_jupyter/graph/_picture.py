@@ -13,6 +13,10 @@ their ``position`` says; when two nodes share a position (a graph built in Pytho
 positions), the picture places every node by level instead (sources on the left), leaving
 the graph untouched. Text is escaped; a node whose type is not installed is drawn grey with
 the ports its edges name.
+
+It draws from plain values (the graph's id, its node and edge descriptions, its levels and
+a registry), never from the ``Graph`` class, so ``_graph`` imports this module and not the
+other way round.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from dataflow_jupyter.graph import Graph, GraphNode
+    from collections.abc import Sequence
+
+    from dataflow_jupyter.graph._model import GraphEdge, GraphNode
     from dataflow_jupyter.registry import NodeRegistry
 
 __all__ = ["graph_svg"]
@@ -67,18 +73,28 @@ class _Box:
         return self.y + _HEADER + _ROW * index + _ROW / 2 + 4
 
 
-def graph_svg(graph: Graph, registry: NodeRegistry | None) -> str:
-    """The graph as a standalone SVG document (a string)."""
-    boxes = _placed([_box(node, graph, registry) for node in graph.nodes], graph)
+def graph_svg(
+    graph_id: str,
+    nodes: Sequence[GraphNode],
+    edges: Sequence[GraphEdge],
+    levels: Sequence[Sequence[str]] | None,
+    registry: NodeRegistry | None,
+) -> str:
+    """The graph as a standalone SVG document (a string).
+
+    ``levels`` are ``GraphAnalysis.levels`` (``None`` with a cycle): where nodes stand when
+    their positions overlap.
+    """
+    boxes = _placed([_box(node, edges, registry) for node in nodes], levels)
     if not boxes:
-        return _document(240, 60, [_text(16, 34, f"{graph.id}: an empty graph", "#64748b")])
+        return _document(240, 60, [_text(16, 34, f"{graph_id}: an empty graph", "#64748b")])
     left = min(b.x for b in boxes.values()) - _MARGIN
     top = min(b.y for b in boxes.values()) - _MARGIN
     right = max(b.x + _WIDTH for b in boxes.values()) + _MARGIN
     bottom = max(b.y + b.height for b in boxes.values()) + _MARGIN
     parts = [f'<g transform="translate({-left:.1f},{-top:.1f})">']
     labels = []
-    for edge in graph.edges:
+    for edge in edges:
         source, target = boxes.get(edge.source), boxes.get(edge.target)
         if source is not None and target is not None:
             path, label = _edge(source, edge.source_port, target, edge.target_port)
@@ -88,10 +104,10 @@ def graph_svg(graph: Graph, registry: NodeRegistry | None) -> str:
     parts.extend(_node(box) for box in boxes.values())
     parts.extend(labels)  # over the nodes, so a label between two close nodes stays readable
     parts.append("</g>")
-    return _document(right - left, bottom - top, parts, title=f"graph {graph.id}")
+    return _document(right - left, bottom - top, parts, title=f"graph {graph_id}")
 
 
-def _box(node: GraphNode, graph: Graph, registry: NodeRegistry | None) -> _Box:
+def _box(node: GraphNode, edges: Sequence[GraphEdge], registry: NodeRegistry | None) -> _Box:
     spec = None
     if registry is not None and registry.has(node.type_id, node.version):
         spec = registry.spec(node.type_id, node.version)
@@ -106,8 +122,8 @@ def _box(node: GraphNode, graph: Graph, registry: NodeRegistry | None) -> _Box:
             tuple(port.name for port in spec.ports.outputs),
             _key_settings(node.settings, defaults, order),
         )
-    inputs = tuple(dict.fromkeys(e.target_port for e in graph.edges if e.target == node.id))
-    outputs = tuple(dict.fromkeys(e.source_port for e in graph.edges if e.source == node.id))
+    inputs = tuple(dict.fromkeys(e.target_port for e in edges if e.target == node.id))
+    outputs = tuple(dict.fromkeys(e.source_port for e in edges if e.source == node.id))
     settings = _key_settings(node.settings, {}, list(node.settings))
     return _Box(node, f"{node.type_id} {node.version}", _UNKNOWN_COLOR, inputs, outputs, settings)
 
@@ -128,9 +144,8 @@ def _key_settings(
     return tuple(lines)
 
 
-def _placed(boxes: list[_Box], graph: Graph) -> dict[str, _Box]:
+def _placed(boxes: list[_Box], levels: Sequence[Sequence[str]] | None) -> dict[str, _Box]:
     spots = Counter((b.node.position.x, b.node.position.y) for b in boxes)
-    levels = graph.analyze().levels
     if max(spots.values(), default=1) == 1 or levels is None:
         return {b.node.id: replace(b, x=b.node.position.x, y=b.node.position.y) for b in boxes}
     by_id = {b.node.id: b for b in boxes}

@@ -1,8 +1,8 @@
 """Graph analysis: pure functions over node ids and ``(source, target)`` pairs.
 
-No model, no registry: ``graph.py`` hands in the node ids in insertion order and the edges
-whose two ends exist, and gets back plain tuples. Everything is deterministic: ties are
-broken by node insertion order, then by edge insertion order.
+No model, no registry: ``Graph`` (``_graph``) hands in the node ids in insertion order and
+the edges whose two ends exist, and gets back plain tuples. Everything is deterministic:
+ties are broken by node insertion order, then by edge insertion order.
 
 Glossary (the definitions ``GraphAnalysis`` documents for users):
 

@@ -1,6 +1,6 @@
 """Meaning checks of a graph against a node registry (``Graph.validate``).
 
-Private: the rules are listed in ``dataflow_jupyter.graph``'s docstring. Every check runs and
+The rules are listed in ``dataflow_jupyter.graph``'s docstring. Every check runs and
 every problem is collected; nothing here raises on a bad graph.
 """
 
@@ -11,16 +11,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from dataflow_jupyter import _graph_analysis
-from dataflow_jupyter._graph_model import listing, size_problems
 from dataflow_jupyter.expressions import ExpressionError, compile_expression
+from dataflow_jupyter.graph._analysis import find_cycles
+from dataflow_jupyter.graph._document import listing, size_problems
 from dataflow_jupyter.registry import UnknownNodeError
 from dataflow_jupyter.types import connection_problems
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from dataflow_jupyter._graph_model import GraphEdge, GraphNode
+    from dataflow_jupyter.graph._model import GraphEdge, GraphNode
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.spec import NodeSpec, PortSpec
 
@@ -201,7 +201,7 @@ def _cycle_problems(node_ids: list[str], edges: Sequence[GraphEdge]) -> list[str
     for edge in edges:
         edge_of.setdefault((edge.source, edge.target), edge.id)
     problems = []
-    for cycle in _graph_analysis.find_cycles(node_ids, pairs):
+    for cycle in find_cycles(node_ids, pairs):
         via = ", ".join(edge_of[pair] for pair in itertools.pairwise(cycle))
         problems.append(
             f"cycle: {' -> '.join(cycle)} (edges {via}); a dataflow graph must be "

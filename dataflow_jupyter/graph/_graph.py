@@ -1,113 +1,56 @@
-"""Graph: the ``.dfgraph.json`` artifact, its build API, validation and analysis.
+"""The ``Graph`` class: a ``.dfgraph.json`` document you build, read, write, check and show.
 
-The document (camelCase on disk, pretty-printed UTF-8, keys in the order below)::
-
-    {"$schema": "...optional, for editors...",
-     "id": "prices", "version": "1.0.0",
-     "metadata": {"author": "", "createdAt": "2026-11-25T12:00:00+00:00",
-                  "description": "", "tags": []},
-     "config": {"maxConcurrency": 16, "stateStorage": {"type": "memory"}},
-     "nodes": [{"id": "n1", "typeId": "http-poller", "version": "1.0.0",
-                "settings": {"url": "..."}, "position": {"x": 0.0, "y": 0.0}}],
-     "edges": [{"id": "e1", "source": "n1", "sourcePort": "response",
-                "target": "n2", "targetPort": "in",
-                "transform": "value['price']", "filter": "value > 0",
-                "buffer": {"size": 64, "overflow": "block"}}]}
-
-``transform``, ``filter``, ``buffer``, ``createdAt`` and ``$schema`` are optional and left
-out when unset. ``stateStorage`` is ``{"type": "memory" | "file" | "redis", "path"?,
-"url"?, "prefix"?}``; the string ``"memory"`` is read as ``{"type": "memory"}``. Ids of the
-graph, its nodes and its edges match ``ID_PATTERN`` (a letter or ``_``, then letters,
-digits, ``_`` or ``-``; at most 64). The graph's ``version`` is semver; a node's
-``version`` is the exact installed version it was built against (versions are locked).
-
-Two levels of checks, both raising ``GraphValidationError`` (a ``ValueError`` whose
-``problems`` lists every problem, each naming the node, edge or field):
-
-1. *shape*, on ``from_dict`` / ``load`` / the build API: JSON syntax (line and column),
-   UTF-8, the types and keys above (unknown keys are refused), semver strings, ids,
-   settings that are JSON values, a buffer ``size`` of at least 1 and an ``overflow``
-   policy, and at most ``MAX_NODES`` nodes and ``MAX_EDGES`` edges.
-2. *meaning*, on ``validate(registry)`` (``problems(registry)`` returns the list instead):
-   unique node and edge ids; installed ``(typeId, version)`` (the message lists the
-   installed versions); settings that fit the spec; edges whose nodes exist, whose ports
-   exist (the message lists the node's ports) and whose port types may connect
-   (``types.connection_problems``); no repeated edge between the same two ports; every
-   required input connected; no cycle, self-loops included (``cycle: a -> b -> a``); edge
-   ``filter`` / ``transform`` expressions that parse as Python expressions (parsed, never
-   evaluated). When the shape is broken, the nodes that are well formed still get their
-   type, version and settings checked (with a registry), so one reading lists both.
-
-``analyze()`` never raises; it returns a frozen ``GraphAnalysis`` (topological order,
-levels, weakly connected components, branches per source and the groups of independent
-ones, the first cycle); its docstring defines each term.
+A ``Graph`` holds frozen ``GraphNode`` and ``GraphEdge`` values (``_model``) in insertion
+order, with the graph's id, version, metadata and config. It is the one place the parts
+meet: documents are read and written by ``_document``, checked by ``_checks``, analysed by
+``_analysis`` and drawn by ``_picture``, each from plain values handed in here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from dataflow_jupyter import _graph_analysis
-from dataflow_jupyter._graph_analysis import Branch, GraphAnalysis
-from dataflow_jupyter._graph_check import connection_refusal, graph_problems, node_problems
-from dataflow_jupyter._graph_model import (
-    EXTENSION,
-    ID_PATTERN,
-    MAX_EDGES,
-    MAX_FILE_BYTES,
-    MAX_NODES,
+from dataflow_jupyter.graph._analysis import GraphAnalysis, analyze
+from dataflow_jupyter.graph._checks import connection_refusal, graph_problems, node_problems
+from dataflow_jupyter.graph._document import (
+    GraphValidationError,
+    check_size,
+    format_json,
+    kind_of,
+    listing,
+    make_model,
+    parse_json,
+    read_file,
+    shape_problems,
+    well_formed_nodes,
+    write_file,
+)
+from dataflow_jupyter.graph._model import (
     EdgeBuffer,
     GraphConfig,
     GraphEdge,
     GraphMetadata,
     GraphNode,
     GraphSchema,
-    GraphValidationError,
     Position,
-    StateStorage,
-    check_size,
-    kind_of,
-    listing,
-    make_model,
-    parse_json,
-    shape_problems,
 )
-from dataflow_jupyter._graph_picture import graph_svg
-from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
+from dataflow_jupyter.graph._picture import graph_svg
 from dataflow_jupyter.registry import NodeRegistry
+
+if TYPE_CHECKING:
+    import os
 
 GRAPH_MIME_TYPE = "application/vnd.dataflow.graph+json"
 _log = logging.getLogger("dataflow_jupyter.graph")
 
-__all__ = [
-    "EXTENSION",
-    "GRAPH_MIME_TYPE",
-    "ID_PATTERN",
-    "MAX_EDGES",
-    "MAX_NODES",
-    "Branch",
-    "EdgeBuffer",
-    "Graph",
-    "GraphAnalysis",
-    "GraphConfig",
-    "GraphEdge",
-    "GraphMetadata",
-    "GraphNode",
-    "GraphSchema",
-    "GraphValidationError",
-    "Position",
-    "StateStorage",
-    "graph_json_schema",
-]
+__all__ = ["GRAPH_MIME_TYPE", "Graph"]
 
 
 class Graph:
@@ -154,11 +97,13 @@ class Graph:
         """How a notebook shows the graph: its document, an SVG picture and ``repr``.
 
         The picture is what GitHub, nbviewer and a JupyterLab without a kernel show, so a
-        shared notebook still shows its graphs (``_graph_picture``).
+        shared notebook still shows its graphs (``_picture``).
         """
         bundle: dict[str, Any] = {"text/plain": repr(self), GRAPH_MIME_TYPE: self.to_dict()}
         try:
-            bundle["image/svg+xml"] = graph_svg(self, self._registry_for(None))
+            bundle["image/svg+xml"] = graph_svg(
+                self.id, self.nodes, self.edges, self.analyze().levels, self._registry_for(None)
+            )
         except Exception:  # noqa: BLE001 - a picture that fails leaves the text, never an error
             _log.exception("could not draw graph %r", self.id)
         return bundle
@@ -415,7 +360,7 @@ class Graph:
         except ValidationError as exc:
             problems = shape_problems(exc, data)
             if registry is not None:  # the nodes that are well formed are checked all the same
-                problems += node_problems(_well_formed_nodes(nodes), registry)
+                problems += node_problems(well_formed_nodes(nodes), registry)
             raise GraphValidationError(problems, source=source) from None
         except (RecursionError, MemoryError):
             msg = "the document is nested too deeply to read"
@@ -426,7 +371,7 @@ class Graph:
 
     def to_json(self) -> str:
         """The document as pretty-printed JSON text (what ``save`` writes)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return format_json(self.to_dict())
 
     @classmethod
     def from_json(
@@ -437,12 +382,7 @@ class Graph:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the document to ``path`` (UTF-8, atomically replaced); return the path."""
-        target = Path(path)
-        text = self.to_json()
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)
-        return target
+        return write_file(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, registry: NodeRegistry | None = None) -> Graph:
@@ -451,16 +391,7 @@ class Graph:
         Only a regular file is read (a FIFO or device is refused before it is opened), and at
         most ``MAX_FILE_BYTES``. The graph's ``folder`` becomes its runs' default data root.
         """
-        source = str(path)
-        try:
-            data = read_limited(path, MAX_FILE_BYTES)
-        except FileTooLargeError as exc:
-            msg = f"the file holds more than {MAX_FILE_BYTES >> 20} MiB, the limit"
-            raise GraphValidationError([msg], source=source) from exc
-        except OSError as exc:
-            msg = f"cannot read the graph file: {exc.strerror or exc}"
-            raise GraphValidationError([msg], source=source) from exc
-        graph = cls.from_json(data, registry=registry, source=source)
+        graph = cls.from_json(read_file(path), registry=registry, source=str(path))
         graph.folder = Path(path).absolute().parent
         return graph
 
@@ -497,26 +428,7 @@ class Graph:
     def analyze(self) -> GraphAnalysis:
         """Order, levels, components, branches and cycle; never raises (see GraphAnalysis)."""
         ids = list(dict.fromkeys(node.id for node in self._nodes))
-        return _graph_analysis.analyze(ids, [(e.source, e.target) for e in self._edges])
-
-
-def graph_json_schema() -> dict[str, Any]:
-    """The JSON Schema of ``.dfgraph.json`` documents (for editors and other tools)."""
-    schema = GraphSchema.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "dataflow-jupyter graph (.dfgraph.json)"
-    return schema
-
-
-def _well_formed_nodes(nodes: Any) -> list[GraphNode]:
-    """The entries of a document's ``nodes`` that are node descriptions on their own."""
-    found = []
-    for entry in nodes if isinstance(nodes, list | tuple) else ():
-        try:
-            found.append(GraphNode.model_validate(entry))
-        except (ValidationError, RecursionError, MemoryError):
-            continue
-    return found
+        return analyze(ids, [(e.source, e.target) for e in self._edges])
 
 
 def _position(value: Any) -> Any:
