@@ -8,6 +8,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from dataflow_jupyter.node import IONode, NodeContext
+from dataflow_jupyter.nodekit.settings import settings_where
 from dataflow_jupyter.packets import DataPacket
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class Inject(IONode):
         super().__init__(node_id, settings)
         if self.settings["count"] == 0 and self.settings["intervalMs"] <= 0:
             msg = (
-                f"settings of inject {self.version} (node {node_id!r}): count 0 emits until "
+                f"{settings_where(self)}: count 0 emits until "
                 "stopped and needs intervalMs > 0; set intervalMs (e.g. 1000) or a count >= 1"
             )
             raise ValueError(msg)

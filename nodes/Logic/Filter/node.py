@@ -1,8 +1,8 @@
 """filter: pass a packet on unchanged when an expression is true for it, drop it otherwise.
 
-Besides ``node``/``packets``/``types``, this node imports ``dataflow_jupyter.expressions``
-(the same layer as ``node``): an accepted departure from the node import rule, since the
-safe evaluator is what makes an expression from a graph file harmless.
+It evaluates with ``dataflow_jupyter.expressions``, one of the modules node folders may
+import (``docs/design.md`` §2): the safe evaluator is what makes an expression from a
+graph file harmless.
 """
 
 from __future__ import annotations

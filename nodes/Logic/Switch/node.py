@@ -1,10 +1,10 @@
 """switch: route each packet to the output of the first rule that is true for it.
 
 Ports are fixed by the schema, so a switch has four rule outputs, ``out1`` .. ``out4``, and
-``otherwise``; ``rules`` is a list of up to four expressions. Besides ``node``/``packets``/
-``types``, this node imports ``dataflow_jupyter.expressions`` (the same layer as ``node``):
-an accepted departure from the node import rule, since the safe evaluator is what makes an
-expression from a graph file harmless.
+``otherwise``; ``rules`` is a list of up to four expressions. It evaluates them with
+``dataflow_jupyter.expressions``, one of the modules node folders may import
+(``docs/design.md`` §2): the safe evaluator is what makes an expression from a graph file
+harmless.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from dataflow_jupyter.expressions import compile_expression, expression_names
 from dataflow_jupyter.node import NodeContext, PureNode
+from dataflow_jupyter.nodekit.settings import settings_where
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,7 +35,7 @@ class Switch(PureNode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         rules = self.settings["rules"]
-        where = f"settings of switch {self.version} (node {node_id!r})"
+        where = settings_where(self)
         if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
             msg = (
                 f"{where}: 'rules' must be a list of expression strings, e.g. "

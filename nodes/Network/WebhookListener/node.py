@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from dataflow_jupyter.node import IONode, NodeContext
+from dataflow_jupyter.nodekit.settings import settings_where
 from dataflow_jupyter.packets import DataPacket
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ class WebhookListener(IONode):
         return headers
 
     def _check_settings(self) -> None:
-        where = f"settings of webhook-listener {self.version} (node {self.node_id!r})"
+        where = settings_where(self)
         path = self.settings["path"]
         if not isinstance(path, str) or not path.startswith("/"):
             msg = f"{where}: setting 'path' must start with '/'; got {path!r:.80}"
@@ -283,7 +284,7 @@ class _Guarded(asyncio.Protocol):
     in time. Later requests on a keep-alive connection have aiohttp's ``keepalive_timeout``.
     """
 
-    def __init__(self, handler: web.RequestHandler[Any], connections: _Connections) -> None:
+    def __init__(self, handler: web.RequestHandler, connections: _Connections) -> None:
         self.handler = handler
         self.connections = connections
         self.transport: asyncio.Transport | None = None
@@ -317,7 +318,9 @@ class _Guarded(asyncio.Protocol):
             self.handler.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.handler.eof_received() if self.passed and not self.shut else None
+        if self.passed and not self.shut:
+            self.handler.eof_received()  # aiohttp's returns None: the transport closes itself
+        return None
 
     def pause_writing(self) -> None:
         if self.passed:

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow_jupyter.node import NodeContext, StatefulNode
+from dataflow_jupyter.nodekit.settings import settings_where
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -82,8 +83,14 @@ PARTS: Final[dict[str, tuple[tuple[str, str, Any], ...]]] = {
 OPS: Final = frozenset(PARTS)
 UNMERGEABLE: Final = frozenset({"approximate_median"})
 # How a simple part merges; "n", "s" and the m, m2, l, d parts are handled in _merge.
-_MERGE_V: Final = {"min": "min", "max": "max", "first": "first", "last": "last"}
-_MERGE_V |= {"any": "any", "all": "all"}
+_MERGE_V: Final = {
+    "min": "min",
+    "max": "max",
+    "first": "first",
+    "last": "last",
+    "any": "any",
+    "all": "all",
+}
 _FIELDS: Final = frozenset({"column", "op", "as"})
 _KEY: Final = "__group"  # the key of every row when there are no keys
 _ROW: Final = "__row"
@@ -110,7 +117,7 @@ class Aggregate(StatefulNode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.where = f"aggregate (node {node_id!r})"
-        problem = f"settings of aggregate {self.version} (node {node_id!r})"
+        problem = settings_where(self)
         self.mode: str = self.settings["mode"]
         self.sort: bool = self.settings["sort"]
         self.drop_null_keys = self.settings["nullKeys"] == "drop"
@@ -228,7 +235,7 @@ class Aggregate(StatefulNode):
         aggregations: list[tuple[Any, ...]] = []
         names: list[str] = []
         for index, aggregation in enumerate(self.aggregations):
-            column = aggregation.column or []
+            column: str | list[str] = aggregation.column or []
             for part, function, options in PARTS[aggregation.op]:
                 spec = (column, function) if options is None else (column, function, options)
                 aggregations.append(spec)

@@ -32,6 +32,8 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from dataflow_jupyter.node import IONode, NodeContext
+from dataflow_jupyter.nodekit.settings import settings_where
+from dataflow_jupyter.nodekit.tables import csv_delimiter, format_for
 from dataflow_jupyter.packets import DataPacket
 
 if TYPE_CHECKING:
@@ -42,15 +44,6 @@ PANDAS_NA_VALUES: Final = (
     *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
     *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
 )
-EXTENSIONS: Final = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
 
 
 class ReadFile(IONode):
@@ -65,20 +58,9 @@ class ReadFile(IONode):
         super().__init__(node_id, settings)
         self.path = Path(self.settings["path"])
         self.where = f"read-file (node {node_id!r}) setting 'path'"
-        where = f"settings of read-file {self.version} (node {node_id!r})"
-        self.format: str = self.settings["format"]
-        if self.format == "auto":
-            suffix = self.path.suffix.lower()
-            if suffix not in EXTENSIONS:
-                msg = (
-                    f"{where}: format 'auto' cannot tell the format of {str(self.path)!r} from "
-                    f"its extension {suffix or '(none)'!r}; set format to csv, parquet or jsonl"
-                )
-                raise ValueError(msg)
-            self.format = EXTENSIONS[suffix]
-        delimiter: str = self.settings["delimiter"] or (
-            "\t" if self.path.suffix.lower() == ".tsv" else ","
-        )
+        where = settings_where(self)
+        self.format = format_for(self.path, self.settings["format"], where=where)
+        delimiter: str = self.settings["delimiter"] or csv_delimiter(self.path)
         if len(delimiter) != 1:
             msg = f"{where}: delimiter must be one character; got {delimiter!r}"
             raise ValueError(msg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dataflow_jupyter.node import NodeContext, PureNode
+from dataflow_jupyter.nodekit.settings import column_names, settings_where
 from dataflow_jupyter.packets import ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -19,21 +20,14 @@ class SelectColumns(PureNode):
 
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
-        columns = self.settings["columns"]
         self.where = f"select-columns (node {node_id!r})"
-        if (
-            not isinstance(columns, list)
-            or not columns
-            or not all(isinstance(c, str) for c in columns)
-            or len(set(columns)) != len(columns)
-        ):
-            msg = (
-                f"settings of select-columns {self.version} (node {node_id!r}): 'columns' must "
-                f'be a non-empty list of distinct column names, e.g. ["sym", "price"]; got '
-                f"{columns!r:.80}"
-            )
-            raise ValueError(msg)
-        self.columns: list[str] = columns
+        self.columns: list[str] = column_names(
+            self.settings["columns"],
+            setting="columns",
+            where=settings_where(self),
+            example='["sym", "price"]',
+            one_name=False,
+        )
 
     def columns_needed(
         self, port: str, downstream: Mapping[str, frozenset[str] | None]

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow_jupyter.node import NodeContext, StatefulNode
+from dataflow_jupyter.nodekit.settings import column_names, settings_where
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -32,20 +33,9 @@ class Sort(StatefulNode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.where = f"sort (node {node_id!r})"
-        problem = f"settings of sort {self.version} (node {node_id!r})"
-        by = self.settings["by"]
-        listed = [by] if isinstance(by, str) else by
-        if (
-            not isinstance(listed, list)
-            or not listed
-            or not all(isinstance(c, str) for c in listed)
-            or len(set(listed)) != len(listed)
-        ):
-            msg = (
-                f"{problem}: 'by' must be a column name or a non-empty list of distinct column "
-                f'names, e.g. ["species", "body_mass_g"]; got {by!r:.80}'
-            )
-            raise ValueError(msg)
+        problem = settings_where(self)
+        example = '["species", "body_mass_g"]'
+        listed = column_names(self.settings["by"], setting="by", where=problem, example=example)
         self.by: list[str] = listed
         ascending = self.settings["ascending"]
         if isinstance(ascending, bool):

@@ -14,13 +14,15 @@ import decimal
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from dataflow_jupyter.node import IONode, NodeContext
+from dataflow_jupyter.nodekit.settings import settings_where
+from dataflow_jupyter.nodekit.tables import format_for
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -29,14 +31,6 @@ if TYPE_CHECKING:
 
     from dataflow_jupyter.packets import DataPacket
 
-EXTENSIONS: Final = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
 _JSON_ROWS_PER_WRITE: Final = 10_000
 
 
@@ -51,18 +45,8 @@ class WriteFile(IONode):
         super().__init__(node_id, settings)
         self.path = Path(self.settings["path"])
         self.where = f"write-file (node {node_id!r})"
-        problem = f"settings of write-file {self.version} (node {node_id!r})"
-        self.format: str = self.settings["format"]
-        if self.format == "auto":
-            suffix = self.path.suffix.lower()
-            if suffix not in EXTENSIONS:
-                msg = (
-                    f"{problem}: format 'auto' cannot tell the format of {str(self.path)!r} "
-                    f"from its extension {suffix or '(none)'!r}; set format to csv, parquet or "
-                    "jsonl"
-                )
-                raise ValueError(msg)
-            self.format = EXTENSIONS[suffix]
+        problem = settings_where(self)
+        self.format = format_for(self.path, self.settings["format"], where=problem, writing=True)
         self.append = self.settings["mode"] == "append"
         if self.append and self.format == "parquet":
             msg = (
@@ -72,7 +56,7 @@ class WriteFile(IONode):
             raise ValueError(msg)
         self.schema: pa.Schema | None = None
         self.total_rows = 0
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         self._writer: Any = None
 
     def process(self, inputs: dict[str, DataPacket], ctx: NodeContext) -> Any:

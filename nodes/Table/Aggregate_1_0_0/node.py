@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
+from dataflow_jupyter.nodekit.settings import settings_where
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -35,7 +36,7 @@ class Aggregate(PureNode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.where = f"aggregate (node {node_id!r})"
-        problem = f"settings of aggregate {self.version} (node {node_id!r})"
+        problem = settings_where(self)
         keys = self.settings["keys"]
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             msg = (

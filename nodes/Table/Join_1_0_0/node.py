@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
+from dataflow_jupyter.nodekit.settings import column_names, settings_where
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
 from dataflow_jupyter.types import input_table
 
@@ -29,7 +30,7 @@ class Join(PureNode):
     def __init__(self, node_id: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(node_id, settings)
         self.where = f"join (node {node_id!r})"
-        problem = f"settings of join {self.version} (node {node_id!r})"
+        problem = settings_where(self)
         self.keys = _key_list(self.settings["keys"], "keys", problem)
         right = self.settings["rightKeys"]
         self.right_keys = self.keys if right is None else _key_list(right, "rightKeys", problem)
@@ -70,16 +71,5 @@ class Join(PureNode):
 
 
 def _key_list(keys: Any, name: str, problem: str) -> list[str]:
-    listed = [keys] if isinstance(keys, str) else keys
-    if (
-        not isinstance(listed, list)
-        or not listed
-        or not all(isinstance(k, str) for k in listed)
-        or len(set(listed)) != len(listed)
-    ):
-        msg = (
-            f"{problem}: {name!r} must be a column name or a non-empty list of distinct column "
-            f'names, e.g. "sym" or ["sym", "day"]; got {keys!r:.80}'
-        )
-        raise ValueError(msg)
-    return listed
+    """A key setting: a column name or a list of distinct ones."""
+    return column_names(keys, setting=name, where=problem, example='"sym" or ["sym", "day"]')

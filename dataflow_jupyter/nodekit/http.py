@@ -1,6 +1,6 @@
 """HTTP for node packs: one request attempt as a response object or an ErrorPacket.
 
-Shared by ``http-request`` and ``http-poller`` (and open to other node packs), so both
+Shared by ``http-request`` and ``http-poller`` (and open to every node pack), so both
 answer alike:
 
 - the response object is ``{status, headers, body, url, elapsedMs}``; ``body`` is parsed
@@ -10,8 +10,20 @@ answer alike:
   with ``details.status`` and ``details.response`` for the latter; 5xx, 408, 425 and 429 may
   be retried (``recoverable`` as the node's spec says), other 4xx never are.
 
-Node folders may import this module besides ``node``, ``packets``, ``types`` and
-``expressions`` (``docs/design.md`` §2), so that HTTP nodes share one client.
+The caller owns the ``aiohttp.ClientSession`` (a node opens one in ``setup()`` and closes it
+in ``teardown()``, so attempts reuse connections). ``check_url`` and ``check_headers``
+refuse the settings an HTTP node cannot use, naming the node as every settings error does
+(``nodekit.settings.settings_where``).
+
+Example (in an ``IONode``)::
+
+    from dataflow_jupyter.nodekit.http import fetch
+
+    answer = await fetch(self.session, "GET", url, headers={}, data=None,
+                         response_type="json", timeout_ms=5000, node_id=self.node_id,
+                         recoverable=True)
+    if isinstance(answer, ErrorPacket):
+        return answer
 """
 
 from __future__ import annotations
