@@ -48,8 +48,9 @@ Exit codes
         output) or a dead letter; or the run itself failed (a node's ``setup``).
 ``2``   bad input: usage, a missing or unreadable file, an invalid graph (every problem
         is listed), a ``--nodes`` folder that does not exist, node settings a node refuses,
-        a state backend or log file that cannot be used (``--state redis`` before Redis
-        support ships).
+        a state backend or log file that cannot be used (a state folder that cannot be
+        made). Redis state (``--state redis``, at the graph's ``stateStorage.url``) connects
+        when the run starts: a server that cannot be reached fails the run (exit 1).
 ``130`` interrupted (Ctrl-C).
 
 Ctrl-C
@@ -271,7 +272,7 @@ def _run(args: argparse.Namespace) -> int:
                 log=log,
                 progress=not (args.no_progress or args.quiet),
             )
-        except (ValueError, OSError) as exc:  # e.g. --state redis before it ships
+        except (ValueError, OSError) as exc:  # e.g. a state folder that cannot be made
             raise _BadInputError(str(exc)) from exc
         try:
             result, stopped = _run_with_interrupts(runtime)

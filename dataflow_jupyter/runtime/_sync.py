@@ -4,6 +4,8 @@ In a script no loop runs: the runtime keeps one private loop, so a debugger's su
 sources survive from one ``step()`` to the next. In a notebook cell the kernel's loop is
 already running in this thread: the call re-enters it through nest-asyncio2 (the maintained
 successor of nest-asyncio), so tasks stay on the kernel loop and keep running between cells.
+
+``running_loop()`` is the one way the package asks "is a loop running in this thread?".
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-__all__ = ["LoopOwner"]
+__all__ = ["LoopOwner", "running_loop"]
 
 T = TypeVar("T")
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running in this thread, or ``None`` in plain synchronous code."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class LoopOwner:
@@ -29,14 +39,14 @@ class LoopOwner:
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop synchronous calls run on: the running one, else a private one."""
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            if self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-                # a runtime dropped without close() still closes its loop, in order
-                weakref.finalize(self, _close_quietly, self._loop)
-            return self._loop
+        running = running_loop()
+        if running is not None:
+            return running
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+            # a runtime dropped without close() still closes its loop, in order
+            weakref.finalize(self, _close_quietly, self._loop)
+        return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion and return its result."""

@@ -39,12 +39,15 @@ import pyarrow as pa
 
 from dataflow_jupyter.expressions import Expression, compile_expression, expression_names
 from dataflow_jupyter.packets import describe_payload
-from dataflow_jupyter.runtime.inspect import frame_page
+from dataflow_jupyter.runtime.events import BreakpointChanged, DebugStepped
+from dataflow_jupyter.runtime.frames import frame_page
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
+    from dataflow_jupyter.runtime._sync import LoopOwner
+    from dataflow_jupyter.runtime.events import Publish, StepKind
     from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
-    from dataflow_jupyter.runtime.scheduler import GraphRuntime
+    from dataflow_jupyter.runtime.session import Session
 
 __all__ = ["Debugger", "Step"]
 
@@ -129,11 +132,20 @@ class _Gate:
 
 
 class Debugger:
-    """Step-by-step execution of a fresh run of a graph (see the module docstring)."""
+    """Step-by-step execution of a fresh run of a graph (see the module docstring).
 
-    def __init__(self, runtime: GraphRuntime) -> None:
-        self._rt = runtime
-        self._session = runtime._open_session()
+    Made by ``GraphRuntime.debugger()``, which hands it what it works with: the ``session``
+    of the run to step through, the ``loops`` that synchronous calls run on, and ``publish``
+    for its events (``DebugStepped``, ``BreakpointChanged``).
+    """
+
+    def __init__(
+        self, session: Session, *, graph_id: str, loops: LoopOwner, publish: Publish
+    ) -> None:
+        self._graph_id = graph_id
+        self._loops = loops
+        self._publish = publish
+        self._session = session
         # Nothing runs between steps, so a firing that emits more than a `block` edge holds
         # would wait forever: while debugging, edges hold what they are given (``pending``
         # shows it). Drop policies keep their size: dropping is what they are for.
@@ -152,7 +164,7 @@ class Debugger:
 
     def __repr__(self) -> str:
         state = "done" if self.done else f"{len(self.history)} steps"
-        return f"<Debugger {self._rt.graph.id!r} {state}>"
+        return f"<Debugger {self._graph_id!r} {state}>"
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -162,7 +174,7 @@ class Debugger:
         ``step(n)`` executes up to ``n`` and returns the list of steps.
         """
         if n is None:
-            return self._rt._loops.run(self.step_async())
+            return self._loops.run(self.step_async())
         steps = []
         for _ in range(n):
             step = self.step()
@@ -177,7 +189,7 @@ class Debugger:
 
     def resume(self) -> Step | None:
         """Run until a breakpoint is about to fire and return that step; ``None`` at the end."""
-        return self._rt._loops.run(self.resume_async())
+        return self._loops.run(self.resume_async())
 
     async def resume_async(self) -> Step | None:
         """``resume()`` for code that already runs on the loop (the canvas's Run button)."""
@@ -187,16 +199,15 @@ class Debugger:
         """Stop ``resume()`` before ``node_id`` fires (when ``condition`` holds on its input)."""
         if node_id not in self._session.nodes:
             known = ", ".join(self._session.nodes)
-            msg = f"no node {node_id!r} in graph {self._rt.graph.id!r}; nodes: {known}"
+            msg = f"no node {node_id!r} in graph {self._graph_id!r}; nodes: {known}"
             raise KeyError(msg)
         self._breakpoints[node_id] = compile_expression(condition) if condition else None
-        event = {"type": "breakpoint", "node_id": node_id, "enabled": True}
-        self._publish({**event, "condition": condition or None})
+        self._publish(BreakpointChanged(node_id, enabled=True, condition=condition or None))
 
     def remove_breakpoint(self, node_id: str) -> None:
         """Forget the breakpoint on ``node_id``."""
         self._breakpoints.pop(node_id, None)
-        self._publish({"type": "breakpoint", "node_id": node_id, "enabled": False})
+        self._publish(BreakpointChanged(node_id, enabled=False))
 
     @property
     def breakpoints(self) -> list[str]:
@@ -236,7 +247,7 @@ class Debugger:
     def close(self) -> None:
         """Stop the sources and tear the nodes down."""
         if self._started and not self.done:
-            self._rt._loops.run(self.aclose())
+            self._loops.run(self.aclose())
 
     async def aclose(self) -> None:
         """``close()`` for code that already runs on the loop."""
@@ -354,14 +365,11 @@ class Debugger:
             error=record.error,
         )
 
-    def _record(self, node_id: str, kind: str, status: str, **parts: Any) -> Step:
+    def _record(self, node_id: str, kind: StepKind, status: str, **parts: Any) -> Step:
         step = Step(next(self._index), node_id, kind, status, **parts)
         self.history.append(step)
-        self._publish({"type": "debug-step", "node_id": node_id, "index": step.index, "kind": kind})
+        self._publish(DebugStepped(node_id, step.index, kind))
         return step
-
-    def _publish(self, event: dict[str, Any]) -> None:
-        self._rt._publish(event)
 
 
 def _pending_value(payload: Any) -> Any:

@@ -11,9 +11,10 @@ A firing fails when ``process`` raises, exceeds ``execution.timeoutMs``, returns
                         ▼
                   dead-letter queue (``rt.dlq``)
 
-Every failure is also published to the runtime's subscribers as a ``node-execution-error``
-event. A dead letter keeps every input of the failed firing, so ``rt.dlq.replay()`` can fire
-the node again with them after a fix, and the packets go on downstream.
+Every failure is also published to the runtime's subscribers as a ``NodeFailed`` event
+(``runtime.events``). A dead letter keeps every input of the failed firing, so
+``rt.dlq.replay()`` can fire the node again with them after a fix, and the packets go on
+downstream.
 
 A run that can no longer progress (every live task waits on something that cannot come)
 ends with a ``StallError`` that names who waits on what, instead of hanging.

@@ -56,6 +56,7 @@ from dataflow_jupyter.runtime.emission import (
     parents_of,
 )
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.events import NodeFailed, NodeMoved, NodeStatusChanged
 from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
 from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
 
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
+    from dataflow_jupyter.runtime.events import Publish
 
 __all__ = ["EmitError", "Firings", "Outcome", "next_firing_id"]
 
@@ -83,7 +85,7 @@ class Firings(Emission):
     # Provided by the session (besides what ``Emission`` names).
     executor: Executor
     dlq: DeadLetterQueue
-    publish: Callable[[dict[str, Any]], None] | None
+    publish: Publish | None  # None while nobody subscribes (see ``runtime.events``)
     errors: list[ErrorPacket]
     finishing: set[asyncio.Task[None]]
     in_flight: int
@@ -376,7 +378,7 @@ class Firings(Emission):
         firing_id = next(_firing_ids)
         run.stats.firings += 1
         if self.publish is not None:
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+            self.publish(NodeStatusChanged(run.node_id, "running"))
         outcome = self._call_inline(run, run.process, (inputs,), inputs)
         self._finish_inline(run, firing_id, inputs, outcome)
         return True
@@ -411,7 +413,7 @@ class Firings(Emission):
                 1,
             )
         if self.publish is not None:
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": "done"})
+            self.publish(NodeStatusChanged(run.node_id, "done"))
 
     def _continue_inline(  # noqa: PLR0917
         self,
@@ -484,7 +486,7 @@ class Firings(Emission):
             records.append(FiringRecord(next(_firing_ids), run.node_id, run.take_inputs()))
         run.stats.firings += len(records)
         if self.publish is not None:
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+            self.publish(NodeStatusChanged(run.node_id, "running"))
         self.in_flight += 1
         try:
             calls = [(run.process, (record.inputs,), record.inputs) for record in records]
@@ -529,7 +531,7 @@ class Firings(Emission):
         """Fire ``record`` (a ``process`` firing, or an end-of-stream hook) to its end."""
         run.stats.firings += 1
         if self.publish is not None:
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": "running"})
+            self.publish(NodeStatusChanged(run.node_id, "running"))
         self.in_flight += 1
         try:
             outcome = await self._call(run, record, hook_port)
@@ -838,8 +840,7 @@ class Firings(Emission):
                 run.stats.filtered += 1
         self._log_firing(record, record.status, record.error.message if record.error else None)
         if self.publish is not None:
-            status = "error" if record.error else "done"
-            self.publish({"type": "node-status", "node_id": run.node_id, "status": status})
+            self.publish(NodeStatusChanged(run.node_id, "error" if record.error else "done"))
 
     def _moved(self, run: NodeRun) -> None:
         """``run``'s placement changed: apply it and tell the log, the canvas and the logger."""
@@ -852,14 +853,7 @@ class Firings(Emission):
         if self.log.enabled:
             self.log.record_placement(run.node_id, placement.runs_on, placement.reason)
         if self.publish is not None:
-            self.publish(
-                {
-                    "type": "node-placement",
-                    "node_id": run.node_id,
-                    "runs_on": placement.runs_on,
-                    "reason": placement.reason,
-                }
-            )
+            self.publish(NodeMoved(run.node_id, placement.runs_on, placement.reason))
 
     def _timeout(self, run: NodeRun, first: DataPacket | None, attempt: int) -> ErrorPacket:
         message = f"node {run.node_id!r} took longer than {run.spec.execution.timeout_ms} ms"
@@ -915,9 +909,7 @@ class Firings(Emission):
     ) -> str:
         self.errors.append(error)
         if self.publish is not None:
-            self.publish(
-                {"type": "node-execution-error", "node_id": run.node_id, "error": error.to_dict()}
-            )
+            self.publish(NodeFailed(run.node_id, error))
         if run.outputs.get("error"):
             try:
                 packet = await self.emit(run, "error", error, inputs, record)

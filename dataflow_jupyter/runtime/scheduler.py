@@ -49,7 +49,12 @@ on a full edge while no node can fire; or nothing left to do while a node still 
 Modes: ``run()`` (blocking; works in a notebook cell, where a loop already runs),
 ``await run_async()``, ``await start()`` / ``await stop()`` (deployed: the notebook stays
 usable; ``await wait()`` waits for a started run to end) and ``debugger()`` (one firing
-per ``step()``, driven from cells).
+per ``step()``, driven from cells). The ``Debugger`` gets what it works with from here (a
+session, the loop owner, the publish callable); it never reaches back into the runtime.
+
+Events. ``subscribe(callback)`` hands the callback typed events (``runtime.events``). While
+nobody subscribes a session's ``publish`` is ``None``: no event is made and the
+dispatcher's hot batches stay on.
 """
 
 from __future__ import annotations
@@ -61,14 +66,15 @@ import importlib
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from dataflow_jupyter.dataroot import DataRoot
 from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime._sync import LoopOwner
+from dataflow_jupyter.runtime.debugger import Debugger
 from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
-from dataflow_jupyter.runtime.inspect import RunResult, frame_of
+from dataflow_jupyter.runtime.frames import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.progress import Progress
 from dataflow_jupyter.runtime.session import Session
@@ -82,7 +88,7 @@ if TYPE_CHECKING:
 
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.packets import DataPacket
-    from dataflow_jupyter.runtime.debugger import Debugger
+    from dataflow_jupyter.runtime.events import Publish, RuntimeEvent
     from dataflow_jupyter.runtime.noderun import NodeRun
     from dataflow_jupyter.runtime.stats import Stats
 
@@ -149,7 +155,7 @@ class GraphRuntime:
             self.log = ExecutionLog(enabled=bool(log))
         self.progress = progress
         self.dlq = DeadLetterQueue(self._replay)
-        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._subscribers: list[Publish] = []
         self._session: Session | None = None
         self._sources: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[RunResult] | None = None
@@ -308,10 +314,10 @@ class GraphRuntime:
 
     def debugger(self) -> Debugger:
         """A step-by-step debugger over a fresh run of this graph (see ``Debugger``)."""
-        from dataflow_jupyter.runtime.debugger import Debugger  # noqa: PLC0415 - cycle
-
         self._refuse_while_running("debugger()")
-        return Debugger(self)
+        return Debugger(
+            self._open_session(), graph_id=self.graph.id, loops=self._loops, publish=self._publish
+        )
 
     @property
     def stats(self) -> Stats:
@@ -331,8 +337,9 @@ class GraphRuntime:
             raise KeyError(msg)
         return list(session.frames[where])
 
-    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-        """Call ``callback`` with every event (``node-status``, ``node-execution-error``).
+    def subscribe(self, callback: Publish) -> Callable[[], None]:
+        """Call ``callback`` with every event of the runs from now on (a ``RuntimeEvent``:
+        ``NodeStatusChanged``, ``NodeFailed``, ... see ``dataflow_jupyter.runtime.events``).
 
         Returns a function that unsubscribes.
         """
@@ -380,7 +387,7 @@ class GraphRuntime:
             run.instance.bind_data_root(self.data_root)
         return session
 
-    def _publish(self, event: dict[str, Any]) -> None:
+    def _publish(self, event: RuntimeEvent) -> None:
         for callback in list(self._subscribers):
             try:
                 callback(event)
@@ -594,12 +601,15 @@ def _make_state(choice: StateChoice | None, graph: Graph, data_root: DataRoot) -
         folder = storage.path or str(Path(".dataflow-state") / graph.id)
         return FileState(data_root.make_dirs(folder, where="config.stateStorage.path"))
     if kind == "redis":
+        # Imported by name when asked for: redis loads only for a graph that uses it, and the
+        # runtime's import graph stays free of it (only state/redis.py names redis).
         try:
             module = importlib.import_module("dataflow_jupyter.state.redis")
-        except ImportError as exc:
+        except ImportError as exc:  # redis is a dependency: a broken installation
             msg = (
-                "state='redis' needs dataflow_jupyter.state.redis (RedisState), which this "
-                "version does not ship yet; use state='file' or pass a StateAdapter"
+                f"state='redis' uses dataflow_jupyter.state.redis (RedisState), which could not "
+                f"be imported ({exc}); reinstall dataflow-jupyter with its dependencies, use "
+                "state='file' or pass a StateAdapter"
             )
             raise ValueError(msg) from exc
         adapter: StateAdapter = module.RedisState(url=storage.url, prefix=storage.prefix)

@@ -33,6 +33,7 @@ from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
 from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
 from dataflow_jupyter.runtime.errors import StallError
+from dataflow_jupyter.runtime.events import NodeStatusChanged
 from dataflow_jupyter.runtime.firing import EmitError, Firings, next_firing_id
 from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun, Wire
 from dataflow_jupyter.runtime.pushdown import push_down
@@ -40,12 +41,13 @@ from dataflow_jupyter.runtime.stats import Stats
 from dataflow_jupyter.types import PortType
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
 
     from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
+    from dataflow_jupyter.runtime.events import Publish
     from dataflow_jupyter.runtime.log import ExecutionLog
     from dataflow_jupyter.spec import NodeSpec
     from dataflow_jupyter.state import StateAdapter
@@ -70,7 +72,7 @@ class Session(Firings):
         dlq: DeadLetterQueue,
         frame_size: int,
         max_outputs: int,
-        publish: Callable[[dict[str, Any]], None] | None,
+        publish: Publish | None,
         frame_tables: int = 2,
         pushdown: bool = True,
     ) -> None:
@@ -284,7 +286,7 @@ class Session(Firings):
                     else:
                         self.mark(target)
             if self.publish is not None:
-                self.publish({"type": "node-status", "node_id": run.node_id, "status": "finished"})
+                self.publish(NodeStatusChanged(run.node_id, "finished"))
         self.wake.set()
 
     def abandon_inputs(self, run: NodeRun) -> None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.runtime._sync import running_loop
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Coroutine
@@ -65,15 +66,15 @@ def run_key(graph: Graph) -> dict[str, Any]:
 
 def loop_or_raise(what: str) -> asyncio.AbstractEventLoop:
     """The running loop; a ``RuntimeError`` with a hint in plain synchronous code."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
+    loop = running_loop()
+    if loop is None:
         msg = (
             f"{what} starts work on the running event loop (a notebook kernel's) and returns "
             "at once, but no loop runs here. In a script use editor.debugger().step(), or "
             "GraphRuntime(editor.to_graph()).run()"
         )
-        raise RuntimeError(msg) from None
+        raise RuntimeError(msg)
+    return loop
 
 
 class RunControl:
@@ -124,9 +125,7 @@ class RunControl:
         """Close a debugger, then a runtime: in the background on a loop, else now."""
         if dbg is None and runtime is None:
             return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if running_loop() is None:
             if dbg is not None:
                 dbg.close()
             if runtime is not None:
@@ -186,9 +185,7 @@ class RunControl:
         dbg, self.debugger = self.debugger, None
         if dbg is None:
             return None
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if running_loop() is None:
             dbg.close()
             self.board.set_run("stopped")
             return None

@@ -34,7 +34,6 @@ made; when they are missing the class still imports, and the constructor says wh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -47,6 +46,7 @@ import traitlets
 from dataflow_jupyter.expressions import ExpressionError
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry
+from dataflow_jupyter.runtime._sync import running_loop as _running_loop
 from dataflow_jupyter.runtime.session import NodeStartError
 from dataflow_jupyter.widget.catalog import build_catalog
 from dataflow_jupyter.widget.control import RunControl, loop_or_raise
@@ -543,13 +543,6 @@ class _Sink:
 
     def set_snapshot(self, snapshot: StatusSnapshot) -> None:
         self._editor.status = dict(snapshot)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _check_assets(cls: type) -> None:

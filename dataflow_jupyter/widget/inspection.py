@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dataflow_jupyter.runtime.inspect import METADATA_COLUMNS, frame_of, frame_page
+from dataflow_jupyter.runtime.frames import METADATA_COLUMNS, frame_of, frame_page
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket

@@ -16,20 +16,23 @@ A run refused because the graph has problems (``refuse``) marks each node a prob
 A source never fires, so no event says it runs: while a run goes on, a node still ``idle``
 whose counters show packets emitted reads ``running``.
 
-Events only change that data and ask for a flush, in O(1):
+Runtime events (typed, ``runtime.events``) only change that data and ask for a flush, in
+O(1); ``on_event`` is the one place where they are read, and ``error_message`` the one place
+where a failure becomes a protocol message:
 
-- ``node-status`` sets the node's state (``finished``: the node reached end of stream);
-  ``error`` is sticky until the next run, so one failure among 100k packets stays visible
-  on the node;
-- ``node-execution-error`` sets the state and the error text, and sends
-  ``node-execution-error`` at once, at most ``errors_per_second`` in any second (the others
-  show in the node's ``errors`` counter only);
-- ``debug-step`` moves ``debugAt``; kind ``breakpoint`` (the debugger stopped before a node
-  with a breakpoint) sets that node's state, kind ``emit`` marks the source ``done``; index
-  1 means a new debugging session (one a cell opened with ``rt.debugger()`` too): node
+- ``NodeStatusChanged`` sets the node's state (``finished``: the node reached end of
+  stream); ``error`` is sticky until the next run, so one failure among 100k packets stays
+  visible on the node;
+- ``NodeFailed`` sets the state and the error text, and sends ``node-execution-error`` at
+  once, at most ``errors_per_second`` in any second (the others show in the node's
+  ``errors`` counter only);
+- ``DebugStepped`` moves ``debugAt``; kind ``breakpoint`` (the debugger stopped before a
+  node with a breakpoint) sets that node's state, kind ``emit`` marks the source ``done``;
+  index 1 means a new debugging session (one a cell opened with ``rt.debugger()`` too): node
   states start again from ``idle`` and the run state becomes ``stepping``;
-- ``breakpoint`` adds or removes a breakpoint (a cell's debugger may set them as well); an
-  event without a ``condition`` keeps the condition the board knows.
+- ``BreakpointChanged`` adds (with its condition) or removes a breakpoint (a cell's
+  debugger may set them as well);
+- ``NodeMoved`` changes nothing: where a node runs is read from ``rt.stats`` at each flush.
 
 Coalescing rule. A flush compares every node's and edge's status with what was last sent
 and sends ONE ``node-status`` message holding only the entries that changed (plus ``run``,
@@ -47,7 +50,6 @@ a fake clock and a fake loop; the board never touches a widget, it calls its ``S
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -56,10 +58,19 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dataflow_jupyter.runtime._sync import running_loop
+from dataflow_jupyter.runtime.events import (
+    BreakpointChanged,
+    DebugStepped,
+    NodeFailed,
+    NodeStatusChanged,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dataflow_jupyter.runtime import GraphRuntime, Stats
+    from dataflow_jupyter.runtime.events import RuntimeEvent
     from dataflow_jupyter.widget.protocol import (
         EdgeStatus,
         NodeExecutionErrorMessage,
@@ -70,7 +81,7 @@ if TYPE_CHECKING:
         StatusSnapshot,
     )
 
-__all__ = ["StatusBoard", "StatusSink", "TimerLoop"]
+__all__ = ["StatusBoard", "StatusSink", "TimerLoop", "error_message"]
 
 _log = logging.getLogger("dataflow_jupyter.widget")
 _ENDED: frozenset[RunState] = frozenset({"done", "stopped", "failed"})
@@ -95,14 +106,6 @@ class TimerLoop(Protocol):
     """The part of an event loop the board uses."""
 
     def call_later(self, delay: float, callback: Callable[[], None], /) -> _Handle: ...
-
-
-def running_loop() -> TimerLoop | None:
-    """The running asyncio loop, or ``None`` in plain synchronous code."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class StatusBoard:
@@ -248,49 +251,39 @@ class StatusBoard:
 
     # -- events --------------------------------------------------------------------------------
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        """Take one runtime event (the ``GraphRuntime.subscribe`` callback)."""
-        kind = event.get("type")
-        node_id = event.get("node_id")
-        if not isinstance(node_id, str):
-            return
-        if kind == "node-status":
-            status = event.get("status")
-            known = ("running", "done", "finished", "error")
-            if status in known and self.states.get(node_id) != "error":
-                self.states[node_id] = status
-        elif kind == "node-execution-error":
-            error = event.get("error")
-            error = error if isinstance(error, dict) else {}
-            self.states[node_id] = "error"
-            self.error_text[node_id] = str(error.get("message", "")) or None
-            self._send_error(node_id, error)
-        elif kind == "debug-step":
-            new_session = event.get("index") == 1 and self.run != "stepping"
-            if event.get("index") == 1:
-                self._reset_nodes()
-            self.debug_at = node_id
-            step_kind = event.get("kind")
-            if step_kind == "breakpoint":
-                self.states[node_id] = "breakpoint"
-            elif step_kind == "emit" and self.states.get(node_id) != "error":
-                self.states[node_id] = "done"
-            if new_session:  # a cell opened a debugger: a run-state change, said at once
-                self.set_run("stepping")
+    def on_event(self, event: RuntimeEvent) -> None:
+        """Take one runtime event (the ``GraphRuntime.subscribe`` callback).
+
+        The one place where the runtime's events become the canvas's state and messages.
+        """
+        match event:
+            case NodeStatusChanged(node_id=node_id, status=status):
+                if self.states.get(node_id) != "error":
+                    self.states[node_id] = status
+            case NodeFailed(node_id=node_id, error=error):
+                self.states[node_id] = "error"
+                self.error_text[node_id] = error.message or None
+                self._send_error(event)
+            case DebugStepped(node_id=node_id, index=index, kind=kind):
+                new_session = index == 1 and self.run != "stepping"
+                if index == 1:
+                    self._reset_nodes()
+                self.debug_at = node_id
+                if kind == "breakpoint":
+                    self.states[node_id] = "breakpoint"
+                elif kind == "emit" and self.states.get(node_id) != "error":
+                    self.states[node_id] = "done"
+                if new_session:  # a cell opened a debugger: a run-state change, said at once
+                    self.set_run("stepping")
+                    return
+            case BreakpointChanged(node_id=node_id, enabled=enabled, condition=condition):
+                self.set_breakpoint(node_id, enabled=enabled, condition=condition)
                 return
-        elif kind == "breakpoint":
-            condition = event.get("condition", self.breakpoints.get(node_id))
-            self.set_breakpoint(
-                node_id,
-                enabled=bool(event.get("enabled")),
-                condition=condition if isinstance(condition, str) else None,
-            )
-            return
-        else:
-            return
+            case _:  # NodeMoved: placements are read from rt.stats at each flush
+                return
         self.request_flush()
 
-    def _send_error(self, node_id: str, error: dict[str, Any]) -> None:
+    def _send_error(self, event: NodeFailed) -> None:
         now = self._clock()
         while self._error_times and now - self._error_times[0] >= 1.0:
             self._error_times.popleft()
@@ -298,12 +291,7 @@ class StatusBoard:
             self.suppressed_errors += 1
             return
         self._error_times.append(now)
-        message: NodeExecutionErrorMessage = {
-            "type": "node-execution-error",
-            "node": node_id,
-            "error": json.loads(json.dumps(error, default=str)),  # details may hold anything
-        }
-        self._sink.send_error(message)
+        self._sink.send_error(error_message(event))
 
     # -- flushing ------------------------------------------------------------------------------
 
@@ -465,3 +453,13 @@ def _failed_message(failed: dict[str, int]) -> str:
     ]
     nodes = "1 node" if len(shown) == 1 else f"{len(shown)} nodes"
     return f"errors in {nodes}: {', '.join(shown)}; see the node for the message"
+
+
+def error_message(event: NodeFailed) -> NodeExecutionErrorMessage:
+    """The ``node-execution-error`` message that tells the canvas of ``event``."""
+    error = event.error.to_dict()
+    return {
+        "type": "node-execution-error",
+        "node": event.node_id,
+        "error": json.loads(json.dumps(error, default=str)),  # details may hold anything
+    }

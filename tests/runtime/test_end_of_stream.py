@@ -14,6 +14,7 @@ from _testnodes import Head
 from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.runtime.errors import StallError
+from dataflow_jupyter.runtime.events import NodeStatusChanged, RuntimeEvent
 
 OFFLOADS = [{"offload": "none"}, {"offload": "thread"}]
 
@@ -245,15 +246,15 @@ async def test_deployed_mode_finishes_a_finite_branch_while_an_endless_one_runs(
     g.connect(finite, "out", total, "in")
     g.connect(endless, "out", log, "in")
     rt = GraphRuntime(g, eos_registry)
-    events: list[dict[str, Any]] = []
+    events: list[RuntimeEvent] = []
     rt.subscribe(events.append)
     await rt.start()
     for _ in range(200):
-        if any(e.get("status") == "finished" and e["node_id"] == total for e in events):
+        if NodeStatusChanged(total, "finished") in events:
             break
         await asyncio.sleep(0.01)
     assert rt.running
-    finished = {e["node_id"] for e in events if e.get("status") == "finished"}
+    finished = {e.node_id for e in events if e == NodeStatusChanged(e.node_id, "finished")}
     assert {finite, total} <= finished
     assert endless not in finished
     assert rt.packets(f"{total}.out")[0].value == 3

@@ -10,6 +10,7 @@ from _testnodes import Sleeper
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.runtime.events import NodeFailed, NodeStatusChanged, RuntimeEvent
 
 
 def chain(graph: Graph, *steps: tuple[str, dict[str, Any]], buffer: Any = None) -> list[str]:
@@ -204,13 +205,13 @@ def test_frame_shows_metadata_next_to_the_payload(graph: Graph, registry: NodeRe
 def test_subscribers_receive_errors(graph: Graph, registry: NodeRegistry) -> None:
     src, flaky = chain(graph, ("numbers", {"count": 3}), ("flaky", {"errorOn": [1]}))
     rt = GraphRuntime(graph, registry)
-    events: list[dict[str, Any]] = []
+    events: list[RuntimeEvent] = []
     rt.subscribe(events.append)
     rt.run()
-    errors = [e for e in events if e["type"] == "node-execution-error"]
-    assert [e["node_id"] for e in errors] == [flaky]
-    assert errors[0]["error"]["message"] == "refused 1"
-    statuses = {e["status"] for e in events if e["type"] == "node-status"}
+    errors = [e for e in events if isinstance(e, NodeFailed)]
+    assert [e.node_id for e in errors] == [flaky]
+    assert errors[0].error.message == "refused 1"
+    statuses = {e.status for e in events if isinstance(e, NodeStatusChanged)}
     assert statuses == {"running", "done", "error", "finished"}
 
 

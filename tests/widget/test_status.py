@@ -7,9 +7,16 @@ import itertools
 import time
 from typing import Any
 
-from dataflow_jupyter import Graph, GraphEditor, NodeRegistry
+from dataflow_jupyter import ErrorCode, ErrorPacket, Graph, GraphEditor, NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
-from dataflow_jupyter.widget.status import StatusBoard
+from dataflow_jupyter.runtime.events import (
+    BreakpointChanged,
+    DebugStepped,
+    NodeFailed,
+    NodeMoved,
+    NodeStatusChanged,
+)
+from dataflow_jupyter.widget.status import StatusBoard, error_message
 
 
 class FakeLoop:
@@ -68,6 +75,10 @@ def board_for(graph: Graph, registry: NodeRegistry) -> tuple[StatusBoard, Sink, 
     return board, sink, loop
 
 
+def failed(node_id: str, message: str) -> NodeFailed:
+    return NodeFailed(node_id, ErrorPacket(ErrorCode.NODE_EXCEPTION, message, node_id))
+
+
 def most_per_window(times: list[float], window: float) -> int:
     return max((sum(1 for t in times if start <= t < start + window) for start in times), default=0)
 
@@ -80,8 +91,8 @@ def test_a_flood_of_events_gives_at_most_ten_messages_a_second(
     board.set_run("running")
     for i in range(100_000):  # 100k firings in 10 s of fake time, each one a change
         node = ("src", "inc", "sink")[i % 3]
-        board.on_event({"type": "node-status", "node_id": node, "status": "running"})
-        board.on_event({"type": "debug-step", "node_id": node, "index": i + 2, "kind": "firing"})
+        board.on_event(NodeStatusChanged(node, "running"))
+        board.on_event(DebugStepped(node, i + 2, "firing"))
         loop.advance(0.0001)
     loop.advance(1.0)
     times = [t for t, _ in sink.status]
@@ -98,7 +109,7 @@ def test_a_message_holds_only_what_changed(chain: Graph, registry: NodeRegistry)
     assert set(first["nodes"]) == {"src", "inc", "sink"}
     assert set(first["edges"]) == {"e1", "e2"}
     loop.advance(0.2)
-    board.on_event({"type": "node-status", "node_id": "inc", "status": "running"})
+    board.on_event(NodeStatusChanged("inc", "running"))
     message = sink.status[-1][1]
     assert message["type"] == "node-status"
     assert list(message["nodes"]) == ["inc"]
@@ -119,8 +130,8 @@ def test_the_snapshot_is_set_once_a_second_and_on_run_changes(
     board.set_run("running")
     assert [s["run"] for _, s in sink.snapshots] == ["running"]
     for _ in range(25):  # 2.5 s of changes
-        board.on_event({"type": "debug-step", "node_id": "inc", "index": 2, "kind": "firing"})
-        board.on_event({"type": "debug-step", "node_id": "sink", "index": 3, "kind": "firing"})
+        board.on_event(DebugStepped("inc", 2, "firing"))
+        board.on_event(DebugStepped("sink", 3, "firing"))
         loop.advance(0.1)
     assert 2 <= len(sink.snapshots) <= 4
     board.set_run("done")
@@ -134,18 +145,16 @@ def test_errors_are_sent_at_once_but_at_most_ten_a_second(
 ) -> None:
     board, sink, loop = board_for(chain, registry)
     for i in range(100):
-        error = {"code": "NODE_EXCEPTION", "message": f"failure {i}", "node_id": "inc"}
-        board.on_event({"type": "node-execution-error", "node_id": "inc", "error": error})
+        board.on_event(failed("inc", f"failure {i}"))
         loop.advance(0.001)
     assert len(sink.errors) == 10
-    assert sink.errors[0] == {
-        "type": "node-execution-error",
-        "node": "inc",
-        "error": {"code": "NODE_EXCEPTION", "message": "failure 0", "node_id": "inc"},
-    }
+    first = sink.errors[0]
+    assert (first["type"], first["node"]) == ("node-execution-error", "inc")
+    assert first["error"]["code"] == "NODE_EXCEPTION"
+    assert (first["error"]["message"], first["error"]["node_id"]) == ("failure 0", "inc")
     assert board.suppressed_errors == 90
     loop.advance(1.0)
-    board.on_event({"type": "node-execution-error", "node_id": "inc", "error": {"message": "x"}})
+    board.on_event(failed("inc", "x"))
     assert len(sink.errors) == 11  # a new second, a new allowance
     status = board.snapshot()["nodes"]["inc"]
     assert (status["status"], status["error"]) == ("error", "x")
@@ -153,9 +162,9 @@ def test_errors_are_sent_at_once_but_at_most_ten_a_second(
 
 def test_error_stays_on_the_node_until_the_next_run(chain: Graph, registry: NodeRegistry) -> None:
     board, _, _ = board_for(chain, registry)
-    board.on_event({"type": "node-execution-error", "node_id": "inc", "error": {"message": "x"}})
-    board.on_event({"type": "node-status", "node_id": "inc", "status": "running"})
-    board.on_event({"type": "node-status", "node_id": "inc", "status": "done"})
+    board.on_event(failed("inc", "x"))
+    board.on_event(NodeStatusChanged("inc", "running"))
+    board.on_event(NodeStatusChanged("inc", "done"))
     assert board.states["inc"] == "error"
     board.set_run("done")
     assert board.states["inc"] == "error"
@@ -167,24 +176,25 @@ def test_debug_steps_move_debug_at_and_show_breakpoints(
     chain: Graph, registry: NodeRegistry
 ) -> None:
     board, _, _ = board_for(chain, registry)
-    board.on_event({"type": "node-status", "node_id": "sink", "status": "done"})
-    board.on_event({"type": "debug-step", "node_id": "src", "index": 1, "kind": "emit"})
+    board.on_event(NodeStatusChanged("sink", "done"))
+    board.on_event(DebugStepped("src", 1, "emit"))
     assert (board.run, board.debug_at) == ("stepping", "src")
     assert board.states == {"src": "done", "inc": "idle", "sink": "idle"}  # a new session
-    board.on_event({"type": "debug-step", "node_id": "inc", "index": 2, "kind": "breakpoint"})
+    board.on_event(DebugStepped("inc", 2, "breakpoint"))
     assert (board.debug_at, board.states["inc"]) == ("inc", "breakpoint")
-    board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": True})
+    board.on_event(BreakpointChanged("sink", enabled=True))
     assert board.snapshot()["breakpoints"] == {"sink": None}
     board.set_breakpoint("inc", enabled=True, condition="value > 1")
-    board.on_event({"type": "breakpoint", "node_id": "inc", "enabled": True})  # no condition
-    assert board.snapshot()["breakpoints"] == {"inc": "value > 1", "sink": None}  # kept
-    board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": True, "condition": "x"})
+    board.on_event(BreakpointChanged("inc", enabled=True))  # a cell's: no condition
+    assert board.snapshot()["breakpoints"] == {"inc": None, "sink": None}
+    board.on_event(BreakpointChanged("sink", enabled=True, condition="x"))
     assert board.snapshot()["breakpoints"]["sink"] == "x"
-    board.on_event({"type": "breakpoint", "node_id": "sink", "enabled": False})
+    board.on_event(BreakpointChanged("sink", enabled=False))
     board.set_breakpoint("inc", enabled=False)
     assert board.snapshot()["breakpoints"] == {}
-    board.on_event({"type": "something-new", "node_id": "sink"})  # ignored
-    board.on_event({"type": "node-status"})  # ignored: no node
+    before = board.snapshot()
+    board.on_event(NodeMoved("sink", "worker", "slow"))  # ignored: stats say where it runs
+    assert board.snapshot() == before
 
 
 def test_without_a_loop_flushes_happen_by_time_check(chain: Graph, registry: NodeRegistry) -> None:
@@ -193,10 +203,10 @@ def test_without_a_loop_flushes_happen_by_time_check(chain: Graph, registry: Nod
     board = StatusBoard(sink, clock=fake.clock, loop=lambda: None)
     board.attach(GraphRuntime(chain, registry))
     count = len(sink.status)
-    board.on_event({"type": "node-status", "node_id": "inc", "status": "running"})
+    board.on_event(NodeStatusChanged("inc", "running"))
     assert len(sink.status) == count  # too early, and no loop to come back later
     fake.now += 0.1
-    board.on_event({"type": "node-status", "node_id": "inc", "status": "done"})
+    board.on_event(NodeStatusChanged("inc", "done"))
     assert len(sink.status) == count + 1
     assert sink.status[-1][1]["nodes"]["inc"]["status"] == "done"
 
@@ -207,7 +217,7 @@ def test_detach_stops_following_the_runtime(chain: Graph, registry: NodeRegistry
     board.detach()
     count = len(sink.status)
     loop.advance(1.0)
-    runtime._publish({"type": "node-status", "node_id": "inc", "status": "running"})
+    runtime._publish(NodeStatusChanged("inc", "running"))
     assert len(sink.status) == count
 
 
@@ -248,7 +258,13 @@ def test_error_details_that_json_cannot_say_become_text(
     chain: Graph, registry: NodeRegistry
 ) -> None:
     board, sink, _ = board_for(chain, registry)
-    error = {"message": "bad", "details": {"when": {1, 2}, "what": object}}
-    board.on_event({"type": "node-execution-error", "node_id": "inc", "error": error})
+    details = {"when": {1, 2}, "what": object}
+    board.on_event(NodeFailed("inc", ErrorPacket(ErrorCode.NODE_EXCEPTION, "bad", details=details)))
     sent = sink.errors[-1]["error"]
     assert sent["details"] == {"when": "{1, 2}", "what": "<class 'object'>"}
+
+
+def test_a_failure_becomes_one_node_execution_error_message() -> None:
+    error = ErrorPacket(ErrorCode.TIMEOUT, "too slow", "inc", "t1", recoverable=True, attempt=3)
+    message = error_message(NodeFailed("inc", error))
+    assert message == {"type": "node-execution-error", "node": "inc", "error": error.to_dict()}

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from dataflow_jupyter.packets import BinaryRef, DataPacket
-from dataflow_jupyter.runtime.inspect import METADATA_COLUMNS, frame_of, frame_page
+from dataflow_jupyter.runtime.frames import METADATA_COLUMNS, frame_of, frame_page
 
 
 def packets(tmp_path_factory: pytest.TempPathFactory) -> list[DataPacket]:

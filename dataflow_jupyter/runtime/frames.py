@@ -1,4 +1,4 @@
-"""Inspection: packets as DataFrames, and the result of a finished run.
+"""Frames: packets as DataFrames (what ``rt.frame`` shows), and the result of a finished run.
 
 ``frame_of(packets)`` puts the packets' metadata columns (``packet_id``, ``trace_id``,
 ``origin_node``, ``timestamp``, ``schema_version``) first and the payload's columns after
