@@ -9,10 +9,11 @@ Events (all frozen, slotted dataclasses; ``node_id`` is the graph node's id):
 
 - ``NodeStatusChanged(node_id, status)``: a node's state changed. ``running``: a firing (or
   a batch of them, or an end-of-stream hook) began; ``done``: it ended without an error;
-  ``error``: it ended with one (a ``NodeFailed`` came first); ``finished``: the node reached
-  end of stream (its outputs are closed). Produced by ``runtime.firing`` (every firing path
-  but the dispatcher's hot batches, which run only while nobody subscribes) and
-  ``runtime.session`` (``finished``).
+  ``error``: it ended with one (a ``NodeFailed`` came first). Produced by ``runtime.firing``
+  (every firing path but the dispatcher's hot batches, which run only while nobody
+  subscribes).
+- ``NodeFinished(node_id)``: the node reached end of stream: its hooks ran and its outputs
+  are closed. Produced by ``runtime.session``.
 - ``NodeFailed(node_id, error)``: a firing failed for good (after its retries) with the
   ``ErrorPacket`` ``error``; it then goes to the node's ``error`` output or the dead-letter
   queue. Produced by ``runtime.firing``.
@@ -27,8 +28,11 @@ Events (all frozen, slotted dataclasses; ``node_id`` is the graph node's id):
   (``enabled``, with its ``condition`` expression or ``None``: always stop) or removed.
   Produced by ``runtime.debugger``.
 
-A run's own state (running, done, stopped, failed) is not an event: whoever starts or stops
-a run knows it (the widget's ``RunControl`` tells its board directly).
+- ``RunStateChanged(state, message)``: a run (``run()``, ``run_async()``, ``start()``)
+  began (``running``, once every node is set up) or ended: ``done`` (every node finished;
+  failed packets are in the dead-letter queue), ``stopped`` (``stop()``) or ``failed`` (the
+  run raised: ``message`` says what). Produced by ``runtime.scheduler``. A debugger's steps
+  are ``DebugStepped`` events instead.
 
 Cost. Events are made only when somebody subscribed: the producers hold ``publish`` as
 ``None`` otherwise and check it before building an event, and the dispatcher's hot path
@@ -48,25 +52,43 @@ __all__ = [
     "BreakpointChanged",
     "DebugStepped",
     "NodeFailed",
+    "NodeFinished",
     "NodeMoved",
     "NodeStatus",
     "NodeStatusChanged",
     "Publish",
+    "RunStateChanged",
+    "RunStatus",
     "RuntimeEvent",
     "StepKind",
 ]
 
-NodeStatus = Literal["running", "done", "error", "finished"]
+NodeStatus = Literal["running", "done", "error"]
 StepKind = Literal["firing", "emit", "finish", "breakpoint"]
+RunStatus = Literal["running", "done", "stopped", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
 class NodeStatusChanged:
-    """A node's firing began (``running``), ended (``done``, ``error``), or the node reached
-    end of stream (``finished``)."""
+    """A node's firing began (``running``) or ended (``done``, ``error``)."""
 
     node_id: str
     status: NodeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFinished:
+    """``node_id`` reached end of stream (its hooks ran, its outputs are closed)."""
+
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStateChanged:
+    """A run began (``running``) or ended (``done``, ``stopped``, ``failed``: ``message``)."""
+
+    state: RunStatus
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +127,12 @@ class BreakpointChanged:
 
 
 RuntimeEvent: TypeAlias = (
-    NodeStatusChanged | NodeFailed | NodeMoved | DebugStepped | BreakpointChanged
+    NodeStatusChanged
+    | NodeFinished
+    | NodeFailed
+    | NodeMoved
+    | DebugStepped
+    | BreakpointChanged
+    | RunStateChanged
 )
 Publish: TypeAlias = Callable[[RuntimeEvent], None]

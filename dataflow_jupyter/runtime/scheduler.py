@@ -74,6 +74,7 @@ from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime._sync import LoopOwner
 from dataflow_jupyter.runtime.debugger import Debugger
 from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
+from dataflow_jupyter.runtime.events import RunStateChanged
 from dataflow_jupyter.runtime.frames import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.progress import Progress
@@ -156,6 +157,7 @@ class GraphRuntime:
         self.progress = progress
         self.dlq = DeadLetterQueue(self._replay)
         self._subscribers: list[Publish] = []
+        self._stopping = False  # stop() was called on the run going on
         self._session: Session | None = None
         self._sources: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[RunResult] | None = None
@@ -192,12 +194,15 @@ class GraphRuntime:
 
     async def _run(self, set_up: asyncio.Event | None) -> RunResult:
         session = self._open_session()
+        self._stopping = False
         if set_up is not None:  # a background run: the notebook's cells share the loop
             for run in session.runs:
                 run.placement.stay_on_worker()
         await session.setup()
         if set_up is not None:
             set_up.set()
+        self._tell(RunStateChanged("running"))
+        ended = RunStateChanged("stopped")  # unless the run ends on its own, or raises
         try:
             self._sources = [
                 asyncio.create_task(session.run_source(run), name=f"dataflow source {run.node_id}")
@@ -205,10 +210,22 @@ class GraphRuntime:
                 if run.is_source
             ]
             await self._drive(session)
+            if not self._stopping:
+                ended = RunStateChanged("done")
+        except Exception as exc:
+            ended = RunStateChanged("failed", f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             await self._cancel_sources()
             await session.teardown()
+            self._tell(ended)
         return self._result(session)
+
+    def _tell(self, event: RuntimeEvent) -> None:
+        """Publish a run's own event (``_publish`` checks nothing: it is called by sessions
+        only while somebody subscribes)."""
+        if self._subscribers:
+            self._publish(event)
 
     async def start(self) -> None:
         """Start the graph in the background on the running loop.
@@ -239,6 +256,7 @@ class GraphRuntime:
         task = self._background
         if task is None:
             return None
+        self._stopping = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self.not_stopped = []

@@ -33,7 +33,7 @@ from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
 from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
 from dataflow_jupyter.runtime.errors import StallError
-from dataflow_jupyter.runtime.events import NodeStatusChanged
+from dataflow_jupyter.runtime.events import NodeFinished
 from dataflow_jupyter.runtime.firing import EmitError, Firings, next_firing_id
 from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun, Wire
 from dataflow_jupyter.runtime.pushdown import push_down
@@ -286,7 +286,7 @@ class Session(Firings):
                     else:
                         self.mark(target)
             if self.publish is not None:
-                self.publish(NodeStatusChanged(run.node_id, "finished"))
+                self.publish(NodeFinished(run.node_id))
         self.wake.set()
 
     def abandon_inputs(self, run: NodeRun) -> None:

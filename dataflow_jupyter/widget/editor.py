@@ -56,6 +56,7 @@ from dataflow_jupyter.widget.snapshot import snapshot_html
 from dataflow_jupyter.widget.status import StatusBoard
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable
 
     import pandas as pd

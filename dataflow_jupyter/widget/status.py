@@ -20,9 +20,9 @@ Runtime events (typed, ``runtime.events``) only change that data and ask for a f
 O(1); ``on_event`` is the one place where they are read, and ``error_message`` the one place
 where a failure becomes a protocol message:
 
-- ``NodeStatusChanged`` sets the node's state (``finished``: the node reached end of
-  stream); ``error`` is sticky until the next run, so one failure among 100k packets stays
-  visible on the node;
+- ``NodeStatusChanged`` sets the node's state, ``NodeFinished`` sets it ``finished`` (the
+  node reached end of stream); ``error`` is sticky until the next run, so one failure among
+  100k packets stays visible on the node;
 - ``NodeFailed`` sets the state and the error text, and sends ``node-execution-error`` at
   once, at most ``errors_per_second`` in any second (the others show in the node's
   ``errors`` counter only);
@@ -32,6 +32,11 @@ where a failure becomes a protocol message:
   states start again from ``idle`` and the run state becomes ``stepping``;
 - ``BreakpointChanged`` adds (with its condition) or removes a breakpoint (a cell's
   debugger may set them as well);
+- ``RunStateChanged``: a run that begins while the board shows none (a cell's ``run()`` or
+  ``start()``; the canvas's own Run has begun already) starts the board again from
+  ``idle`` nodes; a run that ends while the board shows it ``running`` sets the run state
+  (the editor's ``RunControl`` says the same once it has waited for the run, which then
+  changes nothing);
 - ``NodeMoved`` changes nothing: where a node runs is read from ``rt.stats`` at each flush.
 
 Coalescing rule. A flush compares every node's and edge's status with what was last sent
@@ -63,7 +68,9 @@ from dataflow_jupyter.runtime.events import (
     BreakpointChanged,
     DebugStepped,
     NodeFailed,
+    NodeFinished,
     NodeStatusChanged,
+    RunStateChanged,
 )
 
 if TYPE_CHECKING:
@@ -260,6 +267,17 @@ class StatusBoard:
             case NodeStatusChanged(node_id=node_id, status=status):
                 if self.states.get(node_id) != "error":
                     self.states[node_id] = status
+            case NodeFinished(node_id=node_id):
+                if self.states.get(node_id) != "error":
+                    self.states[node_id] = "finished"
+            case RunStateChanged(state="running"):
+                if self.run != "running":
+                    self.begin("running")
+                return
+            case RunStateChanged(state=state, message=message):
+                if self.run == "running":
+                    self.set_run(state, message)
+                return
             case NodeFailed(node_id=node_id, error=error):
                 self.states[node_id] = "error"
                 self.error_text[node_id] = error.message or None

@@ -14,7 +14,7 @@ from _testnodes import Head
 from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.runtime.errors import StallError
-from dataflow_jupyter.runtime.events import NodeStatusChanged, RuntimeEvent
+from dataflow_jupyter.runtime.events import NodeFinished, RuntimeEvent
 
 OFFLOADS = [{"offload": "none"}, {"offload": "thread"}]
 
@@ -250,11 +250,11 @@ async def test_deployed_mode_finishes_a_finite_branch_while_an_endless_one_runs(
     rt.subscribe(events.append)
     await rt.start()
     for _ in range(200):
-        if NodeStatusChanged(total, "finished") in events:
+        if NodeFinished(total) in events:
             break
         await asyncio.sleep(0.01)
     assert rt.running
-    finished = {e.node_id for e in events if e == NodeStatusChanged(e.node_id, "finished")}
+    finished = {e.node_id for e in events if isinstance(e, NodeFinished)}
     assert {finite, total} <= finished
     assert endless not in finished
     assert rt.packets(f"{total}.out")[0].value == 3
