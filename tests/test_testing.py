@@ -95,3 +95,11 @@ def test_errors_raise_with_every_error_packet() -> None:
     (error,) = caught.value.errors
     assert isinstance(error, ErrorPacket)
     assert error.node_id == "node"
+
+
+def test_the_module_docstring_example_runs() -> None:
+    from dataflow_jupyter import testing
+
+    doc = testing.__doc__ or ""
+    example = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(example, "dataflow_jupyter/testing.py docstring", "exec"), {})
