@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness import HERE, Result, Side
 from streaming_default import write_pack
-from suite import HERE, Result, Side
 
 GOAL = 1.2  # notebook time / script time, at most
 MARK = "DATAFLOW-BENCH "  # prefixes the JSON line each side prints
@@ -170,4 +170,5 @@ def bench_notebook(packets: int = 200_000, maps: int = 10, repeat: int = 3) -> R
             "script_rate": packets / script["seconds"],
             "executable": kernel["executable"],
         },
+        ours_suffix=" in a kernel",
     )

@@ -9,8 +9,10 @@ written like the seed's example, ``"execution": {"timeoutMs": 5000, "retry": 2,
 firing runs. The 10 maps are 10 node types (``user-step-1`` ... ``user-step-10``), as a
 pipeline of a user's own steps would be; they do the work of ``streaming``'s map node.
 
-Peers: the plain loop and streamz, doing the same work (``suite.map_x``). Goal: at least
-1.5x streamz's throughput.
+Peers: the plain loop and streamz, doing the same work (``bench_nodes.map_x``; the peers are
+``streaming``'s). Goal: at least 1.5x streamz's throughput. The sink is a user's node too:
+what it received is read from the run (its node's ``received`` count in ``stats`` and the
+last packet in its input's frame), not from the node.
 
 ``best_run_seconds`` is also what the ``notebook`` benchmark runs, in a kernel and in a
 script, so both time exactly this.
@@ -24,7 +26,9 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from suite import START_X, Result, Side, best_of, map_chain_peers
+from bench_nodes import START_X
+from harness import Result, Side, best_of
+from streaming import map_chain_peers
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
@@ -62,19 +66,20 @@ class Step{n}(PureNode):
 '''
 
 SINK_PY = '''\
-"""user-count: counts the packets it receives and keeps the last value (class-wide)."""
+"""user-count: counts the packets it receives and keeps the last value."""
 
 from dataflow_jupyter.node import PureNode
 
 
 class Count(PureNode):
-    count = 0
-    last = None
+    def __init__(self, node_id, settings=None):
+        super().__init__(node_id, settings)
+        self.count = 0
+        self.last = None
 
     def process(self, inputs, ctx):
-        cls = type(self)
-        cls.count += 1
-        cls.last = inputs["in"].value
+        self.count += 1
+        self.last = inputs["in"].value
 '''
 
 
@@ -150,16 +155,18 @@ def user_registry(nodes: Path) -> NodeRegistry:
     return registry
 
 
-def user_graph(registry: NodeRegistry, packets: int, maps: int) -> Graph:
-    """``user-rows -> user-step-1 -> ... -> user-step-<maps> -> user-count``."""
+def user_graph(registry: NodeRegistry, packets: int, maps: int) -> tuple[Graph, str]:
+    """``user-rows -> user-step-1 -> ... -> user-step-<maps> -> user-count``; returns the
+    graph and the sink's id."""
     graph = Graph(id="streaming-default", registry=registry)
     prev = graph.add_node("user-rows", settings={"count": packets})
     for n in range(1, maps + 1):
         node = graph.add_node(f"user-step-{n}")
         graph.connect(prev, "out", node, "in")
         prev = node
-    graph.connect(prev, "out", graph.add_node("user-count"), "in")
-    return graph
+    sink = graph.add_node("user-count")
+    graph.connect(prev, "out", sink, "in")
+    return graph, sink
 
 
 def check_written_like_the_seed(registry: NodeRegistry, maps: int) -> None:
@@ -175,16 +182,13 @@ def prepare_ours(
     registry: NodeRegistry, packets: int, maps: int
 ) -> tuple[Callable[[], Any], Callable[[Any], None]]:
     """Our side, built (untimed): ``(rt.run, check)``."""
-    graph = user_graph(registry, packets, maps)
+    graph, sink = user_graph(registry, packets, maps)
     rt = GraphRuntime(graph)  # the defaults: metadata, execution log and frames all on
-    sink: Any = registry.get("user-count", "1.0.0").load()  # the class from the folder
-    sink.count = 0
-    sink.last = None
     expect_last = {"i": packets - 1, "x": START_X + maps}
 
     def check(result: Any) -> None:
         assert result.ok, result.errors[:1]
-        got = (sink.count, sink.last)
+        got = (result.stats.node(sink).received, result.frames[f"{sink}.in"][-1].value)
         assert got == (packets, expect_last), (got, (packets, expect_last))
         assert rt.log.enabled
 

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from harness import NOT_INSTALLED, MemorySampler, Result, Side, optional
 
 from dataflow_jupyter import Graph
 from dataflow_jupyter.registry import NodeRegistry
@@ -331,8 +332,6 @@ def peak_memory(side: str, path: Path, kind: str, **options: Any) -> float:
 
 def _memory_child(side: str, path: Path, kind: str, options: dict[str, Any]) -> None:
     """Run ``side`` once under the sampler and print its peak growth (the child process)."""
-    from suite import MemorySampler  # noqa: PLC0415 - suite.py imports this module
-
     run, answer = prepare(side, path, kind, **options)
     gc.collect()
     with MemorySampler() as sampler:
@@ -351,11 +350,9 @@ def bench_table(
     rows: int | None = None,
     peers: bool = True,
     levers: bool = True,
-) -> Any:
+) -> Result:
     """The query over a ``kind`` file (``rows`` rows; by default the full or quick size):
     every side's time and peak memory, and our side with each lever off."""
-    from suite import NOT_INSTALLED, Result, Side, optional  # noqa: PLC0415 - as above
-
     rows = rows or ROWS[1 if quick else 0]
     path = data_files(rows)[kind]
     _, expected = run_once("pyarrow", path, kind)
@@ -424,6 +421,7 @@ def bench_table(
             "peak_memory_mb": memory,
             "levers": lever_figures,
         },
+        ours_suffix=f" ({ours_side.note})" if ours_side.note else "",
     )
 
 

@@ -1,4 +1,5 @@
-"""Smoke test of the performance suite (benchmarks/suite.py): our side, tiny sizes.
+"""Smoke test of the performance suite (benchmarks/suite.py and the module of each
+benchmark next to it): our side, tiny sizes.
 
 The peers live in benchmarks/.venv (made by benchmarks/run.sh), not in the project's
 environment, so this runs our runtime only and checks that the suite copes without them.
@@ -21,7 +22,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SUITE = Path(__file__).resolve().parents[1] / "benchmarks" / "suite.py"
-SIBLINGS = ("suite", "streaming_default", "notebook_run", "table")  # what the suite imports by name
+# What the suite imports by name from benchmarks/ (removed from sys.modules afterwards).
+SIBLINGS = (
+    "harness",
+    "bench_nodes",
+    "streaming",
+    "dispatch",
+    "payload",
+    "parallel",
+    "streaming_default",
+    "notebook_run",
+    "table",
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +55,7 @@ def suite() -> Iterator[ModuleType]:
 
 
 def test_streaming_runs_our_side(suite: ModuleType) -> None:
-    result = suite.bench_streaming(packets=300, maps=10, repeat=1, peers=False)
+    result = suite.sibling("streaming").bench_streaming(packets=300, maps=10, repeat=1, peers=False)
     assert result.name == "streaming"
     assert result.ours.unit == "pkt/s"
     assert result.ours.value > 0
@@ -54,19 +66,21 @@ def test_streaming_runs_our_side(suite: ModuleType) -> None:
 
 
 def test_dispatch_runs_our_side(suite: ModuleType) -> None:
-    result = suite.bench_dispatch(nodes=50, repeat=1, peers=False)
+    result = suite.sibling("dispatch").bench_dispatch(nodes=50, repeat=1, peers=False)
     assert result.ours.unit == "us"
     assert result.ours.value > 0
     assert all(p.value is None for p in result.peers if p.name != "plain calls")
-    assert "dispatch" in suite.table([result])
+    assert "dispatch" in suite.report([result])
+    assert result.headline().endswith(" us/node")
 
 
 def test_a_missing_peer_is_reported_not_faked(suite: ModuleType) -> None:
-    side, seconds = suite.peer_side("nope", "no_such_peer_module_xyz", "us", lambda mod: 1.0)
+    harness = suite.sibling("harness")
+    side, seconds = harness.peer_side("nope", "no_such_peer_module_xyz", "us", lambda mod: 1.0)
     assert seconds is None
     assert side.value is None
-    assert side.note == suite.NOT_INSTALLED
-    assert suite.NOT_INSTALLED in side.text()
+    assert side.note == harness.NOT_INSTALLED
+    assert harness.NOT_INSTALLED in side.text()
 
 
 def test_table_runs_our_side_and_pyarrow(suite: ModuleType) -> None:
@@ -96,7 +110,7 @@ def test_streaming_default_runs_our_side(suite: ModuleType) -> None:
     streamz = next(p for p in result.peers if p.name == "streamz")
     assert streamz.value is None
     assert result.met is None
-    assert "streaming-default" in suite.table([result])
+    assert "streaming-default" in suite.report([result])
 
 
 def test_streaming_default_nodes_are_folders_written_like_the_seed(
@@ -122,15 +136,36 @@ def test_notebook_runs_in_a_kernel_and_as_a_script(suite: ModuleType) -> None:
     assert script.value > 0
     assert result.ratios["notebook/script"] == result.ours.value / script.value
     assert Path(result.extra["executable"]).resolve() == Path(sys.executable).resolve()
-    assert "in a kernel" in suite.table([result])
+    assert "in a kernel" in suite.report([result])
 
 
 def test_parallel_measures_the_default_and_the_forced_thread(suite: ModuleType) -> None:
-    result = suite.bench_parallel(rows=20_000, repeat=1)
+    result = suite.sibling("parallel").bench_parallel(rows=20_000, repeat=1)
     assert result.ours.value > 0
     names = [p.name for p in result.peers]
     assert names == ["ours with offload: thread", "sequential", "bare threads"]
     assert all(p.value > 0 for p in result.peers)
     assert result.ratios["sequential/ours"] > 0
-    spec = suite.registry().get("regex-count", "1.0.0").spec
+    spec = suite.sibling("bench_nodes").registry().get("regex-count", "1.0.0").spec
     assert "offload" not in spec.execution.model_fields_set
+
+
+def test_payload_runs_our_side_and_says_its_headline(suite: ModuleType) -> None:
+    result = suite.sibling("payload").bench_payload(rows=10_000, hops=3, repeat=1)
+    assert result.ours.unit == "us"
+    assert result.ours.value > 0
+    assert result.extra["peak_growth_mb"] is not None
+    assert "/hop, peak " in result.headline()
+    assert result.headline() in suite.report([result])
+
+
+def test_each_run_owns_what_its_sink_received(suite: ModuleType) -> None:
+    nodes = suite.sibling("bench_nodes")
+    runtime = suite.sibling("dataflow_jupyter.runtime")
+    first, second = nodes.Collected(), nodes.Collected()
+    for got, count in ((first, 3), (second, 5)):
+        reg = nodes.registry(sink_into=got)
+        graph, _ = nodes.chain_graph(reg, ("dict-source", {"count": count}), "map-x", 2, sink=True)
+        assert runtime.GraphRuntime(graph).run().ok
+    assert (first.count, first.last) == (3, {"i": 2, "x": nodes.START_X + 2})
+    assert (second.count, second.last) == (5, {"i": 4, "x": nodes.START_X + 2})

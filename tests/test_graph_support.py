@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataflow_jupyter import NodeRegistry, NodeSpec
-
-
-def spec(type_id: str, version: str = "1.0.0", **fields: Any) -> NodeSpec:
-    return NodeSpec.model_validate(
-        {"id": type_id, "version": version, "category": "Test", "name": type_id, **fields}
-    )
+from dataflow_jupyter import NodeRegistry
+from dataflow_jupyter.testing import node_registry, spec
 
 
 def port(name: str, type_: str = "any", **fields: Any) -> dict[str, Any]:
@@ -21,40 +16,33 @@ def make_registry() -> NodeRegistry:
     """source (out: number, two versions), filter (in -> out, expression required), label
     (string in/out), sink, merge (a required, b optional), table-source and table-sink
     (columns that do not match)."""
-    registry = NodeRegistry(
-        include_builtin=False, include_env=False, include_cwd=False, include_entry_points=False
-    )
-    number_out = {"outputs": [port("out", "number")]}
+    registry = node_registry()
+    number_out = [port("out", "number")]
     specs = [
         spec(
             "source",
-            "1.0.0",
-            ports=number_out,
+            [],
+            number_out,
             settings=[{"name": "count", "type": "integer", "default": 1, "minimum": 0}],
         ),
-        spec("source", "2.0.0", ports=number_out),
+        spec("source", [], number_out, version="2.0.0"),
         spec(
             "filter",
-            ports={"inputs": [port("in")], "outputs": [port("out")]},
+            [port("in")],
+            [port("out")],
             settings=[{"name": "expression", "type": "expression", "required": True}],
         ),
-        spec("label", ports={"inputs": [port("in", "string")], "outputs": [port("out", "string")]}),
-        spec("sink", ports={"inputs": [port("in")]}),
-        spec(
-            "merge",
-            ports={"inputs": [port("a"), port("b", required=False)], "outputs": [port("out")]},
-        ),
+        spec("label", [port("in", "string")], [port("out", "string")]),
+        spec("sink", [port("in")]),
+        spec("merge", [port("a"), port("b", required=False)], [port("out")]),
         spec(
             "table-source",
-            ports={
-                "outputs": [port("rows", "table", columns={"price": "float64", "sym": "string"})]
-            },
+            [],
+            [port("rows", "table", columns={"price": "float64", "sym": "string"})],
         ),
         spec(
             "table-sink",
-            ports={
-                "inputs": [port("rows", "table", columns={"price": "float64", "volume": "int64"})]
-            },
+            [port("rows", "table", columns={"price": "float64", "volume": "int64"})],
         ),
     ]
     for item in specs:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _support import spec
 
 from dataflow_jupyter import DataPacket, Graph, GraphValidationError, NodeRegistry, PureNode
+from dataflow_jupyter.testing import spec
 
 
 class Picky(PureNode):

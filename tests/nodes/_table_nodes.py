@@ -20,26 +20,10 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from dataflow_jupyter import DataPacket, Graph, IONode, NodeSpec, PureNode
+from dataflow_jupyter import DataPacket, Graph, IONode, PureNode
 from dataflow_jupyter.registry import NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime, RunResult
-
-
-def _spec(type_id: str, inputs: list[str], outputs: list[str], settings: list[Any]) -> NodeSpec:
-    return NodeSpec.model_validate(
-        {
-            "id": type_id,
-            "version": "1.0.0",
-            "category": "Test",
-            "name": type_id,
-            "execution": {"offload": "none"},
-            "ports": {
-                "inputs": [{"name": name} for name in inputs],
-                "outputs": [{"name": name} for name in outputs],
-            },
-            "settings": settings,
-        }
-    )
+from dataflow_jupyter.testing import INLINE, spec
 
 
 class TableSource(IONode):
@@ -83,10 +67,10 @@ def node_registry() -> NodeRegistry:
         include_entry_points=False,
     )
     tables = [{"name": "tables", "type": "json", "default": []}]
-    registry.register(_spec("table-source", [], ["out"], tables), TableSource)
+    registry.register(spec("table-source", [], ["out"], settings=tables, **INLINE), TableSource)
     values = [{"name": "values", "type": "json", "default": []}]
-    registry.register(_spec("values-source", [], ["out"], values), ValuesSource)
-    registry.register(_spec("row-sink", ["in"], [], []), RowSink)
+    registry.register(spec("values-source", [], ["out"], settings=values, **INLINE), ValuesSource)
+    registry.register(spec("row-sink", ["in"], [], settings=[], **INLINE), RowSink)
     return registry
 
 

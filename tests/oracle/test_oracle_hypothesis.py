@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "nodes"))
 from _drive import drive
-from _support import spec
 from _table_nodes import node_registry, run_graph
 
 from dataflow_jupyter import Graph, IONode, NodeRegistry
 from dataflow_jupyter.state import MemoryState
+from dataflow_jupyter.testing import spec
 
 OPS = ["sum", "mean", "min", "max", "count", "count_distinct", "stddev", "variance"]
 OPS += ["product", "first", "last", "list", "distinct"]

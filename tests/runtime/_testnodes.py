@@ -7,10 +7,9 @@ import threading
 import time
 from typing import Any
 
-from _support import spec
-
 from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.spec import NodeSpec
+from dataflow_jupyter.testing import spec
 
 
 class Numbers(IONode):
@@ -142,6 +141,3 @@ class Emitter(PureNode):
 class WrongType(PureNode):
     def process(self, inputs: dict[str, DataPacket], ctx: Any) -> dict[str, Any]:
         return {"out": "not a number"}
-
-
-INLINE = {"execution": {"offload": "none"}}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _support import spec
 from _testnodes import (
     AddOne,
     AnyOf,
@@ -18,6 +17,7 @@ from _testnodes import (
 )
 
 from dataflow_jupyter import Graph, NodeRegistry
+from dataflow_jupyter.testing import spec
 
 
 @pytest.fixture(params=["inline", "worker"])

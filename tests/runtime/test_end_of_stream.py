@@ -8,13 +8,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from _support import spec
 from _testnodes import Head
 
 from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.runtime.errors import StallError
 from dataflow_jupyter.runtime.events import NodeFinished, RuntimeEvent
+from dataflow_jupyter.testing import spec
 
 OFFLOADS = [{"offload": "none"}, {"offload": "thread"}]
 

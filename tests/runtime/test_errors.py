@@ -4,11 +4,11 @@ import random
 from typing import Any
 
 import pytest
-from _support import spec
 from _testnodes import Flaky
 
 from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, Graph, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.testing import spec
 
 
 def test_a_recoverable_failure_is_retried(graph: Graph, registry: NodeRegistry) -> None:

@@ -9,11 +9,11 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _support import spec
 from _testnodes import Flaky, Head, chain_registry
 
 from dataflow_jupyter import DataPacket, Graph, GraphRuntime, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import scheduler
+from dataflow_jupyter.testing import spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable

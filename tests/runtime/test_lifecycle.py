@@ -10,10 +10,10 @@ import time
 from typing import Any
 
 import pytest
-from _support import spec
 
 from dataflow_jupyter import DataPacket, ErrorCode, Graph, IONode, NodeRegistry, PureNode
 from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.testing import spec
 
 
 class Stubborn(IONode):

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _support import spec
 from _testnodes import Emitter, Flaky, WrongType, Zip, chain_registry
 
 from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
+from dataflow_jupyter.testing import spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from _support import spec
 from _testnodes import Numbers
 
 from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
@@ -15,6 +14,7 @@ from dataflow_jupyter.executors import LocalExecutor
 from dataflow_jupyter.node import PureNode
 from dataflow_jupyter.packets import DataPacket, ErrorCode
 from dataflow_jupyter.runtime.placement import PROVE
+from dataflow_jupyter.testing import spec
 
 SEED_EXECUTION = {"timeoutMs": 5000, "retry": 2, "recoverable": True}  # no offload key
 

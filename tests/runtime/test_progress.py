@@ -5,10 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from _support import spec
-
 from dataflow_jupyter import IONode, NodeRegistry
 from dataflow_jupyter.runtime.progress import expected_total
+from dataflow_jupyter.testing import spec
 
 REGISTRY = NodeRegistry(paths=[])
 

@@ -263,8 +263,9 @@ async def test_a_second_run_is_refused_while_one_runs_in_the_background(
 def test_a_timeout_holds_for_a_synchronous_inline_node(
     graph: Graph, registry: NodeRegistry
 ) -> None:
-    from _support import spec
     from _testnodes import Sleeper
+
+    from dataflow_jupyter.testing import spec
 
     registry.register(
         spec(

@@ -6,11 +6,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from _support import spec
 
 from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry
 from dataflow_jupyter.expressions import TableView, compile_expression, expression_names
 from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.testing import spec
 
 
 class Tables(IONode):

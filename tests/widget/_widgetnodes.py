@@ -53,7 +53,6 @@ class Unopenable(PureNode):
         return {"out": inputs["in"].value}
 
 
-INLINE = {"execution": {"offload": "none"}}
 COUNT = [
     {"name": "count", "type": "integer", "default": 3},
     {"name": "delayMs", "type": "number", "default": 0},

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _support import spec
 from _widgetnodes import (
     COUNT,
     FAIL_ON,
-    INLINE,
     AddOne,
     Boom,
     Numbers,
@@ -25,6 +23,7 @@ from _widgetnodes import (
 )
 
 from dataflow_jupyter import Graph, GraphEditor, NodeRegistry
+from dataflow_jupyter.testing import INLINE, spec
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
