@@ -66,6 +66,7 @@ class LoopOwner:
 
 def _close_quietly(loop: asyncio.AbstractEventLoop) -> None:
     if not loop.is_running() and not loop.is_closed():
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(loop.shutdown_asyncgens())
+        if running_loop() is None:  # else it cannot run here (the finalizer ran inside a loop)
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
