@@ -62,3 +62,27 @@ def test_the_readme_starts_with_what_it_is_a_picture_and_the_two_commands() -> N
     assert "make test" in first_section[1]
     assert "\n## Install into an existing JupyterLab" in readme
     assert "pip install ." in readme
+
+
+def test_the_architecture_map_names_files_and_functions_that_exist() -> None:
+    """docs/architecture.md names files (`runtime/firing.py`) and what is in them
+    (`runtime/firing.py: Firings.drain_inline`): each file exists and defines each name."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = REPO / "dataflow_jupyter"
+    missing: list[str] = []
+    generic = {"schema.json", "node.py", ".dfgraph.json"}  # a kind of file, not one file
+    for ref in re.findall(r"`([\w./-]+\.(?:py|tsx|ts|json))(?::\s*([\w.]+))?", text):
+        name, symbol = ref
+        if name in generic:
+            continue
+        path = next((base / name for base in (package, REPO) if (base / name).is_file()), None)
+        if path is None:
+            missing.append(name)
+            continue
+        source = path.read_text(encoding="utf-8")
+        for part in symbol.split(".") if symbol else []:
+            if not re.search(rf"\b(?:class|def|async def)\s+{part}\b|^{part}\b", source, re.M):
+                missing.append(f"{name}: {part}")
+    mentioned = re.findall(r"`([\w]+\.\w+)`", text)  # Class.method in the file named before
+    assert mentioned  # the map names functions, not only files
+    assert missing == []

@@ -10,7 +10,12 @@ from _testnodes import Sleeper
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.runtime import GraphRuntime
-from dataflow_jupyter.runtime.events import NodeFailed, NodeStatusChanged, RuntimeEvent
+from dataflow_jupyter.runtime.events import (
+    NodeFailed,
+    NodeFinished,
+    NodeStatusChanged,
+    RuntimeEvent,
+)
 
 
 def chain(graph: Graph, *steps: tuple[str, dict[str, Any]], buffer: Any = None) -> list[str]:
@@ -212,7 +217,8 @@ def test_subscribers_receive_errors(graph: Graph, registry: NodeRegistry) -> Non
     assert [e.node_id for e in errors] == [flaky]
     assert errors[0].error.message == "refused 1"
     statuses = {e.status for e in events if isinstance(e, NodeStatusChanged)}
-    assert statuses == {"running", "done", "error", "finished"}
+    assert statuses == {"running", "done", "error"}
+    assert {e.node_id for e in events if isinstance(e, NodeFinished)} == {src, flaky}
 
 
 def test_progress_can_be_shown_and_turned_off(
