@@ -8,7 +8,7 @@ class Filter(PureNode):
 
 - ``process`` may be ``def`` (the runtime runs it inline in its dispatcher or in a worker
   thread, as measurement decides, unless the spec's ``execution.offload`` says ``none`` or
-  ``thread``; see ``runtime.placement``) or ``async def`` (run on the loop). It returns
+  ``thread``; see ``runtime._placement``) or ``async def`` (run on the loop). It returns
   ``{port: value_or_packet}``; a plain value is wrapped into a packet derived from the
   inputs; ``None`` emits nothing. ``ctx.emit(port, value)`` emits more than once.
 - End of stream: when an input port is closed (every edge into it finished) and drained,
@@ -174,7 +174,7 @@ class DataFlowNode(ABC):
         ``downstream`` gives, per output port, the columns its consumers use (``None``: all,
         or not known). Before a run the runtime asks this from the graph's ends backwards and
         tells each node what its consumers use (``project``): see
-        ``dataflow_jupyter.runtime.pushdown``. Answer for every table the port may see.
+        ``dataflow_jupyter.runtime._pushdown``. Answer for every table the port may see.
         """
         return None
 

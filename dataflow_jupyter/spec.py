@@ -16,7 +16,7 @@
 
 Optional execution fields beyond the seed: ``fire`` (``all`` | ``any``), ``offload``
 (``auto``, the default: measurement decides | ``thread`` | ``none``; see
-``runtime.placement``), ``distributable`` and ``retryBackoffMs``. Unknown keys are refused,
+``runtime._placement``), ``distributable`` and ``retryBackoffMs``. Unknown keys are refused,
 so a typo never goes unnoticed. ``NodeSpec.validate_settings`` checks and defaults a node
 instance's settings; ``node_spec_json_schema()`` is the JSON Schema shipped in the package.
 """

@@ -65,8 +65,8 @@ def test_the_readme_starts_with_what_it_is_a_picture_and_the_two_commands() -> N
 
 
 def test_the_architecture_map_names_files_and_functions_that_exist() -> None:
-    """docs/architecture.md names files (`runtime/firing.py`) and what is in them
-    (`runtime/firing.py: Firings.drain_inline`): each file exists and defines each name."""
+    """docs/architecture.md names files (`runtime/_firing.py`) and what is in them
+    (`runtime/_firing.py: Firings.drain_inline`): each file exists and defines each name."""
     text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     package = REPO / "dataflow_jupyter"
     missing: list[str] = []

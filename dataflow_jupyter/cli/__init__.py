@@ -9,7 +9,7 @@ Commands
     folders, create every node once (so bad settings fail before anything runs), then run
     it with ``GraphRuntime`` until the sources are done, or until Ctrl-C. While it runs, the
     progress line (packets in from the sources with their rate, a percentage when the
-    sources know their total, packets out, errors: ``runtime.progress``) and the nodes' log
+    sources know their total, packets out, errors: ``runtime._progress``) and the nodes' log
     lines (``debug-log`` and friends, level INFO) go to stderr; each node prints its first
     ``--log-lines`` lines (default 20), then only a running count (``cli.logs``). At the
     end a summary goes to stdout: duration, the per-node counters (``rt.stats.nodes``), a

@@ -1,6 +1,6 @@
 """Executors: where a firing's synchronous call runs when it leaves the event loop.
 
-The scheduler decides *where* a node's firings run (``runtime.placement``): inline in the
+The scheduler decides *where* a node's firings run (``runtime._placement``): inline in the
 dispatcher, on the loop for an ``async`` node, or on a worker. An ``Executor`` is asked for
 two things only: whether the dispatcher may call cheap synchronous nodes itself
 (``inline``), and to run a synchronous function off the loop (``submit``), which the

@@ -5,7 +5,8 @@ sources survive from one ``step()`` to the next. In a notebook cell the kernel's
 already running in this thread: the call re-enters it through nest-asyncio2 (the maintained
 successor of nest-asyncio), so tasks stay on the kernel loop and keep running between cells.
 
-``running_loop()`` is the one way the package asks "is a loop running in this thread?".
+``dataflow_jupyter._aio.running_loop()`` is the one way the package asks "is a loop running
+in this thread?".
 """
 
 from __future__ import annotations
@@ -15,20 +16,14 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dataflow_jupyter._aio import running_loop
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-__all__ = ["LoopOwner", "running_loop"]
+__all__ = ["LoopOwner"]
 
 T = TypeVar("T")
-
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The asyncio loop running in this thread, or ``None`` in plain synchronous code."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class LoopOwner:

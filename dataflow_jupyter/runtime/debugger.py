@@ -44,10 +44,10 @@ from dataflow_jupyter.runtime.frames import frame_page
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
+    from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun
+    from dataflow_jupyter.runtime._session import Session
     from dataflow_jupyter.runtime._sync import LoopOwner
     from dataflow_jupyter.runtime.events import Publish, StepKind
-    from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
-    from dataflow_jupyter.runtime.session import Session
 
 __all__ = ["Debugger", "Step"]
 

@@ -9,17 +9,17 @@ Events (all frozen, slotted dataclasses; ``node_id`` is the graph node's id):
 
 - ``NodeStatusChanged(node_id, status)``: a node's state changed. ``running``: a firing (or
   a batch of them, or an end-of-stream hook) began; ``done``: it ended without an error;
-  ``error``: it ended with one (a ``NodeFailed`` came first). Produced by ``runtime.firing``
+  ``error``: it ended with one (a ``NodeFailed`` came first). Produced by ``runtime._firing``
   (every firing path but the dispatcher's hot batches, which run only while nobody
   subscribes).
 - ``NodeFinished(node_id)``: the node reached end of stream: its hooks ran and its outputs
-  are closed. Produced by ``runtime.session``.
+  are closed. Produced by ``runtime._session``.
 - ``NodeFailed(node_id, error)``: a firing failed for good (after its retries) with the
   ``ErrorPacket`` ``error``; it then goes to the node's ``error`` output or the dead-letter
-  queue. Produced by ``runtime.firing``.
+  queue. Produced by ``runtime._firing``.
 - ``NodeMoved(node_id, runs_on, reason)``: the placement rule moved the node's firings
-  (``inline``, ``worker``, ``loop``...; see ``runtime.placement``), for ``reason``. Produced
-  by ``runtime.firing``. The canvas reads placements from ``rt.stats`` instead.
+  (``inline``, ``worker``, ``loop``...; see ``runtime._placement``), for ``reason``. Produced
+  by ``runtime._firing``. The canvas reads placements from ``rt.stats`` instead.
 - ``DebugStepped(node_id, index, kind)``: the debugger took step ``index`` (1 is the first
   of a debugging session) at ``node_id``; ``kind`` is the ``Step``'s: ``firing``, ``emit``
   (a source's emission), ``finish`` (an end-of-stream hook) or ``breakpoint`` (stopped

@@ -32,7 +32,7 @@ Event kinds
     emitted it; ``None`` for packets a source emits outside a firing).
 
 ``placement``
-    The placement rule moved a node (``runtime.placement``): ``node_id``, ``timestamp_ns``,
+    The placement rule moved a node (``runtime._placement``): ``node_id``, ``timestamp_ns``,
     ``status`` (where its firings run from now on: ``inline`` or ``worker``) and ``error``
     (why, e.g. "16 firings in a row took under 200 us each"). ``placements()`` lists them.
 

@@ -71,14 +71,14 @@ from typing import TYPE_CHECKING, Literal
 from dataflow_jupyter.dataroot import DataRoot
 from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.registry import NodeRegistry
+from dataflow_jupyter.runtime._progress import Progress
+from dataflow_jupyter.runtime._session import Session
 from dataflow_jupyter.runtime._sync import LoopOwner
 from dataflow_jupyter.runtime.debugger import Debugger
 from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
 from dataflow_jupyter.runtime.events import RunStateChanged
 from dataflow_jupyter.runtime.frames import RunResult, frame_of
 from dataflow_jupyter.runtime.log import ExecutionLog
-from dataflow_jupyter.runtime.progress import Progress
-from dataflow_jupyter.runtime.session import Session
 from dataflow_jupyter.state import FileState, MemoryState, StateAdapter
 
 if TYPE_CHECKING:
@@ -89,8 +89,8 @@ if TYPE_CHECKING:
 
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.packets import DataPacket
+    from dataflow_jupyter.runtime._noderun import NodeRun
     from dataflow_jupyter.runtime.events import Publish, RuntimeEvent
-    from dataflow_jupyter.runtime.noderun import NodeRun
     from dataflow_jupyter.runtime.stats import Stats
 
 __all__ = ["GraphRuntime"]
@@ -113,7 +113,7 @@ class GraphRuntime:
     Frames (``rt.frame``): each port keeps its last ``frame_size`` packets, and a port
     declared ``table`` or ``binary`` its last ``frame_tables`` (default 2: Arrow payloads are
     large, and a frame holds them alive). ``pushdown``: tell nodes which columns the graph
-    uses, so ``read-file`` reads only those (``dataflow_jupyter.runtime.pushdown``).
+    uses, so ``read-file`` reads only those (``dataflow_jupyter.runtime._pushdown``).
     """
 
     def __init__(

@@ -25,7 +25,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.runtime._channels import Channel
 
 __all__ = ["EdgeStats", "NodeStats", "Stats"]
 

@@ -36,9 +36,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from dataflow_jupyter._aio import running_loop
 from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.runtime import GraphRuntime
-from dataflow_jupyter.runtime._sync import running_loop
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Coroutine

@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anywidget
 import traitlets
 
+from dataflow_jupyter._aio import running_loop as _running_loop
 from dataflow_jupyter.expressions import ExpressionError
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.registry import NodeRegistry
-from dataflow_jupyter.runtime._sync import running_loop as _running_loop
-from dataflow_jupyter.runtime.session import NodeStartError
+from dataflow_jupyter.runtime import NodeStartError
 from dataflow_jupyter.widget.catalog import build_catalog
 from dataflow_jupyter.widget.control import RunControl, loop_or_raise
 from dataflow_jupyter.widget.inspection import answer_inspect, frame_for

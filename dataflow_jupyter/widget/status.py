@@ -63,7 +63,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dataflow_jupyter.runtime._sync import running_loop
+from dataflow_jupyter._aio import running_loop
 from dataflow_jupyter.runtime.events import (
     BreakpointChanged,
     DebugStepped,

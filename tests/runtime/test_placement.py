@@ -1,6 +1,6 @@
 """Where a synchronous node's firings run: decided by measurement when ``offload`` is not
 given, forced by ``offload: none|thread``; timeouts without a thread hop per firing; worker
-firings in batches (see ``dataflow_jupyter.runtime.placement``)."""
+firings in batches (see ``dataflow_jupyter.runtime._placement``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
 from dataflow_jupyter.executors import LocalExecutor
 from dataflow_jupyter.node import PureNode
 from dataflow_jupyter.packets import DataPacket, ErrorCode
-from dataflow_jupyter.runtime.placement import PROVE
+from dataflow_jupyter.runtime._placement import PROVE
 from dataflow_jupyter.testing import spec
 
 SEED_EXECUTION = {"timeoutMs": 5000, "retry": 2, "recoverable": True}  # no offload key

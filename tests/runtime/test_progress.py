@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from dataflow_jupyter import IONode, NodeRegistry
-from dataflow_jupyter.runtime.progress import expected_total
+from dataflow_jupyter.runtime._progress import expected_total
 from dataflow_jupyter.testing import spec
 
 REGISTRY = NodeRegistry(paths=[])

@@ -1,4 +1,4 @@
-"""Projection pushdown's plan (``runtime.pushdown.plan``): pure, on ids, ports and links.
+"""Projection pushdown's plan (``runtime._pushdown.plan``): pure, on ids, ports and links.
 
 Each node here declares its needs as the table nodes do: ``select`` needs its own columns,
 ``filter`` its expression's columns plus what follows, ``agg`` its own columns, and ``opaque``
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataflow_jupyter.runtime.pushdown import Link, plan
+from dataflow_jupyter.runtime._pushdown import Link, plan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -386,7 +386,7 @@ async def test_a_node_that_cannot_be_made_shows_it(
     amake_canvas: Any, chain: Graph, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure when the run starts (past validation) is on the node too, whole."""
-    from dataflow_jupyter.runtime.session import NodeStartError
+    from dataflow_jupyter.runtime import NodeStartError
 
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise NodeStartError("inc", "node 'inc' (add-one 1.0.0) failed to set up: OSError: no disk")

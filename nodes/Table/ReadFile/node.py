@@ -12,7 +12,7 @@ column (``to_pandas()`` turns it into float64, as pandas has it). ``columns`` ke
 file's order, like pandas' ``usecols``; ``skipRows`` skips lines before the header.
 
 Projection. Before a run the runtime may tell the node (``project``) which columns the graph
-uses (``dataflow_jupyter.runtime.pushdown``); then only those are read: Parquet decodes only
+uses (``dataflow_jupyter.runtime._pushdown``); then only those are read: Parquet decodes only
 those column chunks, CSV converts only those columns (``include_columns``), JSON lines are
 selected after parsing. Together with ``columns``: the columns of the setting that the graph
 uses. A graph that uses none (a row count) gets the first one, which carries the rows.

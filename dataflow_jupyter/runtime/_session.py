@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
-from dataflow_jupyter.runtime.channels import DEFAULT_BUFFER_SIZE, Channel
+from dataflow_jupyter.runtime._channels import DEFAULT_BUFFER_SIZE, Channel
+from dataflow_jupyter.runtime._firing import EmitError, Firings, next_firing_id
+from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun, Wire
+from dataflow_jupyter.runtime._pushdown import push_down
 from dataflow_jupyter.runtime.errors import StallError
 from dataflow_jupyter.runtime.events import NodeFinished
-from dataflow_jupyter.runtime.firing import EmitError, Firings, next_firing_id
-from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun, Wire
-from dataflow_jupyter.runtime.pushdown import push_down
 from dataflow_jupyter.runtime.stats import Stats
 from dataflow_jupyter.types import PortType
 

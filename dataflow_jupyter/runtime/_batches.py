@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataflow_jupyter.node import NodeContext
 from dataflow_jupyter.packets import ErrorPacket
-from dataflow_jupyter.runtime.noderun import DONE, Done
+from dataflow_jupyter.runtime._noderun import DONE, Done
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

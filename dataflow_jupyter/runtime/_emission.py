@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Iterable, Mapping
 
-    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.runtime._channels import Channel
+    from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun, Wire
     from dataflow_jupyter.runtime.log import ExecutionLog
-    from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun, Wire
 
 __all__ = [
     "WRAPPED",

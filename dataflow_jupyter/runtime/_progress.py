@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from dataflow_jupyter.runtime.session import Session
+    from dataflow_jupyter.runtime._session import Session
 
 __all__ = ["Progress", "expected_total"]
 

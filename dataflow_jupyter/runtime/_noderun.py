@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from dataflow_jupyter.node import NodeContext
-from dataflow_jupyter.runtime.placement import SLOW_NS, Placement
+from dataflow_jupyter.runtime._placement import SLOW_NS, Placement
 from dataflow_jupyter.runtime.stats import NodeStats
 from dataflow_jupyter.types import PortType
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.expressions import Expression
     from dataflow_jupyter.node import DataFlowNode
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
-    from dataflow_jupyter.runtime.channels import Channel
+    from dataflow_jupyter.runtime._channels import Channel
     from dataflow_jupyter.spec import NodeSpec
     from dataflow_jupyter.types import PortSchema
 

@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from dataflow_jupyter.node import NodeContext
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket, emitted_packet
-from dataflow_jupyter.runtime.batches import Outcome, Progress, run_calls
-from dataflow_jupyter.runtime.emission import (
+from dataflow_jupyter.runtime._batches import Outcome, Progress, run_calls
+from dataflow_jupyter.runtime._emission import (
     WRAPPED,
     Emission,
     EmitError,
@@ -55,10 +55,10 @@ from dataflow_jupyter.runtime.emission import (
     first_packet,
     parents_of,
 )
+from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun
 from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
 from dataflow_jupyter.runtime.events import NodeFailed, NodeMoved, NodeStatusChanged
 from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
-from dataflow_jupyter.runtime.noderun import FiringRecord, NodeRun
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
