@@ -16,6 +16,7 @@ from dataflow_jupyter._version import __version__
 from dataflow_jupyter.graph import Graph, GraphValidationError
 from dataflow_jupyter.node import DataFlowNode, IONode, NodeContext, PureNode, StatefulNode
 from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.ports import PortSchema, PortType
 from dataflow_jupyter.registry import (
     NodeLoadError,
     NodeRegistry,
@@ -24,7 +25,6 @@ from dataflow_jupyter.registry import (
 )
 from dataflow_jupyter.runtime import GraphRuntime, RunResult
 from dataflow_jupyter.spec import NodeSpec, SettingsError
-from dataflow_jupyter.types import PortSchema, PortType
 
 if TYPE_CHECKING:
     from dataflow_jupyter.widget import GraphEditor

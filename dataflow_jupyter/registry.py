@@ -47,8 +47,8 @@ from dataflow_jupyter._packcall import PackCallError, call_pack_code
 from dataflow_jupyter._version import __version__
 from dataflow_jupyter.dataroot import FileTooLargeError, read_limited
 from dataflow_jupyter.node import DataFlowNode, IONode, PureNode, StatefulNode
+from dataflow_jupyter.ports import parse_semver
 from dataflow_jupyter.spec import NodeSpec, format_validation_error
-from dataflow_jupyter.types import parse_semver
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

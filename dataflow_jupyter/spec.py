@@ -41,7 +41,7 @@ from pydantic import (
 )
 
 from dataflow_jupyter import coderef
-from dataflow_jupyter.types import PortSchema, PortType, arrow_type, parse_semver
+from dataflow_jupyter.ports import PortSchema, PortType, arrow_type, parse_semver
 
 __all__ = [
     "CompatibilitySpec",

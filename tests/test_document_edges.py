@@ -18,7 +18,7 @@ import pytest
 
 from dataflow_jupyter import Graph, GraphValidationError, NodeRegistry, NodeSpec
 from dataflow_jupyter.graph._model import MAX_SETTINGS_DEPTH
-from dataflow_jupyter.types import parse_semver
+from dataflow_jupyter.ports import parse_semver
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,6 +1,6 @@
 """nodekit, the helpers node packs share: the format table and the settings checks.
 
-``nodekit.http`` is proven through the HTTP nodes against a real aiohttp server
+``nodekit.web`` is proven through the HTTP nodes against a real aiohttp server
 (``tests/nodes/test_http_request.py``, ``test_http_poller.py``).
 """
 

@@ -96,3 +96,14 @@ def test_a_headless_run_imports_no_widget_code(tmp_path: Path) -> None:
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": [], "after": True}, done.stderr[-2000:]
+
+
+def test_no_module_is_named_like_a_standard_library_module() -> None:
+    """``runtime/inspect.py`` once shadowed ``inspect`` for every module beside it."""
+    package = ROOT / "dataflow_jupyter"
+    clashes = [
+        str(path.relative_to(ROOT))
+        for path in package.rglob("*.py")
+        if (path.parent.name if path.stem == "__init__" else path.stem) in sys.stdlib_module_names
+    ]
+    assert clashes == []

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from dataflow_jupyter import DataPacket, ErrorCode, ErrorPacket, PortSchema, PortType
-from dataflow_jupyter.types import (
+from dataflow_jupyter.ports import (
     arrow_type,
     connection_problems,
     parse_semver,

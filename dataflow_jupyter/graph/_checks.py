@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from dataflow_jupyter.expressions import ExpressionError, compile_expression
 from dataflow_jupyter.graph._analysis import find_cycles
 from dataflow_jupyter.graph._document import listing, size_problems
+from dataflow_jupyter.ports import connection_problems
 from dataflow_jupyter.registry import UnknownNodeError
-from dataflow_jupyter.types import connection_problems
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from dataflow_jupyter.types import parse_semver
+from dataflow_jupyter.ports import parse_semver
 
 __all__ = [
     "EXTENSION",

@@ -24,7 +24,7 @@ from dataflow_jupyter.packets import (
     ErrorPacket,
     source_packet,
 )
-from dataflow_jupyter.types import value_problem
+from dataflow_jupyter.ports import value_problem
 
 if TYPE_CHECKING:
     import asyncio

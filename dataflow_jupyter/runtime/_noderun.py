@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from dataflow_jupyter.node import NodeContext
+from dataflow_jupyter.ports import PortType
 from dataflow_jupyter.runtime._placement import SLOW_NS, Placement
 from dataflow_jupyter.runtime.stats import NodeStats
-from dataflow_jupyter.types import PortType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from dataflow_jupyter.expressions import Expression
     from dataflow_jupyter.node import DataFlowNode
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
+    from dataflow_jupyter.ports import PortSchema
     from dataflow_jupyter.runtime._channels import Channel
     from dataflow_jupyter.spec import NodeSpec
-    from dataflow_jupyter.types import PortSchema
 
 __all__ = ["DONE", "Done", "FiringRecord", "Hot", "NodeRun", "Wire"]
 

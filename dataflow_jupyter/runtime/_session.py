@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
+from dataflow_jupyter.ports import PortType
 from dataflow_jupyter.runtime._channels import DEFAULT_BUFFER_SIZE, Channel
 from dataflow_jupyter.runtime._firing import EmitError, Firings, next_firing_id
 from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun, Wire
@@ -38,7 +39,6 @@ from dataflow_jupyter.runtime._pushdown import push_down
 from dataflow_jupyter.runtime.errors import StallError
 from dataflow_jupyter.runtime.events import NodeFinished
 from dataflow_jupyter.runtime.stats import Stats
-from dataflow_jupyter.types import PortType
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dataflow_jupyter.types import PortSchema, PortType, connection_problems
+from dataflow_jupyter.ports import PortSchema, PortType, connection_problems
 
 if TYPE_CHECKING:
     from dataflow_jupyter.registry import NodeRegistry

@@ -276,7 +276,7 @@ def test_the_url_is_required(net_registry: NodeRegistry) -> None:
 async def test_an_answer_larger_than_the_cap_is_refused(http_server: Any) -> None:
     import aiohttp
 
-    from dataflow_jupyter.nodekit.http import fetch
+    from dataflow_jupyter.nodekit.web import fetch
 
     async with aiohttp.ClientSession() as session:
         answer = await fetch(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 LIBRARY = builtin_nodes_path()
 NODE_FOLDERS = sorted(schema.parent for schema in LIBRARY.rglob("schema.json"))
 # What node folders may import from dataflow_jupyter, and the exceptions with their reason.
-ALLOWED = ("node", "packets", "types", "expressions", "nodekit")
+ALLOWED = ("node", "packets", "ports", "expressions", "nodekit")
 EXCEPTIONS = {
     # python-function resolves a function reference with the very rule Graph.validate applies
     "python-function": ("coderef",),

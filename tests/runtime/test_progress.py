@@ -65,7 +65,7 @@ def test_the_line_shows_in_a_kernel_not_in_a_process_that_imported_ipykernel(
     import sys
     import types
 
-    from dataflow_jupyter.runtime import progress
+    from dataflow_jupyter.runtime import _progress as progress
 
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     ipython = types.ModuleType("IPython")

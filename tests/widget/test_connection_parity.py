@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from dataflow_jupyter.ports import PortSchema, PortType, connection_problems
 from dataflow_jupyter.registry import NodeRegistry
-from dataflow_jupyter.types import PortSchema, PortType, connection_problems
 from dataflow_jupyter.widget.catalog import build_catalog
 
 LABEXTENSION = Path(__file__).resolve().parents[2] / "labextension"

@@ -12,8 +12,8 @@ import pytest
 import dataflow_jupyter
 from dataflow_jupyter import Graph, GraphEditor, GraphValidationError, NodeRegistry, PortType
 from dataflow_jupyter.graph import GRAPH_MIME_TYPE
+from dataflow_jupyter.ports import PortSchema, connection_problems
 from dataflow_jupyter.runtime import GraphRuntime
-from dataflow_jupyter.types import PortSchema, connection_problems
 from dataflow_jupyter.widget import editor as editor_module
 
 

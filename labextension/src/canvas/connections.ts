@@ -4,7 +4,7 @@
  *
  * Port types follow the catalog's rules (`connections[sourceType][targetType]`: a reason
  * string refuses, null allows). A pair the rules do not list falls back to the kernel's rule
- * (types.py `connection_problems`): `any`/`signal` inputs and `any` outputs connect to
+ * (ports.py `connection_problems`): `any`/`signal` inputs and `any` outputs connect to
  * everything, otherwise the types must be equal. Narrowed ports are checked like the kernel
  * does: table columns, object properties (required, and their types), and schema ids with
  * their major versions. `tests/widget/test_connection_parity.py` holds the two to the same verdicts.

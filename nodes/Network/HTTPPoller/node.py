@@ -19,7 +19,7 @@ are not compared); the first answer is always sent, and a failed poll does not r
 An answer, or an error, starts a new trace.
 
 The response object, the error classification and the body reading (``responseType``) are
-those of ``http-request``: both use ``dataflow_jupyter.nodekit.http``.
+those of ``http-request``: both use ``dataflow_jupyter.nodekit.web``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from dataflow_jupyter.node import IONode, NodeContext
-from dataflow_jupyter.nodekit.http import check_headers, check_url, fetch
+from dataflow_jupyter.nodekit.web import check_headers, check_url, fetch
 from dataflow_jupyter.packets import ErrorPacket
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ when empty), ``text`` decodes it (the answer's charset, else UTF-8), ``bytes`` g
 text: a packet's ``value`` is JSON, and an Arrow buffer would not fit an ``object`` port.
 Headers repeated in the answer are joined with ``", "``.
 
-One attempt is ``dataflow_jupyter.nodekit.http.fetch``, which ``http-poller`` shares.
+One attempt is ``dataflow_jupyter.nodekit.web.fetch``, which ``http-poller`` shares.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 
 from dataflow_jupyter.node import IONode, NodeContext
-from dataflow_jupyter.nodekit.http import check_headers, check_url, fetch
+from dataflow_jupyter.nodekit.web import check_headers, check_url, fetch
 from dataflow_jupyter.packets import DataPacket, ErrorCode, ErrorPacket
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
-from dataflow_jupyter.types import input_table
+from dataflow_jupyter.ports import input_table
 
 if TYPE_CHECKING:
     from dataflow_jupyter.packets import DataPacket

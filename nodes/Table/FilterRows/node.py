@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
-from dataflow_jupyter.types import input_table
+from dataflow_jupyter.ports import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

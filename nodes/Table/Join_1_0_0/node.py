@@ -9,7 +9,7 @@ import pyarrow as pa
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.nodekit.settings import column_names, settings_where
 from dataflow_jupyter.packets import ErrorCode, ErrorPacket
-from dataflow_jupyter.types import input_table
+from dataflow_jupyter.ports import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow_jupyter.node import NodeContext, PureNode
 from dataflow_jupyter.nodekit.settings import column_names, settings_where
 from dataflow_jupyter.packets import ErrorPacket
-from dataflow_jupyter.types import input_table
+from dataflow_jupyter.ports import input_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -17,7 +17,7 @@ refuse the settings an HTTP node cannot use, naming the node as every settings e
 
 Example (in an ``IONode``)::
 
-    from dataflow_jupyter.nodekit.http import fetch
+    from dataflow_jupyter.nodekit.web import fetch
 
     answer = await fetch(self.session, "GET", url, headers={}, data=None,
                          response_type="json", timeout_ms=5000, node_id=self.node_id,
