@@ -14,8 +14,9 @@ editor keeps the ``Graph`` (or the problems) of the document the trait holds, so
 the canvas's node problems and a snapshot share one reading.
 
 The snapshot outputs (the picture a saved notebook keeps) follow the document. On the
-kernel's loop, a redraw waits ``_SNAPSHOT_DELAY`` seconds for the edits that follow (a drag,
-a burst of Python edits) and then draws the last document once.
+kernel's loop they are redrawn at once after a change, and then at most once per
+``_SNAPSHOT_DELAY`` seconds while changes keep coming (a drag, a burst of Python edits): the
+last document is always drawn, the ones in between are skipped.
 
 Messages (``protocol``) are read by ``messages.parse_message``; a malformed or unknown one
 is logged as a warning on the logger ``dataflow_jupyter.widget`` and answered with nothing.
@@ -84,7 +85,7 @@ _LAYOUT_FILE = _STATIC / "elk-worker.min.js"
 _NOT_BUILT = "// dataflow-jupyter: the canvas bundle was not built\nexport default {};\n"
 _NODE_SPACING = 300.0  # how far right of the rightmost node add_node places a new one (240 wide)
 _BUILD_HINT = "run `npm run build` in labextension/ (or reinstall dataflow-jupyter)"
-_SNAPSHOT_DELAY = 0.25  # seconds a snapshot redraw waits for more edits (on a running loop)
+_SNAPSHOT_DELAY = 0.25  # at most one snapshot redraw per this many seconds (on a running loop)
 
 
 def _asset(path: Path) -> Path | str:
@@ -141,7 +142,8 @@ class GraphEditor(anywidget.AnyWidget):
         }
         self._loop = _running_loop()  # the kernel's loop: messages are handled on it
         self._snapshots: list[Any] = []  # display handles of the snapshot outputs
-        self._redraw: asyncio.TimerHandle | None = None  # a pending snapshot redraw
+        self._redraw: asyncio.TimerHandle | None = None  # the end of the redraw window
+        self._redraw_due = False  # the document changed within the window
         # the document last read, and what it gave: a Graph, or the problems of a draft
         self._reading: tuple[object, Graph | None, list[str]] = ({}, None, [])
         self.on_msg(self._on_message)
@@ -415,15 +417,29 @@ class GraphEditor(anywidget.AnyWidget):
         self.send(answer)
         if not self._snapshots:
             return
+        if self._redraw is not None:  # drawn a moment ago: once more when the window ends
+            self._redraw_due = True
+            return
+        self._update_snapshots()
         loop = _running_loop()
-        if loop is None:
-            self._update_snapshots()
-        elif self._redraw is None:
-            self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._update_snapshots)
+        if loop is not None:
+            self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._window_ended)
+
+    def _window_ended(self) -> None:
+        self._redraw = None
+        if self._redraw_due:
+            self._redraw_due = False
+            self._after_snapshot_window()
+
+    def _after_snapshot_window(self) -> None:
+        """The document changed during the window: draw the last one (a new window opens)."""
+        self._update_snapshots()
+        loop = _running_loop()
+        if loop is not None:
+            self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._window_ended)
 
     def _update_snapshots(self) -> None:
         """Redraw the snapshot outputs from the document (a draft keeps the last snapshot)."""
-        self._redraw = None
         graph, _ = self._read()
         if graph is not None:
             snapshot = _snapshot(graph)

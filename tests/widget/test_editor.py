@@ -221,7 +221,7 @@ def test_an_edit_reads_the_document_once(
     assert next(reads) == 1
 
 
-async def test_on_the_kernels_loop_a_burst_of_edits_redraws_the_snapshot_once(
+async def test_on_the_kernels_loop_a_burst_of_edits_redraws_the_snapshot_twice(
     amake_canvas: Any, chain: Graph, registry: NodeRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from IPython.core.interactiveshell import InteractiveShell
@@ -232,15 +232,19 @@ async def test_on_the_kernels_loop_a_burst_of_edits_redraws_the_snapshot_once(
     editor = amake_canvas(chain, registry=registry).editor
     with capture_output() as shown:
         editor._ipython_display_()
+        editor.add_node("debug-log", id="first")
+        assert len(shown.outputs) == 3  # the canvas, its snapshot, redrawn at once
         for x in range(5):  # a drag: the document changes again and again
             editor.update_node("inc", position=(float(x), 0.0))
         editor.add_node("debug-log", id="late")
-        assert len(shown.outputs) == 2  # the canvas and its snapshot, not redrawn yet
+        assert len(shown.outputs) == 3  # within the window: not redrawn yet
         await asyncio.sleep(0.2)
-    _, snapshot, update = shown.outputs  # one redraw, of the last document
-    assert update.transient == snapshot.transient
-    assert ">late<" in update.data["image/svg+xml"]
-    assert update.data[GRAPH_MIME_TYPE] == editor.graph
+    _, snapshot, first, last = shown.outputs  # then once more, the last document
+    assert first.transient == last.transient == snapshot.transient
+    assert ">first<" in first.data["image/svg+xml"]
+    assert ">late<" not in first.data["image/svg+xml"]
+    assert ">late<" in last.data["image/svg+xml"]
+    assert last.data[GRAPH_MIME_TYPE] == editor.graph
 
 
 def test_the_canvas_is_followed_by_a_snapshot_kept_up_to_date(
