@@ -1,5 +1,6 @@
 """Fixtures of the executor tests: a node pack in a temp folder, a real 2-worker
-``LocalCluster`` of processes (closed after each test), and a ``DaskExecutor`` on it."""
+``LocalCluster`` of processes shared by a module's tests (always closed), and a started
+``DaskExecutor`` on it. Tests that kill workers or close a cluster make their own."""
 
 from __future__ import annotations
 

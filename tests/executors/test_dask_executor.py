@@ -180,7 +180,9 @@ def test_the_manifest_carries_folders_with_their_digests(registry: NodeRegistry)
 
 class BytesReceived:
     """Bytes of every message this process reads from a TCP comm: the client's, and those
-    of the scheduler that a ``LocalCluster`` runs in this process."""
+    of the scheduler that a ``LocalCluster`` runs in this process (so a table the client
+    gathers through the scheduler is counted twice: once into the scheduler, once into the
+    client; an upper bound of what reached the kernel)."""
 
     def __init__(self) -> None:
         self.total = 0
