@@ -4,6 +4,7 @@ client's ``PackManifest``, as a worker plugin builds it, and the tables of an ou
 from __future__ import annotations
 
 import pickle
+import subprocess
 import sys
 from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING
@@ -150,3 +151,13 @@ def test_a_remote_error_pickles_with_its_fields() -> None:
         True,
     )
     assert str(again) == "boom"
+
+
+def test_the_package_imports_dask_only_when_dask_executor_is_used() -> None:
+    code = (
+        "import sys, dataflow_jupyter, dataflow_jupyter.runtime, dataflow_jupyter.executors as e\n"
+        "assert 'distributed' not in sys.modules and 'dask' not in sys.modules\n"
+        "assert e.DaskExecutor.__module__ == 'dataflow_jupyter.executors.dask'\n"
+        "assert 'distributed' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
