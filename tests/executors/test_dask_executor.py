@@ -111,6 +111,22 @@ async def test_a_given_client_and_its_cluster_are_left_running(
     assert all(name not in names for names in plugins.values())  # its plugin is removed
 
 
+async def test_given_an_address_it_closes_only_the_client_it_made(
+    shared_client: Client, registry: NodeRegistry
+) -> None:
+    executor = DaskExecutor(shared_client.scheduler.address)
+    await executor.start(registry)
+    made = executor.client
+    assert made is not None
+    assert made is not shared_client
+    outcome = await executor.fire(node("s", "sleeper"), {"in": DataPacket("hi")})
+    assert outcome.result["out"]["value"] == "hi"
+    await executor.close()
+    assert made.status == "closed"
+    assert shared_client.status == "running"
+    assert len(shared_client.scheduler_info()["workers"]) == 2
+
+
 async def test_a_worker_that_joins_later_gets_the_node_packs(registry: NodeRegistry) -> None:
     with local_cluster(n_workers=1) as cluster, Client(cluster) as client:
         executor = DaskExecutor(client)
