@@ -36,11 +36,12 @@ Faults: a worker that dies mid-firing (SIGKILL, out of memory) is Dask's to hand
 scheduler reschedules the task on another worker (``distributed.scheduler.allowed-failures``
 times) and recomputes inputs lost with the dead worker from their lineage (their firings
 run again: a node on the cluster must be pure, or keep its state where a rerun finds it;
-the runtime still gets one outcome per ``fire``). A task that killed too many workers (``KilledWorker``), a cancelled task, a
-scheduler that went away or a closed client become a ``RemoteOutcome`` whose error is a
-recoverable ``RemoteError`` naming the cause: ``fire`` never raises for the cluster's
-faults. A lost scheduler is noticed at once (the client cancels its futures when the
-connection drops; a watchdog also checks the client's status every ``_WATCH`` seconds).
+the runtime still gets one outcome per ``fire``). A task that killed too many workers
+(``KilledWorker``), a cancelled task, a scheduler that went away or a closed client
+become a ``RemoteOutcome`` whose error is a recoverable ``RemoteError`` naming the cause:
+``fire`` never raises for the cluster's faults. A lost scheduler is noticed at once (the
+client cancels its futures when the connection drops; a watchdog also checks the client's
+status every ``_WATCH`` seconds).
 
 Cost per firing: two tasks (the firing, then its description on the same worker), one
 round trip for the description (a few hundred bytes), and the scheduler's work for each.
