@@ -6,6 +6,12 @@ elsewhere). Packets are frozen. ``derive()`` makes the next packet of the same t
 keeps ``trace_id`` and shares ``binary_value`` by reference, so an Arrow table is never
 copied from one node to the next.
 
+A ``RemoteTable`` is an Arrow table that lives elsewhere (on a cluster worker, see
+``executors.dask.ClusterTable``): a packet may carry one as its ``binary_value``; it tells its
+shape and schema without moving the data, and ``read()`` brings the table here. ``table()``,
+``to_pandas()`` and ``describe_payload`` treat it as the table it stands for (read on
+demand, described without reading).
+
 An ``ErrorPacket`` is what a failure becomes: the code, the message, where it happened,
 whether a retry may help, and the input that failed (so it can be replayed).
 
@@ -19,6 +25,7 @@ import itertools
 import os
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +44,7 @@ __all__ = [
     "DataPacket",
     "ErrorCode",
     "ErrorPacket",
+    "RemoteTable",
     "describe_payload",
     "emitted_packet",
     "new_trace_id",
@@ -69,6 +77,13 @@ def describe_payload(payload: Any) -> str:
         return (
             f"<table {payload.num_rows:,} rows x {payload.num_columns} columns: "
             f"{', '.join(names)}{more}>"
+        )
+    if isinstance(payload, RemoteTable):
+        names = [f"{f.name}: {f.type}" for f in payload.schema][:_MAX_COLUMNS]
+        more = ", ..." if len(payload.schema) > _MAX_COLUMNS else ""
+        return (
+            f"<remote table {payload.num_rows:,} rows x {len(payload.schema)} columns, "
+            f"{payload.nbytes:,} bytes: {', '.join(names)}{more}>"
         )
     text = repr(payload)
     return text if len(text) <= _MAX_REPR else f"{text[: _MAX_REPR - 3]}..."
@@ -124,7 +139,32 @@ class BinaryRef:
             return pa.ipc.open_file(source).read_all()
 
 
-BinaryPayload: TypeAlias = pa.Table | pa.RecordBatch | pa.Buffer | BinaryRef
+class RemoteTable(ABC):
+    """An Arrow table that lives elsewhere (a cluster worker's memory): its shape and
+    schema are known here, its data is not.
+
+    ``read()`` brings the table to this process: the only way its data moves here. Until
+    then a packet carrying it costs a few hundred bytes; a node on the same cluster gets
+    the table where it lives.
+    """
+
+    __slots__ = ()
+
+    num_rows: int
+    nbytes: int
+    schema: pa.Schema
+
+    @abstractmethod
+    def read(self) -> pa.Table:
+        """The table, brought to this process."""
+
+    @property
+    def size(self) -> int:
+        """Its bytes (``nbytes``), as a ``pa.Buffer`` says ``size``."""
+        return self.nbytes
+
+
+BinaryPayload: TypeAlias = pa.Table | pa.RecordBatch | pa.Buffer | BinaryRef | RemoteTable
 
 
 class _Keep:
@@ -203,10 +243,10 @@ class DataPacket:
         """The payload as an Arrow table, or ``None`` when it is not tabular.
 
         A table as itself, a record batch or a ``BinaryRef`` as a table (no copy of the
-        columns), a list of row dicts as a new table.
+        columns), a ``RemoteTable`` read here, a list of row dicts as a new table.
         """
         data = self.binary_value
-        if isinstance(data, BinaryRef):
+        if isinstance(data, BinaryRef | RemoteTable):
             data = data.read()
         if isinstance(data, pa.RecordBatch):
             return pa.Table.from_batches([data])
@@ -346,7 +386,7 @@ def value_to_pandas(value: Any) -> pd.DataFrame:
 
 
 def _binary_to_pandas(binary: BinaryPayload) -> pd.DataFrame:
-    if isinstance(binary, BinaryRef):
+    if isinstance(binary, BinaryRef | RemoteTable):
         binary = binary.read()
     if isinstance(binary, pa.Buffer):
         return pd.DataFrame({"bytes": [binary.to_pybytes()]})
@@ -383,14 +423,23 @@ class ErrorPacket:
         """An ErrorPacket for ``exc``; ``details`` holds its type and formatted traceback.
 
         An exception that names its own code (an ``error_code`` attribute, as
-        ``ExpressionBudgetError`` does) gets that code instead of ``NODE_EXCEPTION``.
+        ``ExpressionBudgetError`` does) gets that code instead of ``NODE_EXCEPTION``. An
+        exception raised elsewhere and carried here (``executors.RemoteError``: string
+        attributes ``exception_type`` and ``traceback``) reports the original exception's
+        type and traceback, not the carrier's.
         """
         own = getattr(exc, "error_code", None)
         if code is ErrorCode.NODE_EXCEPTION and isinstance(own, ErrorCode):
             code = own
+        remote_type = getattr(exc, "exception_type", None)
+        remote_traceback = getattr(exc, "traceback", None)
         details = {
-            "exception_type": type(exc).__qualname__,
-            "traceback": "".join(traceback.format_exception(exc)),
+            "exception_type": remote_type
+            if isinstance(remote_type, str)
+            else type(exc).__qualname__,
+            "traceback": remote_traceback
+            if isinstance(remote_traceback, str) and remote_traceback
+            else "".join(traceback.format_exception(exc)),
         }
         return cls(
             code=code,

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataflow_jupyter import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.packets import RemoteTable
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -134,3 +135,38 @@ def test_table_gives_the_payload_as_an_arrow_table(tmp_path: pytest.TempPathFact
     assert DataPacket([{"x": 1}, {"x": 2}]).table().equals(table)
     assert DataPacket({"x": 1}).table() is None
     assert DataPacket(binary_value=pa.py_buffer(b"x")).table() is None
+
+
+class HeldElsewhere(RemoteTable):
+    """A ``RemoteTable`` whose data is here, counting how often it is read."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self.num_rows = table.num_rows
+        self.nbytes = table.nbytes
+        self.schema = table.schema
+        self.reads = 0
+
+    def read(self) -> pa.Table:
+        self.reads += 1
+        return self._table
+
+
+def test_a_remote_table_is_described_without_reading_and_read_on_demand() -> None:
+    remote = HeldElsewhere(pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    packet = DataPacket(binary_value=remote)
+    assert "<remote table 3 rows x 2 columns, 39 bytes: a: int64, b: string>" in repr(packet)
+    assert remote.reads == 0
+    assert packet.table() == remote.read()
+    assert packet.to_pandas()["b"].tolist() == ["x", "y", "z"]
+    assert remote.reads == 3
+
+
+def test_an_error_from_elsewhere_keeps_its_original_type_and_traceback() -> None:
+    class CarriedError(Exception):
+        exception_type = "KeyError"
+        traceback = "Traceback (most recent call last):\n  ...\nKeyError: 'sym'\n"
+
+    error = ErrorPacket.from_exception(CarriedError("'sym'"), node_id="n")
+    assert error.details == {"exception_type": "KeyError", "traceback": CarriedError.traceback}
+    assert error.message == "'sym'"

@@ -6,18 +6,47 @@ two things only: whether the dispatcher may call cheap synchronous nodes itself
 (``inline``), and to run a synchronous function off the loop (``submit``), which the
 scheduler uses for a batch of a worker-placed node's firings at a time. ``LocalExecutor``
 runs them in a thread pool. Switching executors changes no graph and no node.
+
+A ``ClusterExecutor`` can also fire a node on a cluster (a node's ``execution.offload:
+"cluster"``): ``start(registry)`` makes the registry's node packs importable on every
+worker, ``fire(node, inputs)`` runs one firing there and returns a ``RemoteOutcome`` whose
+tables stay on the cluster (``RemoteTable``s). ``DaskExecutor`` (``executors.dask``, needs
+the extra ``dataflow-jupyter[dask]``) is the one implementation; it is imported on first use
+of the name, so this package never imports Dask by itself.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dataflow_jupyter.executors._cluster import RemoteError, RemoteNode, RemoteOutcome
 from dataflow_jupyter.executors.local import LocalExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-__all__ = ["Executor", "LocalExecutor"]
+    from dataflow_jupyter.packets import DataPacket
+    from dataflow_jupyter.registry import NodeRegistry
+
+__all__ = [
+    "ClusterExecutor",
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "RemoteError",
+    "RemoteNode",
+    "RemoteOutcome",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``DaskExecutor`` on first use (Dask is an optional dependency)."""
+    if name == "DaskExecutor":
+        from dataflow_jupyter.executors.dask import DaskExecutor  # noqa: PLC0415 - optional
+
+        return DaskExecutor
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 @runtime_checkable
@@ -38,4 +67,24 @@ class Executor(Protocol):
 
     async def close(self) -> None:
         """Release threads, processes or clients."""
+        ...
+
+
+@runtime_checkable
+class ClusterExecutor(Executor, Protocol):
+    """An executor that can also fire nodes on a cluster (``offload: "cluster"``)."""
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The cluster dashboard's URL, once started (``None`` before, or when none)."""
+        ...
+
+    async def start(self, registry: NodeRegistry) -> None:
+        """Connect to (or start) the cluster and make ``registry``'s node packs importable on
+        every worker, now and joining later. Idempotent."""
+        ...
+
+    async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
+        """Run one firing of ``node`` on the cluster. The cluster's faults come back as a
+        recoverable ``RemoteError`` in the outcome; cancelling the await releases it."""
         ...

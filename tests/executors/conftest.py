@@ -1,0 +1,159 @@
+"""Fixtures of the executor tests: a node pack in a temp folder, a real 2-worker
+``LocalCluster`` of processes shared by a module's tests (always closed), and a started
+``DaskExecutor`` on it. Tests that kill workers or close a cluster make their own."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from distributed import Client, LocalCluster
+
+from dataflow_jupyter import NodeRegistry
+from dataflow_jupyter.executors.dask import DaskExecutor
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+# The test pack: folders written to disk, so the worker plugin carries their files.
+MAKE_TABLE = """
+import numpy as np
+import pyarrow as pa
+from dataflow_jupyter.node import PureNode
+
+class MakeTable(PureNode):
+    def process(self, inputs, ctx):
+        rows = int(self.settings["megabytes"] * (1 << 20)) // 8
+        table = pa.table({"x": np.arange(rows, dtype=np.int64)})
+        return {"out": inputs["in"].derive(binary_value=table)}
+"""
+
+ADD_COLUMN = """
+import pyarrow.compute as pc
+from dataflow_jupyter.node import PureNode
+
+class AddColumn(PureNode):
+    def process(self, inputs, ctx):
+        table = inputs["in"].table()
+        name = f"c{table.num_columns}"
+        ctx.emit("rows", table.num_rows)
+        return {"out": table.append_column(name, pc.add(table["x"], 1))}
+"""
+
+SLEEPER = """
+import os
+import time
+from dataflow_jupyter.node import PureNode
+
+class Sleeper(PureNode):
+    def process(self, inputs, ctx):
+        time.sleep(self.settings["seconds"])
+        packet = inputs["in"]
+        rows = packet.binary_value.num_rows if packet.binary_value is not None else None
+        return {"out": {"pid": os.getpid(), "value": packet.value, "rows": rows}}
+"""
+
+SUICIDE = """
+import os
+import signal
+from dataflow_jupyter.node import PureNode
+
+class Suicide(PureNode):
+    def process(self, inputs, ctx):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+FAILS = """
+from dataflow_jupyter.node import PureNode
+
+class Fails(PureNode):
+    def process(self, inputs, ctx):
+        raise ValueError(f"cannot take {inputs['in'].value!r}")
+"""
+
+VERSIONED = """
+from dataflow_jupyter.node import PureNode
+
+class Versioned(PureNode):
+    def process(self, inputs, ctx):
+        return {{"out": {answer!r}}}
+"""
+
+
+def write_node(
+    root: Path,
+    type_id: str,
+    code: str,
+    *,
+    settings: list[dict[str, Any]] | None = None,
+    outputs: tuple[str, ...] = ("out",),
+) -> Path:
+    """A node folder ``root/Test/<type_id>`` holding ``schema.json`` and ``node.py``."""
+    folder = root / "Test" / type_id.replace("-", "_")
+    folder.mkdir(parents=True)
+    schema = {
+        "id": type_id,
+        "version": "1.0.0",
+        "category": "Test",
+        "name": type_id.title(),
+        "ports": {
+            "inputs": [{"name": "in"}],
+            "outputs": [{"name": name} for name in outputs],
+        },
+        "settings": settings or [],
+    }
+    (folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    (folder / "node.py").write_text(textwrap.dedent(code), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test pack: make-table, add-column, sleeper, suicide, fails."""
+    root = tmp_path_factory.mktemp("pack")
+    mb = [{"name": "megabytes", "type": "number", "default": 1}]
+    write_node(root, "make-table", MAKE_TABLE, settings=mb)
+    write_node(root, "add-column", ADD_COLUMN, outputs=("out", "rows"))
+    seconds = [{"name": "seconds", "type": "number", "default": 0}]
+    write_node(root, "sleeper", SLEEPER, settings=seconds)
+    write_node(root, "suicide", SUICIDE)
+    write_node(root, "fails", FAILS)
+    return root
+
+
+@pytest.fixture(scope="module")
+def registry(pack: Path) -> NodeRegistry:
+    """The built-in nodes and the test pack."""
+    return NodeRegistry(paths=[pack])
+
+
+def local_cluster(n_workers: int = 2) -> LocalCluster:
+    """A ``LocalCluster`` of ``n_workers`` processes, one thread each, quiet dashboard port."""
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        worker_dashboard_address=":0",
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_client() -> Iterator[Client]:
+    """A client of a real 2-worker ``LocalCluster`` (processes) that the tests of a module
+    share (starting one takes seconds); tests that kill workers or close the cluster make
+    their own (``local_cluster``)."""
+    with local_cluster() as cluster, Client(cluster) as connected:
+        yield connected
+
+
+@pytest.fixture
+async def executor(shared_client: Client, registry: NodeRegistry) -> AsyncIterator[DaskExecutor]:
+    """A started ``DaskExecutor`` on the shared cluster (which it leaves running)."""
+    running = DaskExecutor(shared_client)
+    await running.start(registry)
+    yield running
+    await running.close()
