@@ -59,7 +59,7 @@ class NodeStatus(TypedDict):
     emitted: int
     errors: int
     error: str | None  # the message of the node's last error, shown on the node
-    runsOn: str  # where its firings run: inline, worker, loop ("" before a run)
+    runsOn: str  # where its firings run: inline, worker, loop, cluster ("" before a run)
     moves: int  # how often the placement rule moved it
 
 
@@ -78,6 +78,7 @@ class StatusSnapshot(TypedDict):
     edges: dict[str, EdgeStatus]
     debugAt: str | None  # JSON field name, camelCase as in protocol.ts
     breakpoints: dict[str, str | None]  # node id -> its condition (None: always stop)
+    dashboard: str | None  # the Dask dashboard's URL while the executor has a cluster
 
 
 # -- front end -> kernel -------------------------------------------------------------------------

@@ -24,7 +24,7 @@ export interface NodeStatus {
   errors: number;
   /** The message of the node's last error, shown on the node. */
   error: string | null;
-  /** Where its firings run: "inline", "worker", "loop" ("" before a run). */
+  /** Where its firings run: "inline", "worker", "loop", "cluster" ("" before a run). */
   runsOn: string;
   /** How often the placement rule moved it. */
   moves: number;
@@ -45,6 +45,8 @@ export interface StatusSnapshot {
   debugAt: string | null;
   /** Node id -> the breakpoint's condition (an expression on the input), null: always stop. */
   breakpoints: Record<string, string | null>;
+  /** The Dask dashboard's URL while the runtime's executor has a cluster (else null or absent). */
+  dashboard?: string | null;
 }
 
 /** `ErrorPacket.to_dict()`. */

@@ -18,6 +18,7 @@ export const EMPTY_STATUS: StatusSnapshot = {
   edges: {},
   debugAt: null,
   breakpoints: {},
+  dashboard: null,
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -59,7 +60,19 @@ function header(raw: Record<string, unknown>): Omit<StatusSnapshot, "nodes" | "e
     message: typeof raw.message === "string" && raw.message ? raw.message : null,
     debugAt: typeof raw.debugAt === "string" ? raw.debugAt : null,
     breakpoints: breakpoints(raw.breakpoints),
+    dashboard: dashboardUrl(raw.dashboard),
   };
+}
+
+/** The Dask dashboard's address when it is an http(s) URL (a link the canvas may open), else null. */
+export function dashboardUrl(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `{node: condition | null}`; an older kernel's list of ids reads as conditions of null. */
