@@ -254,15 +254,17 @@ class NodeSpec(_Model):
         """The output port called ``name``, if any."""
         return next((p for p in self.ports.outputs if p.name == name), None)
 
-    def with_execution(self, override: Mapping[str, Any] | None) -> NodeSpec:
+    def with_execution(self, override: Mapping[str, Any] | BaseModel | None) -> NodeSpec:
         """This spec with a node instance's ``execution`` override applied.
 
-        ``override`` is a plain mapping (``{"offload": "cluster", "parallelism": 4}``, a
-        graph node's ``execution.model_dump()``); its keys that are ``None`` are left as the
-        node type declares them. The same object comes back when nothing changes; an
-        override the spec refuses (``parallelism: 0``) raises ``ValueError``.
+        ``override`` is a graph node's ``execution`` (a ``NodeExecution``, or ``None``) or a
+        plain mapping such as ``{"offload": "cluster", "parallelism": 4}``; its keys that
+        are ``None`` are left as the node type declares them. The same object comes back
+        when nothing changes; an override the spec refuses (``parallelism: 0``, an unknown
+        key) raises ``ValueError``.
         """
-        changes = {key: value for key, value in (override or {}).items() if value is not None}
+        given = override.model_dump() if isinstance(override, BaseModel) else override or {}
+        changes = {key: value for key, value in given.items() if value is not None}
         unknown = sorted(set(changes) - set(OVERRIDABLE_EXECUTION))
         if unknown:
             msg = (

@@ -99,9 +99,9 @@ def test_with_execution_applies_an_instances_override() -> None:
     assert moved.execution.retry == 2  # the rest is the type's
     assert (base.execution.offload, base.execution.parallelism) == ("auto", 1)  # frozen
     assert isinstance(moved, NodeSpec)
-    assert moved.with_execution(NodeExecution(parallelism=2).overrides()).execution.offload == (
-        "cluster"
-    )
+    again = moved.with_execution(NodeExecution(parallelism=2))  # a graph node's override
+    assert (again.execution.offload, again.execution.parallelism) == ("cluster", 2)
+    assert base.with_execution(NodeExecution()) is base
     with pytest.raises(ValueError, match="unknown execution key 'retry'"):
         base.with_execution({"retry": 5})
     with pytest.raises(ValueError, match="parallelism"):

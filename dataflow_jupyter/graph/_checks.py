@@ -128,9 +128,7 @@ def _execution_problems(
     node: GraphNode, spec: NodeSpec, registry: NodeRegistry, state_storage: str | None
 ) -> list[str]:
     """Where the node asks to run, against what its class is (see the module docstring)."""
-    execution = spec.with_execution(
-        node.execution.overrides() if node.execution is not None else None
-    ).execution
+    execution = spec.with_execution(node.execution).execution
     on_cluster = execution.offload == "cluster"
     if not on_cluster and execution.parallelism == 1:
         return []

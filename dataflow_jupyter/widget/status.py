@@ -66,7 +66,7 @@ import math
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dataflow_jupyter._aio import running_loop
 from dataflow_jupyter.runtime.events import (
@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         NodeState,
         NodeStatus,
         NodeStatusMessage,
+        RunsOn,
         RunState,
         StatusSnapshot,
     )
@@ -435,7 +436,7 @@ class StatusBoard:
                     status["received"] = counters.received
                     status["emitted"] = counters.emitted
                     status["errors"] = counters.errors + counters.dead_lettered
-                    status["runsOn"] = counters.runs_on
+                    status["runsOn"] = cast("RunsOn", counters.runs_on)
                     status["moves"] = counters.moves
                     if state == "idle" and self.run == "running" and counters.emitted:
                         status["status"] = "running"  # a source: it emits, it never fires

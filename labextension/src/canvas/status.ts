@@ -6,10 +6,11 @@
  * instead of re-creating every React Flow node.
  */
 import { useCallback, useSyncExternalStore } from "react";
-import type { EdgeStatus, NodeState, NodeStatus, NodeStatusMessage, RunState, StatusSnapshot } from "../protocol";
+import type { EdgeStatus, NodeState, NodeStatus, NodeStatusMessage, RunState, RunsOn, StatusSnapshot } from "../protocol";
 
 const RUN_STATES: readonly RunState[] = ["idle", "running", "stepping", "done", "stopped", "failed"];
 const NODE_STATES: readonly NodeState[] = ["idle", "running", "done", "finished", "error", "breakpoint"];
+const RUNS_ON: readonly RunsOn[] = ["", "inline", "worker", "loop", "cluster"];
 
 export const EMPTY_STATUS: StatusSnapshot = {
   run: "idle",
@@ -35,7 +36,7 @@ function nodeStatus(raw: unknown): NodeStatus | null {
     emitted: count(raw.emitted),
     errors: count(raw.errors),
     error: typeof raw.error === "string" ? raw.error : null,
-    runsOn: typeof raw.runsOn === "string" ? raw.runsOn : "",
+    runsOn: RUNS_ON.includes(raw.runsOn as RunsOn) ? (raw.runsOn as RunsOn) : "",
     moves: count(raw.moves),
   };
 }
