@@ -15,10 +15,15 @@
 ```
 
 Optional execution fields beyond the seed: ``fire`` (``all`` | ``any``), ``offload``
-(``auto``, the default: measurement decides | ``thread`` | ``none``; see
-``runtime._placement``), ``distributable`` and ``retryBackoffMs``. Unknown keys are refused,
-so a typo never goes unnoticed. ``NodeSpec.validate_settings`` checks and defaults a node
-instance's settings; ``node_spec_json_schema()`` is the JSON Schema shipped in the package.
+(``auto``, the default: measurement decides | ``thread`` | ``none`` | ``cluster``: its
+firings run on the executor's cluster, such as ``DaskExecutor``; see
+``runtime._placement``), ``parallelism`` (how many firings of a pure node on the cluster
+may be in flight at once; 1, the default, fires one at a time), ``distributable`` and
+``retryBackoffMs``. A graph may override ``offload`` and ``parallelism`` per node instance
+(its node's ``execution`` key): ``NodeSpec.with_execution`` applies such an override.
+Unknown keys are refused, so a typo never goes unnoticed. ``NodeSpec.validate_settings``
+checks and defaults a node instance's settings; ``node_spec_json_schema()`` is the JSON
+Schema shipped in the package.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import copy
 import json
 import math
 import re
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -43,10 +48,16 @@ from pydantic import (
 from dataflow_jupyter import coderef
 from dataflow_jupyter.ports import PortSchema, PortType, arrow_type, parse_semver
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
+    "MAX_PARALLELISM",
+    "OVERRIDABLE_EXECUTION",
     "CompatibilitySpec",
     "ExecutionSpec",
     "NodeSpec",
+    "Offload",
     "PortSpec",
     "PortsSpec",
     "SettingSpec",
@@ -59,6 +70,10 @@ __all__ = [
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 KebabId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 SemVerStr = Annotated[str, StringConstraints(max_length=64)]
+Offload = Literal["auto", "thread", "none", "cluster"]
+MAX_PARALLELISM: Final = 1024
+# The execution keys a graph may set per node instance (``GraphNode.execution``).
+OVERRIDABLE_EXECUTION: Final = ("offload", "parallelism")
 SettingType = Literal[
     "string", "number", "integer", "boolean", "enum", "expression", "json", "code-ref"
 ]
@@ -93,7 +108,8 @@ class ExecutionSpec(_Model):
     recoverable: bool = False
     retry_backoff_ms: int = Field(default=100, alias="retryBackoffMs", ge=0, le=3_600_000)
     fire: Literal["all", "any"] = "all"
-    offload: Literal["auto", "thread", "none"] = "auto"
+    offload: Offload = "auto"
+    parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
     distributable: bool = False
 
 
@@ -237,6 +253,37 @@ class NodeSpec(_Model):
     def output(self, name: str) -> PortSpec | None:
         """The output port called ``name``, if any."""
         return next((p for p in self.ports.outputs if p.name == name), None)
+
+    def with_execution(self, override: Mapping[str, Any] | BaseModel | None) -> NodeSpec:
+        """This spec with a node instance's ``execution`` override applied.
+
+        ``override`` is a graph node's ``execution`` (a ``NodeExecution``, or ``None``) or a
+        plain mapping such as ``{"offload": "cluster", "parallelism": 4}``; its keys that
+        are ``None`` are left as the node type declares them. The same object comes back
+        when nothing changes; an override the spec refuses (``parallelism: 0``, an unknown
+        key) raises ``ValueError``.
+        """
+        given = override.model_dump() if isinstance(override, BaseModel) else override or {}
+        changes = {key: value for key, value in given.items() if value is not None}
+        unknown = sorted(set(changes) - set(OVERRIDABLE_EXECUTION))
+        if unknown:
+            msg = (
+                f"{self.id} {self.version}: unknown execution key {unknown[0]!r}; a node "
+                "instance may override offload and parallelism"
+            )
+            raise ValueError(msg)
+        current = self.execution.model_dump(by_alias=True)
+        merged = {**current, **changes}
+        if merged == current:
+            return self
+        try:
+            execution = ExecutionSpec.model_validate(merged)
+        except ValidationError as exc:
+            msg = f"{self.id} {self.version}: execution override " + "; ".join(
+                format_validation_error(exc)
+            )
+            raise ValueError(msg) from None
+        return self.model_copy(update={"execution": execution})
 
     def setting_problems(self, settings: Any) -> list[str]:
         """Every problem with a node instance's settings (unknown, missing, mistyped)."""

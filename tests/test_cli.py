@@ -224,6 +224,71 @@ def test_run_ok_prints_summary(tmp_path: Path) -> None:
     assert done.stderr.count('n3: {"x": 2}') == 3
 
 
+# A stand-in for the Dask executor's module: a local executor that remembers how it was made
+# and whether the run closed it (the real one is run end to end in tests/executors/).
+FAKE_DASK = """
+import json, sys, types
+from dataflow_jupyter.executors import LocalExecutor
+
+made = []
+
+class DaskExecutor(LocalExecutor):
+    def __init__(self, client=None):
+        super().__init__()
+        self.client, self.closed = client, False
+        made.append(self)
+
+    async def close(self):
+        self.closed = True
+        await super().close()
+
+fake = types.ModuleType("dataflow_jupyter.executors.dask")
+fake.DaskExecutor = DaskExecutor
+sys.modules[fake.__name__] = None if sys.argv[1] == "--missing" else fake
+from dataflow_jupyter.cli import main
+code = main(sys.argv[2:])
+print(json.dumps({"code": code, "made": [[e.client, e.closed] for e in made]}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("option", "client"),
+    [
+        (["--dask"], None),
+        (["--dask", "local"], None),
+        (["--dask", "tcp://10.1.2.3:8786"], "tcp://10.1.2.3:8786"),
+    ],
+)
+def test_run_dask_gives_the_runtime_a_dask_executor(
+    tmp_path: Path, option: list[str], client: str | None
+) -> None:
+    graph = demo_graph(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", FAKE_DASK, "--fake", "run", str(graph), *option, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        check=False,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"code": 0, "made": [[client, True]]}, done.stderr[-2000:]
+
+
+def test_run_dask_without_dask_installed_is_bad_input(tmp_path: Path) -> None:
+    graph = demo_graph(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", FAKE_DASK, "--missing", "run", str(graph), "--dask"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 2, "made": []}
+    assert "pip install 'dataflow-jupyter[dask]'" in done.stderr
+
+
 def test_run_quiet_prints_one_line(tmp_path: Path) -> None:
     done = cli("run", demo_graph(tmp_path), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ import dataflow_jupyter
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_MODULES = ("dataflow_jupyter.widget", "anywidget", "ipywidgets", "traitlets", "IPython")
+DASK_MODULES = ("dask", "distributed", "dataflow_jupyter.executors.dask")
 
 
 def readme_api() -> list[str]:
@@ -67,7 +68,7 @@ def test_an_unknown_name_raises_attribute_error() -> None:
 
 def test_a_headless_run_imports_no_widget_code(tmp_path: Path) -> None:
     """``dataflow run`` (and a script's ``GraphRuntime``) never load the widget: only
-    ``GraphEditor`` does, on first use."""
+    ``GraphEditor`` does, on first use. Nor Dask: only ``dataflow run --dask`` does."""
     graph = tmp_path / "g.dfgraph.json"
     script = textwrap.dedent(
         f"""
@@ -80,10 +81,12 @@ def test_a_headless_run_imports_no_widget_code(tmp_path: Path) -> None:
         from dataflow_jupyter.cli import main
         code = main(["run", {str(graph)!r}, "--quiet"])
         before = sorted(m for m in sys.modules if m.startswith({WIDGET_MODULES!r}))
+        dask = sorted(m for m in sys.modules if m.split(".")[0] in {DASK_MODULES[:2]!r}
+                      or m == {DASK_MODULES[2]!r})
         import dataflow_jupyter
         dataflow_jupyter.GraphEditor
         after = "dataflow_jupyter.widget" in sys.modules
-        print(json.dumps({{"code": code, "loaded": before, "after": after}}))
+        print(json.dumps({{"code": code, "loaded": before + dask, "after": after}}))
         """
     )
     done = subprocess.run(

@@ -3,8 +3,8 @@
 Commands
 --------
 ``dataflow run GRAPH.dfgraph.json [--state memory|file|redis] [--state-dir DIR]
-[--nodes DIR ...] [--max-concurrency N] [--log FILE.parquet] [--output DIR]
-[--max-outputs N] [--log-lines N] [--no-progress] [--quiet]``
+[--nodes DIR ...] [--max-concurrency N] [--dask [local|ADDRESS]] [--log FILE.parquet]
+[--output DIR] [--max-outputs N] [--log-lines N] [--no-progress] [--quiet]``
     Load the graph, check it against ``NodeRegistry.default()`` plus the ``--nodes``
     folders, create every node once (so bad settings fail before anything runs), then run
     it with ``GraphRuntime`` until the sources are done, or until Ctrl-C. While it runs, the
@@ -24,7 +24,11 @@ Commands
     ``.dataflow-state/<graph id>``). ``--log`` writes
     every ExecutionLog event to a Parquet (or ``.arrow``) file, complete once the command
     ends. ``--quiet``: no progress line, node logs at WARNING and above only, and a
-    one-line summary.
+    one-line summary. ``--dask`` runs the graph with a ``DaskExecutor``: its nodes set to
+    ``execution.offload: cluster`` fire on a Dask cluster, the others in this process as
+    before. ``--dask`` or ``--dask local`` starts a ``LocalCluster`` on this machine (closed
+    at the end); ``--dask tcp://scheduler:8786`` uses that cluster and leaves it running.
+    Dask (``pip install 'dataflow-jupyter[dask]'``) is imported only with ``--dask``.
 ``dataflow validate GRAPH [--nodes DIR ...]``
     The same checks as ``run`` without running: ``ok: <id> <version>, N nodes, M edges``,
     or every problem.
@@ -49,8 +53,9 @@ Exit codes
 ``2``   bad input: usage, a missing or unreadable file, an invalid graph (every problem
         is listed), a ``--nodes`` folder that does not exist, node settings a node refuses,
         a state backend or log file that cannot be used (a state folder that cannot be
-        made). Redis state (``--state redis``, at the graph's ``stateStorage.url``) connects
-        when the run starts: a server that cannot be reached fails the run (exit 1).
+        made), ``--dask`` without Dask installed. Redis state (``--state redis``, at the
+        graph's ``stateStorage.url``) connects when the run starts: a server that cannot be
+        reached fails the run (exit 1).
 ``130`` interrupted (Ctrl-C).
 
 Ctrl-C
@@ -69,6 +74,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -92,6 +98,7 @@ from dataflow_jupyter.state import FileState
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.runtime import RunResult
     from dataflow_jupyter.runtime.scheduler import StateChoice
 
@@ -169,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_positive_int,
         help="simultaneous firings (default: the graph's config.maxConcurrency)",
+    )
+    run.add_argument(
+        "--dask",
+        metavar="local|ADDRESS",
+        nargs="?",
+        const="local",
+        help="fire the nodes set to execution.offload: cluster on Dask: a LocalCluster "
+        "(local, the default) or the scheduler at ADDRESS (tcp://host:8786)",
     )
     run.add_argument(
         "--log", metavar="FILE", help="write the execution log to FILE (.parquet or .arrow)"
@@ -260,6 +275,7 @@ def _run(args: argparse.Namespace) -> int:
     graph = _load(args.graph, registry)
     state = _state(args.state, args.state_dir)
     output = _output_folder(args.output) if args.output else None
+    executor = _executor(args.dask)
     log = _open_log(args.log) if args.log else True
     try:
         try:
@@ -271,8 +287,11 @@ def _run(args: argparse.Namespace) -> int:
                 max_outputs=args.max_outputs,
                 log=log,
                 progress=not (args.no_progress or args.quiet),
+                executor=executor,
             )
         except (ValueError, OSError) as exc:  # e.g. a state folder that cannot be made
+            if executor is not None:
+                asyncio.run(executor.close())
             raise _BadInputError(str(exc)) from exc
         try:
             result, stopped = _run_with_interrupts(runtime)
@@ -353,6 +372,26 @@ def _state(
     except OSError as exc:
         msg = f"cannot use state folder {folder!r}: {exc.strerror or exc}"
         raise _BadInputError(msg) from exc
+
+
+def _executor(target: str | None) -> Executor | None:
+    """The ``DaskExecutor`` of ``--dask`` (``None`` without it: the runtime's default).
+
+    Its module is imported here and only here, so a run without ``--dask`` never imports
+    Dask; by name, as the executor is an optional part (the ``[dask]`` extra).
+    """
+    if target is None:
+        return None
+    try:
+        module = importlib.import_module("dataflow_jupyter.executors.dask")
+    except ImportError as exc:
+        msg = (
+            f"--dask needs Dask's distributed scheduler ({exc}); install it with "
+            "pip install 'dataflow-jupyter[dask]'"
+        )
+        raise _BadInputError(msg) from exc
+    executor: Executor = module.DaskExecutor() if target == "local" else module.DaskExecutor(target)
+    return executor
 
 
 def _open_log(path: str) -> ExecutionLog:

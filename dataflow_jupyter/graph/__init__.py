@@ -8,14 +8,17 @@ The document (camelCase on disk, pretty-printed UTF-8, keys in the order below):
                   "description": "", "tags": []},
      "config": {"maxConcurrency": 16, "stateStorage": {"type": "memory"}},
      "nodes": [{"id": "n1", "typeId": "http-poller", "version": "1.0.0",
-                "settings": {"url": "..."}, "position": {"x": 0.0, "y": 0.0}}],
+                "settings": {"url": "..."}, "position": {"x": 0.0, "y": 0.0},
+                "execution": {"offload": "cluster", "parallelism": 4}}],
      "edges": [{"id": "e1", "source": "n1", "sourcePort": "response",
                 "target": "n2", "targetPort": "in",
                 "transform": "value['price']", "filter": "value > 0",
                 "buffer": {"size": 64, "overflow": "block"}}]}
 
-``transform``, ``filter``, ``buffer``, ``createdAt`` and ``$schema`` are optional and left
-out when unset. ``stateStorage`` is ``{"type": "memory" | "file" | "redis", "path"?,
+``transform``, ``filter``, ``buffer``, ``createdAt``, ``$schema`` and a node's
+``execution`` are optional and left out when unset. A node's ``execution`` overrides its
+type's ``offload`` (``auto`` | ``thread`` | ``none`` | ``cluster``) and ``parallelism``
+(1 to 1024) for this node only. ``stateStorage`` is ``{"type": "memory" | "file" | "redis", "path"?,
 "url"?, "prefix"?}``; the string ``"memory"`` is read as ``{"type": "memory"}``. Ids of the
 graph, its nodes and its edges match ``ID_PATTERN`` (a letter or ``_``, then letters,
 digits, ``_`` or ``-``; at most 64). The graph's ``version`` is semver; a node's
@@ -71,6 +74,7 @@ from dataflow_jupyter.graph._model import (
     GraphMetadata,
     GraphNode,
     GraphSchema,
+    NodeExecution,
     Position,
     StateStorage,
 )
@@ -92,6 +96,7 @@ __all__ = [
     "GraphNode",
     "GraphSchema",
     "GraphValidationError",
+    "NodeExecution",
     "Position",
     "StateStorage",
     "graph_json_schema",

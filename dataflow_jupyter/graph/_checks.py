@@ -2,6 +2,21 @@
 
 The rules are listed in ``dataflow_jupyter.graph``'s docstring. Every check runs and
 every problem is collected; nothing here raises on a bad graph.
+
+Where a node runs (``_execution_problems``) is checked on its effective execution: its
+type's ``execution`` with the node's own override applied (``NodeSpec.with_execution``).
+
+- ``parallelism`` above 1 needs ``offload: "cluster"`` (in the kernel a node fires one
+  firing at a time) and a pure node (``PureNode``): a stateful or I/O node's firings depend
+  on the ones before them;
+- ``offload: "cluster"`` is refused for an ``IONode`` (sources and I/O nodes run in the
+  kernel) and for a node whose ``process`` is ``async`` (it runs on the kernel's loop);
+- a ``StatefulNode`` on the cluster needs state the workers can reach: the graph's
+  ``config.stateStorage.type`` must be ``redis`` (``memory`` and ``file`` live with the
+  kernel).
+
+The node class is loaded only for a node that asks for the cluster or for parallelism, so
+other graphs are checked without importing any node code.
 """
 
 from __future__ import annotations
@@ -14,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from dataflow_jupyter.expressions import ExpressionError, compile_expression
 from dataflow_jupyter.graph._analysis import find_cycles
 from dataflow_jupyter.graph._document import listing, size_problems
+from dataflow_jupyter.node import IONode, PureNode, StatefulNode
 from dataflow_jupyter.ports import connection_problems
 from dataflow_jupyter.registry import UnknownNodeError
 
@@ -21,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from dataflow_jupyter.graph._model import GraphEdge, GraphNode
+    from dataflow_jupyter.node import DataFlowNode
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.spec import NodeSpec, PortSpec
 
@@ -28,14 +45,20 @@ __all__ = ["Refusal", "connection_refusal", "expression_problem", "graph_problem
 
 
 def graph_problems(
-    nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], registry: NodeRegistry
+    nodes: Sequence[GraphNode],
+    edges: Sequence[GraphEdge],
+    registry: NodeRegistry,
+    *,
+    state_storage: str | None = None,
 ) -> list[str]:
+    """Every problem of the graph; ``state_storage`` is its ``config.stateStorage.type``
+    (``None``: unknown, stateful nodes on the cluster are not checked against it)."""
     problems = size_problems(len(nodes), len(edges))
     if problems:
         return problems
     problems += _duplicate_ids("node", [node.id for node in nodes])
     problems += _duplicate_ids("edge", [edge.id for edge in edges])
-    by_id, specs = _check_nodes(nodes, registry, problems)
+    by_id, specs = _check_nodes(nodes, registry, problems, state_storage)
     connected: set[tuple[str, str]] = set()
     links: dict[tuple[str, str, str, str], str] = {}
     for edge in edges:
@@ -58,19 +81,24 @@ def graph_problems(
     return problems + _cycle_problems(list(by_id), edges)
 
 
-def node_problems(nodes: Sequence[GraphNode], registry: NodeRegistry) -> list[str]:
-    """The problems each node has on its own (type, version, settings).
+def node_problems(
+    nodes: Sequence[GraphNode], registry: NodeRegistry, *, state_storage: str | None = None
+) -> list[str]:
+    """The problems each node has on its own (type, version, settings, where it runs).
 
     For a document whose shape is broken elsewhere: these are reported with the shape
     problems, so one reading shows both.
     """
     problems: list[str] = []
-    _check_nodes(nodes, registry, problems)
+    _check_nodes(nodes, registry, problems, state_storage)
     return problems
 
 
 def _check_nodes(
-    nodes: Sequence[GraphNode], registry: NodeRegistry, problems: list[str]
+    nodes: Sequence[GraphNode],
+    registry: NodeRegistry,
+    problems: list[str],
+    state_storage: str | None,
 ) -> tuple[dict[str, GraphNode], dict[str, NodeSpec]]:
     """Append each node's problems; return the nodes by id and the specs of known ones."""
     by_id: dict[str, GraphNode] = {}
@@ -91,8 +119,76 @@ def _check_nodes(
             issues = [f"the settings could not be checked ({type(exc).__name__})"]
         if not issues:
             issues = _node_problems(node, registry)
+        issues += _execution_problems(node, spec, registry, state_storage)
         problems += [f"{node.describe()}: {issue}" for issue in issues]
     return by_id, specs
+
+
+def _execution_problems(
+    node: GraphNode, spec: NodeSpec, registry: NodeRegistry, state_storage: str | None
+) -> list[str]:
+    """Where the node asks to run, against what its class is (see the module docstring)."""
+    execution = spec.with_execution(node.execution).execution
+    on_cluster = execution.offload == "cluster"
+    if not on_cluster and execution.parallelism == 1:
+        return []
+    problems = []
+    if not on_cluster:
+        problems.append(
+            f"execution.parallelism is {execution.parallelism}, but it runs in the kernel "
+            f"(execution.offload: {execution.offload}), where a node fires one firing at a "
+            "time; set execution.offload to cluster (and run with a cluster executor such as "
+            "DaskExecutor), or parallelism to 1"
+        )
+    node_class = _loaded_class(node, registry)
+    if node_class is None:  # a spec alone, or a class that cannot load (reported already)
+        return problems
+    kind = _kind(node_class)
+    if execution.parallelism > 1 and not issubclass(node_class, PureNode):
+        problems.append(
+            f"execution.parallelism is {execution.parallelism}, but {node.type_id} is "
+            f"{kind}: each firing depends on the ones before it, so they run one at a time. "
+            "Set parallelism to 1; only pure nodes fire in parallel"
+        )
+    if not on_cluster:
+        return problems
+    if issubclass(node_class, IONode):
+        problems.append(
+            f"it runs on the cluster (execution.offload: cluster), but {node.type_id} is "
+            f"{kind}: sources and I/O nodes run in the kernel. Set execution.offload to auto"
+        )
+    elif node_class.process_is_async():
+        problems.append(
+            "it runs on the cluster (execution.offload: cluster), but its process is async: "
+            "async nodes run on the kernel's event loop. Make process synchronous, or set "
+            "execution.offload to auto"
+        )
+    if issubclass(node_class, StatefulNode) and state_storage not in (None, "redis"):
+        problems.append(
+            "it runs on the cluster (execution.offload: cluster) and keeps state: set the "
+            f'graph\'s state storage to redis (config.stateStorage: {{"type": "redis", '
+            f'"url": ...}}) so the workers can reach it; {state_storage} state stays in '
+            "the kernel"
+        )
+    return problems
+
+
+def _loaded_class(node: GraphNode, registry: NodeRegistry) -> type[DataFlowNode] | None:
+    node_type = registry.get(node.type_id, node.version)
+    if not node_type.has_class:
+        return None
+    try:
+        return node_type.load()
+    except Exception:  # noqa: BLE001 - reported by _node_problems with the settings checks
+        return None
+
+
+def _kind(node_class: type[DataFlowNode]) -> str:
+    if issubclass(node_class, IONode):
+        return "a source" if node_class.is_source() else "an I/O node"
+    if issubclass(node_class, StatefulNode):
+        return "a stateful node"
+    return "a pure node" if issubclass(node_class, PureNode) else "a node"
 
 
 def _node_problems(node: GraphNode, registry: NodeRegistry) -> list[str]:

@@ -32,6 +32,7 @@ from dataflow_jupyter.graph._model import (
     GraphMetadata,
     GraphNode,
     GraphSchema,
+    NodeExecution,
     Position,
     StateStorage,
 )
@@ -170,6 +171,7 @@ _MODELS: Final[dict[tuple[str, ...], type[BaseModel]]] = {
     ("config", "stateStorage"): StateStorage,
     ("nodes",): GraphNode,
     ("nodes", "position"): Position,
+    ("nodes", "execution"): NodeExecution,
     ("edges",): GraphEdge,
     ("edges", "buffer"): EdgeBuffer,
 }

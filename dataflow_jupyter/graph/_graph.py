@@ -39,6 +39,7 @@ from dataflow_jupyter.graph._model import (
     GraphMetadata,
     GraphNode,
     GraphSchema,
+    NodeExecution,
     Position,
 )
 from dataflow_jupyter.graph._picture import graph_svg
@@ -145,12 +146,16 @@ class Graph:
         position: tuple[float, float] | Position | Mapping[str, float] = (0.0, 0.0),
         id: str | None = None,
         registry: NodeRegistry | None = None,
+        execution: NodeExecution | Mapping[str, Any] | None = None,
     ) -> str:
         """Add a node and return its id (``n1``, ``n2``, ... unless ``id`` is given).
 
         Without ``version`` the newest installed version is locked in, looked up in
         ``registry``, else the graph's registry, else ``NodeRegistry.default()``; an unknown
         type then raises ``UnknownNodeError``. Settings and ports are checked by ``validate``.
+        ``execution`` overrides the node type's ``offload`` and ``parallelism`` for this
+        node (``{"offload": "cluster", "parallelism": 4}``); ``validate`` checks that the
+        node may run so.
         """
         if version is None:
             version = self._registry_for(registry).latest(type_id).spec.version
@@ -168,6 +173,7 @@ class Graph:
                 "version": version,
                 "settings": {} if settings is None else settings,
                 "position": position,
+                "execution": execution,
             },
             f"add_node({type_id!r})",
         )
@@ -182,10 +188,14 @@ class Graph:
         version: str | None = None,
         settings: Mapping[str, Any] | None = None,
         position: tuple[float, float] | Position | Mapping[str, float] | None = None,
+        execution: NodeExecution | Mapping[str, Any] | None = None,
     ) -> GraphNode:
-        """Replace a node's version, settings (all of them) or position; return the new value."""
+        """Replace a node's version, settings (all of them), position or execution override
+        (all of it: ``execution={}`` removes the override); return the new value."""
         old = self.node(node_id)
         data = old.model_dump(by_alias=True)
+        if execution is not None:
+            data["execution"] = execution
         if version is not None:
             data["version"] = version
         if settings is not None:
@@ -360,7 +370,7 @@ class Graph:
         except ValidationError as exc:
             problems = shape_problems(exc, data)
             if registry is not None:  # the nodes that are well formed are checked all the same
-                problems += node_problems(well_formed_nodes(nodes), registry)
+                problems += node_problems(well_formed_nodes(nodes), registry)  # config unread
             raise GraphValidationError(problems, source=source) from None
         except (RecursionError, MemoryError):
             msg = "the document is nested too deeply to read"
@@ -405,7 +415,8 @@ class Graph:
         found: dict[str, list[str]] = {}
         for node in self._nodes:
             prefix = f"{node.describe()}: "  # the node is the key: its name is said once
-            problems = [p.removeprefix(prefix) for p in node_problems([node], known)]
+            found_here = node_problems([node], known, state_storage=self._state_storage)
+            problems = [p.removeprefix(prefix) for p in found_here]
             if problems:
                 found[node.id] = problems
         return found
@@ -416,7 +427,16 @@ class Graph:
             self.to_schema()
         except GraphValidationError as exc:
             return exc.problems
-        return graph_problems(self._nodes, self._edges, self._registry_for(registry))
+        return graph_problems(
+            self._nodes,
+            self._edges,
+            self._registry_for(registry),
+            state_storage=self._state_storage,
+        )
+
+    @property
+    def _state_storage(self) -> str:
+        return self.config.state_storage.type
 
     def validate(self, registry: NodeRegistry | None = None) -> None:
         """Raise ``GraphValidationError`` listing every problem; see the module docstring."""

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from dataflow_jupyter.ports import parse_semver
+from dataflow_jupyter.spec import MAX_PARALLELISM, Offload
 
 __all__ = [
     "EXTENSION",
@@ -41,6 +42,7 @@ __all__ = [
     "GraphMetadata",
     "GraphNode",
     "GraphSchema",
+    "NodeExecution",
     "Position",
     "StateStorage",
 ]
@@ -229,16 +231,37 @@ class GraphMetadata(_Model):
     )
 
 
+class NodeExecution(_Model):
+    """A node instance's override of its type's ``execution``: where its firings run
+    (``offload``) and how many may be in flight at once on the cluster (``parallelism``).
+    A key left ``None`` keeps what the node type declares (``NodeSpec.with_execution``)."""
+
+    offload: Offload | None = None
+    parallelism: StrictInt | None = Field(default=None, ge=1, le=MAX_PARALLELISM)
+
+    def overrides(self) -> dict[str, Any]:
+        """The keys set, as ``NodeSpec.with_execution`` takes them."""
+        return self.model_dump(exclude_none=True)
+
+
 class GraphNode(_Model):
-    """One node instance: a node type in an exact version, its settings and position."""
+    """One node instance: a node type in an exact version, its settings and position, and
+    optionally how it runs (``execution``: left out of the document when unset; an empty
+    override is read as unset)."""
 
     id: Id
     type_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] = Field(alias="typeId")
     version: SemVerText
     settings: dict[StrictStr, Any] = Field(default_factory=dict)
     position: Position = Field(default_factory=Position)
+    execution: NodeExecution | None = None
 
     _copy_settings = field_validator("settings")(_json_value)
+
+    @field_validator("execution")
+    @classmethod
+    def _empty_is_unset(cls, value: NodeExecution | None) -> NodeExecution | None:
+        return None if value is not None and not value.overrides() else value
 
     def describe(self) -> str:
         """``'id' (typeId version)``, as messages name the node."""

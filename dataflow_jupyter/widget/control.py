@@ -5,9 +5,14 @@ one in use is kept while the graph means the same thing: its *run key* (the docu
 without node positions and metadata, so dragging a node never restarts anything) equals
 the key of the runtime's graph (each runtime's key is worked out once, and keys compare as
 plain data, never serialised). Otherwise the runtime the user passed is taken again when
-its graph has that key, else a new ``GraphRuntime(graph, registry)`` is made. A runtime the
-editor made itself and replaces is closed in the background (``aclose()``), after the
-debugger open on it; a runtime the user passed is never closed by the editor.
+its graph has that key, else a new ``GraphRuntime(graph, registry, executor=...)`` is made.
+A runtime the editor made itself and replaces is closed in the background (``aclose()``),
+after the debugger open on it; a runtime the user passed is never closed by the editor.
+
+Which executor. An executor the user passed (``GraphEditor(..., executor=DaskExecutor())``)
+runs every runtime the editor makes, one after another: each gets it wrapped in a
+``SharedExecutor``, which is the executor in all but ``close``, so retiring a runtime never
+closes it (nor the cluster behind it). The user closes it when done, as with a runtime.
 
 Runs and steps never block the caller: they are tasks on the running loop (the kernel's),
 started by a front-end message or a cell, and nothing here awaits the front end.
@@ -43,12 +48,13 @@ from dataflow_jupyter.runtime import GraphRuntime
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Coroutine
 
+    from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.graph import Graph
     from dataflow_jupyter.registry import NodeRegistry
     from dataflow_jupyter.runtime import Debugger, Step
     from dataflow_jupyter.widget.status import StatusBoard
 
-__all__ = ["RunControl", "run_key"]
+__all__ = ["RunControl", "SharedExecutor", "run_key"]
 
 _log = logging.getLogger("dataflow_jupyter.widget")
 
@@ -77,14 +83,43 @@ def loop_or_raise(what: str) -> asyncio.AbstractEventLoop:
     return loop
 
 
+class SharedExecutor:
+    """An executor lent to the runtimes an editor makes: every attribute is the executor's
+    own (``inline``, ``submit``, a cluster executor's ``start``, ``fire`` and
+    ``dashboard_link``), but ``close`` does nothing, so a retired runtime leaves it open."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.inline = executor.inline
+
+    async def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        return await self.executor.submit(fn, *args)
+
+    async def close(self) -> None:
+        """Nothing: the executor outlives the runtime; whoever made it closes it."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "executor":  # not set yet (a copy being made): never recurse
+            raise AttributeError(name)
+        return getattr(self.executor, name)
+
+    def __repr__(self) -> str:
+        return f"<shared {self.executor!r}>"
+
+
 class RunControl:
     """Owns an editor's runtime, its debugger and its background tasks."""
 
     def __init__(
-        self, board: StatusBoard, registry: NodeRegistry, runtime: GraphRuntime | None = None
+        self,
+        board: StatusBoard,
+        registry: NodeRegistry,
+        runtime: GraphRuntime | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.board = board
         self.registry = registry
+        self.executor = executor
         self.runtime = runtime
         self.debugger: Debugger | None = None
         self._given = runtime
@@ -114,7 +149,8 @@ class RunControl:
         if self._given is not None and self._given_key == key:
             new = self._given
         else:
-            new = GraphRuntime(graph, self.registry)
+            shared = None if self.executor is None else SharedExecutor(self.executor)
+            new = GraphRuntime(graph, self.registry, executor=shared)
         old, dbg = self.runtime, self.debugger
         self.runtime, self.debugger, self._key = new, None, key
         self._retire(dbg, None if old is self._given else old)

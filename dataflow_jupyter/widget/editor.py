@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.graph import GraphNode
     from dataflow_jupyter.runtime import Debugger, GraphRuntime
     from dataflow_jupyter.widget.protocol import (
@@ -95,10 +96,15 @@ def _asset(path: Path) -> Path | str:
 class GraphEditor(anywidget.AnyWidget):
     """A node-graph canvas in the notebook, backed by a ``Graph`` and a ``GraphRuntime``.
 
-    ``GraphEditor(graph=None, registry=None, runtime=None)``: ``graph`` is a ``Graph``, a
-    document dict, a path to a ``.dfgraph.json`` file, or ``None`` (an empty graph called
-    ``canvas``; with ``runtime``, that runtime's graph). ``registry`` defaults to the
-    runtime's, then the graph's, then ``NodeRegistry.default()``. Opened from a file, the
+    ``GraphEditor(graph=None, registry=None, runtime=None, executor=None)``: ``graph`` is a
+    ``Graph``, a document dict, a path to a ``.dfgraph.json`` file, or ``None`` (an empty
+    graph called ``canvas``; with ``runtime``, that runtime's graph). ``registry`` defaults
+    to the runtime's, then the graph's, then ``NodeRegistry.default()``. ``executor`` runs
+    every ``GraphRuntime`` the editor makes (``GraphEditor(g, executor=DaskExecutor())``:
+    the nodes set to ``execution.offload: cluster`` fire on Dask, the canvas tags them
+    ``cluster`` and links the Dask dashboard); the editor never closes it: close it yourself
+    when done (``await executor.close()``). Without it, each runtime has its own local
+    thread executor. Opened from a file, the
     editor remembers it (``path``): ``save()`` writes the canvas back in ``Graph.save``'s
     format and ``reload()`` reads the file again (after it was edited in its own tab).
     """
@@ -115,6 +121,7 @@ class GraphEditor(anywidget.AnyWidget):
         graph: Graph | Mapping[str, Any] | str | os.PathLike[str] | None = None,
         registry: NodeRegistry | None = None,
         runtime: GraphRuntime | None = None,
+        executor: Executor | None = None,
     ) -> None:
         _check_assets(type(self))
         if registry is None:
@@ -129,7 +136,7 @@ class GraphEditor(anywidget.AnyWidget):
         super().__init__(graph=document, catalog=build_catalog(registry))
         self.path = Path(graph) if isinstance(graph, str | os.PathLike) else None
         self._board = StatusBoard(_Sink(self))
-        self._control = RunControl(self._board, registry, runtime)
+        self._control = RunControl(self._board, registry, runtime, executor)
         self.status = dict(self._board.snapshot())
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "deploy-graph": self._on_deploy_graph,
@@ -204,8 +211,10 @@ class GraphEditor(anywidget.AnyWidget):
         settings: Mapping[str, Any] | None = None,
         position: tuple[float, float] | Mapping[str, float] | None = None,
         id: str | None = None,
+        execution: Mapping[str, Any] | None = None,
     ) -> str:
-        """Add a node and return its id, as ``Graph.add_node`` does.
+        """Add a node and return its id, as ``Graph.add_node`` does (``execution``: where it
+        runs, such as ``{"offload": "cluster", "parallelism": 4}``).
 
         Without ``position`` the node goes right of the rightmost one.
         """
@@ -219,6 +228,7 @@ class GraphEditor(anywidget.AnyWidget):
                 position=where,
                 id=id,
                 registry=self._registry,
+                execution=execution,
             )
 
         return self._edit(add)
@@ -248,10 +258,18 @@ class GraphEditor(anywidget.AnyWidget):
         version: str | None = None,
         settings: Mapping[str, Any] | None = None,
         position: tuple[float, float] | Mapping[str, float] | None = None,
+        execution: Mapping[str, Any] | None = None,
     ) -> GraphNode:
-        """Replace a node's version, settings (all of them) or position; return the new node."""
+        """Replace a node's version, settings (all of them), position or execution override
+        (all of it; ``{}`` removes it); return the new node."""
         return self._edit(
-            lambda g: g.update_node(node_id, version=version, settings=settings, position=position)
+            lambda g: g.update_node(
+                node_id,
+                version=version,
+                settings=settings,
+                position=position,
+                execution=execution,
+            )
         )
 
     def remove_node(self, node_id: str) -> list[str]:

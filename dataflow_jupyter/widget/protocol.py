@@ -39,6 +39,7 @@ __all__ = [
     "NodeStatusMessage",
     "RunMessage",
     "RunState",
+    "RunsOn",
     "SetBreakpointMessage",
     "StatusSnapshot",
     "StepMessage",
@@ -47,6 +48,9 @@ __all__ = [
 
 RunState = Literal["idle", "running", "stepping", "done", "stopped", "failed"]
 NodeState = Literal["idle", "running", "done", "finished", "error", "breakpoint"]
+# Where a node's firings run (``Stats.node(id).runs_on``; "" before a run): the canvas shows
+# ``thread`` for worker, ``inline``, and ``cluster`` for a node on the executor's cluster.
+RunsOn = Literal["", "inline", "worker", "loop", "cluster"]
 
 
 # -- shared shapes -------------------------------------------------------------------------------
@@ -59,7 +63,7 @@ class NodeStatus(TypedDict):
     emitted: int
     errors: int
     error: str | None  # the message of the node's last error, shown on the node
-    runsOn: str  # where its firings run: inline, worker, loop ("" before a run)
+    runsOn: RunsOn  # where its firings run
     moves: int  # how often the placement rule moved it
 
 
@@ -78,6 +82,7 @@ class StatusSnapshot(TypedDict):
     edges: dict[str, EdgeStatus]
     debugAt: str | None  # JSON field name, camelCase as in protocol.ts
     breakpoints: dict[str, str | None]  # node id -> its condition (None: always stop)
+    dashboard: str | None  # the Dask dashboard's URL while the executor has a cluster
 
 
 # -- front end -> kernel -------------------------------------------------------------------------

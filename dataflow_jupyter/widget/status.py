@@ -37,12 +37,17 @@ where a failure becomes a protocol message:
   ``idle`` nodes; a run that ends while the board shows it ``running`` sets the run state
   (the editor's ``RunControl`` says the same once it has waited for the run, which then
   changes nothing);
-- ``NodeMoved`` changes nothing: where a node runs is read from ``rt.stats`` at each flush.
+- ``NodeMoved`` changes nothing: where a node runs is read from ``rt.stats`` at each flush
+  (``cluster`` for a node whose firings run on the executor's cluster).
+
+The Dask dashboard's link (``dashboard``) is read at each flush from the attached runtime's
+executor (its ``dashboard_link``, set once a ``DaskExecutor`` has started its cluster;
+``None`` for an executor without one), so the canvas links it as soon as the cluster is up.
 
 Coalescing rule. A flush compares every node's and edge's status with what was last sent
 and sends ONE ``node-status`` message holding only the entries that changed (plus ``run``,
-``message``, ``debugAt`` and ``breakpoints``), nothing when nothing changed. Flushes are at
-least ``interval`` (0.1 s) apart: a request that comes earlier is served by one
+``message``, ``debugAt``, ``breakpoints`` and ``dashboard``), nothing when nothing changed.
+Flushes are at least ``interval`` (0.1 s) apart: a request that comes earlier is served by one
 ``loop.call_later`` timer, so however many packets flow there are at most ~10 messages a
 second. The ``status`` trait (the full ``StatusSnapshot``) is set at most once per
 ``snapshot_interval`` (1 s), and at once on every run-state change and at the end of a run.
@@ -61,7 +66,7 @@ import math
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from dataflow_jupyter._aio import running_loop
 from dataflow_jupyter.runtime.events import (
@@ -84,6 +89,7 @@ if TYPE_CHECKING:
         NodeState,
         NodeStatus,
         NodeStatusMessage,
+        RunsOn,
         RunState,
         StatusSnapshot,
     )
@@ -340,7 +346,8 @@ class StatusBoard:
         changed_nodes = {k: v for k, v in nodes.items() if self._sent_nodes.get(k) != v}
         changed_edges = {k: v for k, v in edges.items() if self._sent_edges.get(k) != v}
         breakpoints = dict(sorted(self.breakpoints.items()))
-        meta = (self.run, self.message, self.debug_at, breakpoints)
+        dashboard = self.dashboard()
+        meta = (self.run, self.message, self.debug_at, breakpoints, dashboard)
         if changed_nodes or changed_edges or meta != self._sent_meta:
             message: NodeStatusMessage = {
                 "type": "node-status",
@@ -350,6 +357,7 @@ class StatusBoard:
                 "edges": changed_edges,
                 "debugAt": self.debug_at,
                 "breakpoints": breakpoints,
+                "dashboard": dashboard,
             }
             self._sent_nodes.update(changed_nodes)
             self._sent_edges.update(changed_edges)
@@ -394,7 +402,14 @@ class StatusBoard:
             "edges": edges,
             "debugAt": self.debug_at,
             "breakpoints": dict(sorted(self.breakpoints.items())),
+            "dashboard": self.dashboard(),
         }
+
+    def dashboard(self) -> str | None:
+        """The Dask dashboard's URL of the attached runtime's executor, if it has one."""
+        executor = None if self._runtime is None else self._runtime.executor
+        link = getattr(executor, "dashboard_link", None)
+        return link if isinstance(link, str) and link else None
 
     def node_statuses(self) -> dict[str, NodeStatus]:
         """Each node's state, error text and counters (read from ``rt.stats`` now)."""
@@ -421,7 +436,7 @@ class StatusBoard:
                     status["received"] = counters.received
                     status["emitted"] = counters.emitted
                     status["errors"] = counters.errors + counters.dead_lettered
-                    status["runsOn"] = counters.runs_on
+                    status["runsOn"] = cast("RunsOn", counters.runs_on)
                     status["moves"] = counters.moves
                     if state == "idle" and self.run == "running" and counters.emitted:
                         status["status"] = "running"  # a source: it emits, it never fires

@@ -15,6 +15,8 @@
 export type RunState = "idle" | "running" | "stepping" | "done" | "stopped" | "failed";
 /** `done`: fired and now waits; `finished`: reached end of stream (it will not fire again). */
 export type NodeState = "idle" | "running" | "done" | "finished" | "error" | "breakpoint";
+/** Where a node's firings run ("" before a run); "cluster": on the executor's Dask cluster. */
+export type RunsOn = "" | "inline" | "worker" | "loop" | "cluster";
 
 export interface NodeStatus {
   status: NodeState;
@@ -24,8 +26,8 @@ export interface NodeStatus {
   errors: number;
   /** The message of the node's last error, shown on the node. */
   error: string | null;
-  /** Where its firings run: "inline", "worker", "loop" ("" before a run). */
-  runsOn: string;
+  /** Where its firings run. */
+  runsOn: RunsOn;
   /** How often the placement rule moved it. */
   moves: number;
 }
@@ -45,6 +47,8 @@ export interface StatusSnapshot {
   debugAt: string | null;
   /** Node id -> the breakpoint's condition (an expression on the input), null: always stop. */
   breakpoints: Record<string, string | null>;
+  /** The Dask dashboard's URL while the runtime's executor has a cluster (else null or absent). */
+  dashboard?: string | null;
 }
 
 /** `ErrorPacket.to_dict()`. */

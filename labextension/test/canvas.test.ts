@@ -12,12 +12,16 @@ import {
   indexDoc,
   moveNodes,
   nextId,
+  nodeOffload,
   normalizeDoc,
+  setNodeSettings,
 } from "../src/canvas/graphDoc";
 import { canRedo, canUndo, initHistory, pushHistory, redo, undo } from "../src/canvas/history";
 import { elkGraph, elkPositions } from "../src/canvas/layout";
 import { MIN_FIT_ZOOM, overlapping, readableViewport, resolveOverlaps } from "../src/canvas/placement";
 import { initialForm, validateForm } from "../src/canvas/settingsForm";
+import { dashboardUrl, mergeStatus, normalizeStatus } from "../src/canvas/status";
+import { graphText } from "../src/lab/graphText";
 import type { GraphDoc, NodeSpec, PortSpec, SettingSpec } from "../src/canvas/types";
 
 const spec = (settings: SettingSpec[] = []): NodeSpec =>
@@ -215,4 +219,49 @@ test("an edge of a loaded document that its ports refuse, or that names a missin
   assert.match(problems.get("e2") ?? "", /node a has no output port nope/);
   const edges = docToFlowEdges(doc, [], null, problems);
   assert.equal(edges[0]?.data?.problem, problems.get("e1"));
+});
+
+test("a node's execution override survives every edit and is saved as Python saves it", () => {
+  const execution = { offload: "cluster", parallelism: 4 };
+  const loaded = normalizeDoc({
+    id: "g",
+    version: "1.0.0",
+    nodes: [
+      { id: "n1", typeId: "mapper", version: "1.2.0", settings: {}, position: { x: 0, y: 0 }, execution },
+      { id: "n2", typeId: "mapper", version: "1.2.0", settings: {}, position: { x: 0, y: 0 } },
+    ],
+    edges: [],
+  });
+  let doc = moveNodes(loaded, new Map([["n1", { x: 40, y: 8 }]]));
+  doc = setNodeSettings(doc, "n1", { expression: "value" });
+  doc = addNode(doc, spec(), { x: 0, y: 0 }).doc;
+  doc = addEdge(doc, { source: "n1", sourcePort: "out", target: "n2", targetPort: "in" }).doc;
+  assert.deepEqual(doc.nodes[0]?.execution, execution);
+  assert.equal(doc.nodes[1]?.execution, undefined);
+  const text = graphText(doc);
+  assert.match(text, /"position": \{\n {8}"x": 40\.0,\n {8}"y": 8\.0\n {6}\},\n {6}"execution": \{\n {8}"offload": "cluster",\n {8}"parallelism": 4\n {6}\}/);
+  assert.equal(graphText({ ...doc, nodes: [{ ...doc.nodes[1], execution: null }] }).includes("execution"), false);
+});
+
+test("a node shows where it is set to run: its own override, else its spec's", () => {
+  const node = { id: "n1", typeId: "mapper", version: "1.2.0", settings: {}, position: { x: 0, y: 0 } };
+  const clusterSpec = { ...spec(), execution: { offload: "cluster" } } as NodeSpec;
+  assert.equal(nodeOffload(node, spec()), "auto");
+  assert.equal(nodeOffload(node, null), "auto");
+  assert.equal(nodeOffload(node, clusterSpec), "cluster");
+  assert.equal(nodeOffload({ ...node, execution: { offload: "cluster" } }, spec()), "cluster");
+  assert.equal(nodeOffload({ ...node, execution: { offload: "thread" } }, clusterSpec), "thread");
+  assert.equal(nodeOffload({ ...node, execution: { parallelism: 2 } }, clusterSpec), "cluster");
+});
+
+test("the status carries the Dask dashboard's link, an http(s) URL only", () => {
+  assert.equal(dashboardUrl("http://127.0.0.1:8787/status"), "http://127.0.0.1:8787/status");
+  assert.equal(dashboardUrl("https://dask.example.org/status"), "https://dask.example.org/status");
+  assert.equal(dashboardUrl("javascript:alert(1)"), null);
+  assert.equal(dashboardUrl("not a url"), null);
+  assert.equal(dashboardUrl(null), null);
+  const status = normalizeStatus({ run: "running", dashboard: "http://127.0.0.1:8787/status" });
+  assert.equal(status.dashboard, "http://127.0.0.1:8787/status");
+  assert.equal(normalizeStatus({ run: "idle" }).dashboard, null); // an older kernel sends none
+  assert.equal(mergeStatus(status, { type: "node-status", run: "done", dashboard: null }).dashboard, null);
 });

@@ -47,6 +47,8 @@ def sample_graphs() -> list[Graph]:
     plain.add_node("debug-log", position=(1e-7, 123456789.25))
     plain.connect("n1.out", "n2.in")
     plain.connect("n2.out", "n3.in", transform="value", filter="value != None", buffer=64)
+    plain.add_node("mapper", execution={"parallelism": 4, "offload": "cluster"})
+    plain.add_node("mapper", execution={"offload": "thread"})
     empty = Graph("empty")
     empty.schema_uri = "https://example.org/graph.schema.json"
     return [plain, empty]
@@ -60,6 +62,10 @@ def scrambled(doc: Any) -> Any:
         out = {key: doc[key] if key == "settings" else scrambled(doc[key]) for key in keys}
         if "sourcePort" in doc:
             out.setdefault("transform", None)
+        if "typeId" in doc:
+            out.setdefault("execution", None)
+        if "offload" in doc:
+            out.setdefault("parallelism", None)
         return out
     if isinstance(doc, list):
         return [scrambled(item) for item in doc]

@@ -13,8 +13,10 @@ import pyarrow as pa
 import pytest
 
 from dataflow_jupyter import Graph, NodeRegistry
+from dataflow_jupyter.executors import Executor, LocalExecutor
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.widget import editor as editor_module
+from dataflow_jupyter.widget.control import SharedExecutor
 
 
 def inspect_message(request: int = 1, **fields: Any) -> dict[str, Any]:
@@ -626,3 +628,59 @@ async def test_close_releases_what_the_editor_made(
     assert closed == [runtime]
     assert dbg.done
     assert runtime._subscribers == []  # the canvas no longer listens
+
+
+class LentExecutor(LocalExecutor):
+    """A local executor with a dashboard, as a started cluster executor has; counts closes."""
+
+    dashboard_link = "http://127.0.0.1:8787/status"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closes = 0
+
+    async def close(self) -> None:
+        self.closes += 1
+        await super().close()
+
+
+async def test_the_editors_executor_runs_every_runtime_it_makes_and_stays_open(
+    amake_canvas: Any, chain: Graph, registry: NodeRegistry
+) -> None:
+    executor = LentExecutor()
+    canvas = amake_canvas(chain, registry=registry, executor=executor)
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    first = canvas.editor.runtime
+    assert first is not None
+    assert isinstance(first.executor, SharedExecutor)
+    assert first.executor.executor is executor
+    assert isinstance(first.executor, Executor)
+    assert canvas.editor.status["run"] == "done"
+    assert canvas.editor.status["dashboard"] == "http://127.0.0.1:8787/status"
+    assert canvas.last("node-status")[0]["dashboard"] == "http://127.0.0.1:8787/status"
+    canvas.editor.update_node("src", settings={"count": 2})  # another graph: a new runtime
+    canvas.send({"type": "run"})
+    await canvas.editor.wait()
+    second = canvas.editor.runtime
+    assert second is not None
+    assert second is not first
+    assert second.executor.executor is executor  # type: ignore[attr-defined]
+    assert canvas.editor.status["nodes"]["inc"]["firings"] == 2
+    for _ in range(50):  # the first runtime is closed in the background
+        await asyncio.sleep(0.01)
+    assert executor.closes == 0  # lent, never closed by the editor
+    await executor.close()
+
+
+async def test_a_shared_executor_is_the_executor_but_for_close() -> None:
+    executor = LentExecutor()
+    shared = SharedExecutor(executor)
+    assert shared.inline is executor.inline
+    assert shared.dashboard_link == executor.dashboard_link
+    assert await shared.submit(sum, [1, 2, 3]) == 6
+    await shared.close()
+    assert executor.closes == 0
+    with pytest.raises(AttributeError):
+        shared.no_such_thing  # noqa: B018
+    await executor.close()

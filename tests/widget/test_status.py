@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from dataflow_jupyter import ErrorCode, ErrorPacket, Graph, GraphEditor, NodeRegistry
+from dataflow_jupyter.executors import LocalExecutor
 from dataflow_jupyter.runtime import GraphRuntime
 from dataflow_jupyter.runtime.events import (
     BreakpointChanged,
@@ -115,11 +116,45 @@ def test_a_message_holds_only_what_changed(chain: Graph, registry: NodeRegistry)
     assert list(message["nodes"]) == ["inc"]
     assert message["nodes"]["inc"]["status"] == "running"
     assert message["edges"] == {}
-    assert set(message) == {"type", "run", "message", "nodes", "edges", "debugAt", "breakpoints"}
+    assert set(message) == {
+        "type",
+        "run",
+        "message",
+        "nodes",
+        "edges",
+        "debugAt",
+        "breakpoints",
+        "dashboard",
+    }
     count = len(sink.status)
     loop.advance(0.2)
     board.flush()  # nothing changed: nothing sent
     assert len(sink.status) == count
+
+
+class DashboardExecutor(LocalExecutor):
+    """A local executor with a ``dashboard_link``, as a cluster executor has once started."""
+
+    dashboard_link: str | None = None
+
+
+def test_the_dask_dashboard_link_follows_the_runtime_s_executor(
+    chain: Graph, registry: NodeRegistry
+) -> None:
+    loop = FakeLoop()
+    sink = Sink(loop)
+    board = StatusBoard(sink, clock=loop.clock, loop=lambda: loop)
+    executor = DashboardExecutor()
+    board.attach(GraphRuntime(chain, registry, executor=executor))
+    assert board.snapshot()["dashboard"] is None
+    assert sink.status[-1][1]["dashboard"] is None
+    loop.advance(0.2)
+    executor.dashboard_link = "http://127.0.0.1:8787/status"  # the cluster has started
+    board.flush(snapshot=True)
+    assert sink.status[-1][1]["dashboard"] == "http://127.0.0.1:8787/status"
+    assert sink.snapshots[-1][1]["dashboard"] == "http://127.0.0.1:8787/status"
+    board.attach(GraphRuntime(chain, registry))  # a local executor has no dashboard
+    assert board.snapshot()["dashboard"] is None
 
 
 def test_the_snapshot_is_set_once_a_second_and_on_run_changes(

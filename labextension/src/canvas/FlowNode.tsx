@@ -3,7 +3,8 @@
  * in the spec's colour with icon, name, id and breakpoint toggle; the breakpoint's condition,
  * editable in place; one React Flow `Handle` per port (inputs left, outputs right, each
  * labelled with name and type; a port an edge names but the spec lacks is marked missing);
- * a status badge with packets in and out; the node's own problem (a setting it refuses); the
+ * a status badge with packets in and out and where its firings run (`thread`, `inline`, or
+ * `cluster`: shown before a run too, for a node set to run on the cluster); the node's own problem (a setting it refuses); the
  * last error (three lines, all of it on hover). Memoised: it re-renders when its own
  * document node changes or when its own slice of the run status does (read from the store).
  */
@@ -11,6 +12,7 @@ import { memo, useState, type CSSProperties, type KeyboardEvent, type MouseEvent
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { useCanvas } from "./context";
 import { cls, compactNumber } from "./format";
+import { nodeOffload } from "./graphDoc";
 import { NodeIcon } from "./icons";
 import { MSG } from "./messages";
 import { useNodeProblem, useStatus } from "./status";
@@ -129,6 +131,7 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
   const { node, spec, inputs, outputs } = data;
   const state = status?.status ?? "idle";
   const color = spec?.ui.color ?? UNKNOWN_COLOR;
+  const runsOn = status?.runsOn || (nodeOffload(node, spec) === "cluster" ? "cluster" : "");
 
   const toggleBreakpoint = (e: MouseEvent) => {
     e.stopPropagation();
@@ -202,14 +205,14 @@ function FlowNodeView({ id, data, selected }: NodeProps<FlowNodeType>) {
             {inputs.length > 0 && outputs.length > 0 && " · "}
             {outputs.length > 0 && MSG.countersOut(compactNumber(status?.emitted ?? 0))}
           </span>
-          {status && MSG.runsOn(status.runsOn) && (
+          {MSG.runsOn(runsOn) && (
             <span
               className="dfj-runs-on"
               data-testid="node-runs-on"
-              data-runs-on={status.runsOn}
-              title={MSG.runsOnTitle(status.runsOn, status.moves)}
+              data-runs-on={runsOn}
+              title={MSG.runsOnTitle(runsOn, status?.moves ?? 0)}
             >
-              {MSG.runsOn(status.runsOn)}
+              {MSG.runsOn(runsOn)}
             </span>
           )}
         </span>

@@ -1,5 +1,6 @@
 /**
- * Run controls, layout, fit and history buttons, and the run state as the kernel reports it.
+ * Run controls, layout, fit and history buttons, the Dask dashboard's link while the runtime
+ * has a cluster (`status.dashboard`), and the run state as the kernel reports it.
  * Without a kernel (`document` mode) there is nothing to run: layout, fit and history only;
  * a read-only view (`view` mode) has fit alone. Memoised: only the run-state text follows
  * the status store.
@@ -27,6 +28,7 @@ export const Toolbar = memo(function Toolbar(p: Props) {
   const { store, mode } = useCanvas();
   const run = useStatus(store, (s) => s.run);
   const message = useStatus(store, (s) => s.message);
+  const dashboard = useStatus(store, (s) => s.dashboard ?? null);
   const button = (testid: string, label: string, title: string, onClick: () => void, disabled = false, extra?: string) => (
     <button type="button" className={cls("dfj-button", extra)} data-testid={testid} title={title} aria-label={title} onClick={onClick} disabled={disabled}>
       {label}
@@ -51,6 +53,18 @@ export const Toolbar = memo(function Toolbar(p: Props) {
           {button("undo", `↶ ${MSG.undo}`, MSG.undoTitle, p.onUndo, !p.canUndo)}
           {button("redo", `↷ ${MSG.redo}`, MSG.redoTitle, p.onRedo, !p.canRedo)}
         </>
+      )}
+      {mode === "kernel" && dashboard && (
+        <a
+          className="dfj-button dfj-dashboard"
+          data-testid="dask-dashboard"
+          href={dashboard}
+          target="_blank"
+          rel="noopener noreferrer"
+          title={MSG.dashboardTitle(dashboard)}
+        >
+          {MSG.dashboard}
+        </a>
       )}
       {mode === "kernel" ? (
         <span className={cls("dfj-run-state", `dfj-run-${run}`)} data-testid="run-state" data-run={run} title={message ?? run}>

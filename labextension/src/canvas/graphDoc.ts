@@ -202,6 +202,17 @@ export function moveNodes(doc: GraphDoc, positions: Map<string, Position>): Grap
   return changed ? { ...doc, nodes } : doc;
 }
 
+/**
+ * Where the node's firings are set to run: its own `execution.offload` override, else its
+ * spec's, else "auto". A node set to "cluster" shows the cluster tag before any run.
+ */
+export function nodeOffload(node: DocNode, spec: NodeSpec | null): string {
+  const own = isObject(node.execution) ? node.execution.offload : undefined;
+  if (typeof own === "string" && own) return own;
+  const declared = spec?.execution?.offload;
+  return typeof declared === "string" && declared ? declared : "auto";
+}
+
 export function setNodeSettings(doc: GraphDoc, nodeId: string, settings: Record<string, unknown>): GraphDoc {
   return { ...doc, nodes: doc.nodes.map((n) => (n.id === nodeId ? { ...n, settings } : n)) };
 }

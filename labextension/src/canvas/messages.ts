@@ -73,7 +73,10 @@ export const MSG = {
     (errors ? `, ${plural(errors, "error", "errors")}` : ""),
   runsOn: (where: string) => (where === "worker" ? "thread" : where === "loop" ? "" : where),
   runsOnTitle: (where: string, moves: number) =>
-    (where === "worker"
+    (where === "cluster"
+      ? "Fires on the Dask cluster (execution.offload: cluster): its tables stay on the workers " +
+        "until a node in the kernel needs them."
+      : where === "worker"
       ? "Fires on a worker thread: the loop stays free while it works."
       : "Fires inline, in the dispatcher: cheaper than a thread hand-off.") +
     (moves ? ` Moved by measurement ${plural(moves, "time", "times")} (see rt.log.placements()).` : ""),
@@ -98,6 +101,8 @@ export const MSG = {
   layoutBusy: "Laying out…",
   layoutTitle: "Arrange the nodes from left to right",
   fit: "Fit",
+  dashboard: "Dask dashboard",
+  dashboardTitle: (url: string) => `Open the Dask dashboard of the cluster this graph runs on (${url})`,
   fitTitle: "Show the whole graph",
   undo: "Undo",
   undoTitle: "Undo (Ctrl+Z)",

@@ -6,10 +6,11 @@
  * instead of re-creating every React Flow node.
  */
 import { useCallback, useSyncExternalStore } from "react";
-import type { EdgeStatus, NodeState, NodeStatus, NodeStatusMessage, RunState, StatusSnapshot } from "../protocol";
+import type { EdgeStatus, NodeState, NodeStatus, NodeStatusMessage, RunState, RunsOn, StatusSnapshot } from "../protocol";
 
 const RUN_STATES: readonly RunState[] = ["idle", "running", "stepping", "done", "stopped", "failed"];
 const NODE_STATES: readonly NodeState[] = ["idle", "running", "done", "finished", "error", "breakpoint"];
+const RUNS_ON: readonly RunsOn[] = ["", "inline", "worker", "loop", "cluster"];
 
 export const EMPTY_STATUS: StatusSnapshot = {
   run: "idle",
@@ -18,6 +19,7 @@ export const EMPTY_STATUS: StatusSnapshot = {
   edges: {},
   debugAt: null,
   breakpoints: {},
+  dashboard: null,
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -34,7 +36,7 @@ function nodeStatus(raw: unknown): NodeStatus | null {
     emitted: count(raw.emitted),
     errors: count(raw.errors),
     error: typeof raw.error === "string" ? raw.error : null,
-    runsOn: typeof raw.runsOn === "string" ? raw.runsOn : "",
+    runsOn: RUNS_ON.includes(raw.runsOn as RunsOn) ? (raw.runsOn as RunsOn) : "",
     moves: count(raw.moves),
   };
 }
@@ -59,7 +61,19 @@ function header(raw: Record<string, unknown>): Omit<StatusSnapshot, "nodes" | "e
     message: typeof raw.message === "string" && raw.message ? raw.message : null,
     debugAt: typeof raw.debugAt === "string" ? raw.debugAt : null,
     breakpoints: breakpoints(raw.breakpoints),
+    dashboard: dashboardUrl(raw.dashboard),
   };
+}
+
+/** The Dask dashboard's address when it is an http(s) URL (a link the canvas may open), else null. */
+export function dashboardUrl(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `{node: condition | null}`; an older kernel's list of ids reads as conditions of null. */

@@ -12,12 +12,24 @@ export interface Position {
   y: number;
 }
 
+/** Where a node's firings run, per node instance (the node type's `execution` otherwise). */
+export type Offload = "auto" | "thread" | "none" | "cluster";
+
+/** A node instance's override of its type's execution (`GraphNode.execution` in Python). */
+export interface NodeExecution {
+  offload?: Offload | null;
+  parallelism?: number | null;
+  [key: string]: unknown;
+}
+
 export interface DocNode {
   id: string;
   typeId: string;
   version: string;
   settings: Record<string, unknown>;
   position: Position;
+  /** Kept as it came: the canvas shows it (a node on the cluster), it does not edit it. */
+  execution?: NodeExecution | null;
   [key: string]: unknown;
 }
 

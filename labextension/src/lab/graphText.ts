@@ -32,9 +32,11 @@ const BUFFER: Shape = { keys: ["size", "overflow"] };
 const STATE: Shape = { keys: ["type", "path", "url", "prefix"], optional: ["path", "url", "prefix"] };
 const CONFIG: Shape = { keys: ["maxConcurrency", "stateStorage"], children: { stateStorage: STATE } };
 const METADATA: Shape = { keys: ["author", "createdAt", "description", "tags"], optional: ["createdAt"] };
+const EXECUTION: Shape = { keys: ["offload", "parallelism"], optional: ["offload", "parallelism"] };
 const NODE: Shape = {
-  keys: ["id", "typeId", "version", "settings", "position"],
-  children: { settings: "settings", position: "position" },
+  keys: ["id", "typeId", "version", "settings", "position", "execution"],
+  optional: ["execution"],
+  children: { settings: "settings", position: "position", execution: EXECUTION },
 };
 const EDGE: Shape = {
   keys: ["id", "source", "sourcePort", "target", "targetPort", "transform", "filter", "buffer"],
