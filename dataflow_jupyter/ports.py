@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket
+from dataflow_jupyter.packets import BinaryRef, DataPacket, ErrorCode, ErrorPacket, RemoteTable
 
 __all__ = [
     "PortSchema",
@@ -256,7 +256,7 @@ def _mismatch(schema: PortSchema, value: Any) -> str | None:
 def _table_mismatch(schema: PortSchema, value: Any) -> str | None:
     if isinstance(value, BinaryRef):
         return None  # not read here: reading would defeat the reference
-    if not isinstance(value, pa.Table | pa.RecordBatch):
+    if not isinstance(value, pa.Table | pa.RecordBatch | RemoteTable):  # remote: its schema
         return _got(value) + ". Convert it with pa.table(...) or change the port type"
     if not schema.columns:
         return None

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataflow_jupyter.packets import BinaryRef
+from dataflow_jupyter.packets import BinaryRef, RemoteTable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,8 +116,8 @@ def _fitted(frame: pd.DataFrame, width: int) -> list[str]:
 
 def _table(packet: DataPacket) -> pa.Table | None:
     data = packet.binary_value
-    if isinstance(data, pa.Table | pa.RecordBatch | BinaryRef):
-        return packet.table()
+    if isinstance(data, pa.Table | pa.RecordBatch | BinaryRef | RemoteTable):
+        return packet.table()  # a remote table is brought here: the output needs it
     return None
 
 

@@ -307,10 +307,13 @@ class DaskExecutor:
             raise RuntimeError(msg)
         ports, packets, sources = _handles_out(inputs)
         key = f"dataflow-{node.node_id}-{next(self._count)}-{self._session}"
-        full = client.submit(
-            _run_firing, plugin, node, ports, packets, sources, key=key, pure=False
-        )
-        brief = client.submit(strip_tables, full, key=f"{key}-brief", pure=False)
+        try:
+            full = client.submit(
+                _run_firing, plugin, node, ports, packets, sources, key=key, pure=False
+            )
+            brief = client.submit(strip_tables, full, key=f"{key}-brief", pure=False)
+        except Exception as exc:  # noqa: BLE001 - a closed client, a lost scheduler
+            return _cluster_failure(node, exc, client)
         try:
             settled = await self._settle(client, brief)
         except asyncio.CancelledError:

@@ -22,6 +22,7 @@ from dataflow_jupyter.packets import (
     DataPacket,
     ErrorCode,
     ErrorPacket,
+    RemoteTable,
     source_packet,
 )
 from dataflow_jupyter.ports import value_problem
@@ -44,7 +45,7 @@ __all__ = [
     "payload_size",
 ]
 
-_BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef)
+_BINARY: Final = (pa.Table, pa.RecordBatch, pa.Buffer, BinaryRef, RemoteTable)
 WRAPPED: Final = (DataPacket, ErrorPacket, *_BINARY)  # emitted values not taken as plain
 Sends = list[tuple["Wire", DataPacket]]
 
@@ -293,7 +294,7 @@ def payload_size(packet: DataPacket) -> int:
     binary = packet.binary_value
     if binary is None:
         return sys.getsizeof(packet.value)
-    if isinstance(binary, BinaryRef):
+    if isinstance(binary, BinaryRef | RemoteTable):  # never read to be measured
         return binary.nbytes or 0
     nbytes = getattr(binary, "nbytes", None)  # a table's nbytes walks its buffers: read once
     return int(nbytes) if nbytes is not None else int(binary.size)

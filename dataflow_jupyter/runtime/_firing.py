@@ -41,11 +41,13 @@ import inspect
 import itertools
 import logging
 import time
+from collections import deque
+from dataclasses import replace
 from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from dataflow_jupyter.node import NodeContext
-from dataflow_jupyter.packets import ErrorCode, ErrorPacket, emitted_packet
+from dataflow_jupyter.packets import ErrorCode, ErrorPacket, RemoteTable, emitted_packet
 from dataflow_jupyter.runtime._batches import Outcome, Progress, run_calls
 from dataflow_jupyter.runtime._emission import (
     WRAPPED,
@@ -63,7 +65,7 @@ from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from dataflow_jupyter.executors import Executor
+    from dataflow_jupyter.executors import ClusterExecutor, Executor
     from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
     from dataflow_jupyter.runtime.events import Publish
@@ -475,7 +477,11 @@ class Firings(Emission):
         hand-off; its outputs keep their order and what a failure or a timeout left unrun is
         fired next. Other nodes (``async``, or inline ones whose outputs were full) fire once.
         """
-        if run.placement.runs_on != "worker":
+        runs_on = run.placement.runs_on
+        if runs_on == "cluster":
+            await self.fire_cluster(run)
+            return
+        if runs_on != "worker":
             await self.fire(run)
             return
         limit = run.placement.batch_size() if run.single is not None else 1
@@ -489,7 +495,8 @@ class Firings(Emission):
             self.publish(NodeStatusChanged(run.node_id, "running"))
         self.in_flight += 1
         try:
-            calls = [(run.process, (record.inputs,), record.inputs) for record in records]
+            process = _reading_remote(run.process) if run.remote_inputs else run.process
+            calls = [(process, (record.inputs,), record.inputs) for record in records]
             outcomes, timed_out = await self._on_worker(run, calls)
             for index, record in enumerate(records):
                 if index < len(outcomes):
@@ -506,6 +513,67 @@ class Firings(Emission):
         finally:
             self.in_flight -= 1
             self.wake.set()
+
+    async def fire_cluster(self, run: NodeRun) -> None:
+        """Fire a cluster node from its worker task: up to ``run.parallelism`` firings in
+        flight on the cluster at once (no more than its ``block`` outputs have room for),
+        each concluded in input order, the same steps as any firing (retries, errors,
+        stats, log). A cancelled run cancels the firings in flight (the cluster releases
+        them)."""
+        window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]] = deque()
+        self.in_flight += 1
+        try:
+            while True:
+                room = min((c.size - len(c) for c in run.blocking), default=run.parallelism)
+                while len(window) < min(run.parallelism, max(room, 1)) and run.ready():
+                    record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
+                    run.stats.firings += 1
+                    if self.publish is not None:
+                        self.publish(NodeStatusChanged(run.node_id, "running"))
+                    window.append((record, asyncio.ensure_future(self._on_cluster(run, record))))
+                if not window:
+                    return
+                record, call = window.popleft()
+                error, waiting = self._conclude_record(run, record, await call)
+                if error is not None or waiting:
+                    await self._complete(run, record, error, waiting)
+                else:
+                    self._record_firing(run, record)
+        finally:
+            for _, call in window:
+                call.cancel()
+            if window:
+                await asyncio.gather(*(call for _, call in window), return_exceptions=True)
+            self.in_flight -= 1
+            self.wake.set()
+
+    async def _on_cluster(self, run: NodeRun, record: FiringRecord) -> Outcome:
+        """One attempt of a cluster node's firing (step 2): the executor's ``fire``, within
+        the node's timeout. A failure of the cluster itself (a worker that died too often,
+        a lost scheduler) is a recoverable ``IO_ERROR``; the node's own exception is its
+        error as on any path."""
+        executor: ClusterExecutor = self.executor  # type: ignore[assignment]
+        assert run.remote is not None
+        first = first_packet(record.inputs)
+        call = executor.fire(run.remote, record.inputs)
+        try:
+            remote = await (asyncio.wait_for(call, run.timeout) if run.timeout else call)
+        except TimeoutError:
+            now = time.time_ns()
+            return None, self._timeout(run, first, record.attempt), [], now, now
+        failure: BaseException | ErrorPacket | None = remote.error
+        if remote.error is not None and remote.error.recoverable:
+            failure = ErrorPacket(
+                ErrorCode.IO_ERROR,
+                f"node {run.node_id!r} on the cluster: {remote.error.message}",
+                run.node_id,
+                first.trace_id if first is not None else None,
+                recoverable=True,
+                attempt=record.attempt,
+                details={"worker": remote.worker, "traceback": remote.error.traceback},
+                packet=first,
+            )
+        return remote.result, failure, list(remote.emitted), remote.start_ns, remote.end_ns
 
     def _put_back(self, run: NodeRun, records: list[FiringRecord]) -> None:
         """Inputs taken for a batch but not fired: first in line again (or discarded, when
@@ -554,8 +622,15 @@ class Firings(Emission):
         else:
             fn, args = run.process, (record.inputs,)
         if inspect.iscoroutinefunction(fn):
+            if run.remote_inputs and record.kind == "process":
+                args = (await self.executor.submit(local_inputs, record.inputs),)
             return await self._call_async(run, fn, args, record)
-        if run.placement.runs_on != "worker":
+        runs_on = run.placement.runs_on
+        if runs_on == "cluster" and record.kind == "process":
+            return await self._on_cluster(run, record)
+        if run.remote_inputs and record.kind == "process":
+            fn = _reading_remote(fn)
+        elif runs_on != "worker":
             return self._call_inline(run, fn, args, record.inputs)
         outcomes, timed_out = await self._on_worker(run, [(fn, args, record.inputs)])
         if timed_out is not None:
@@ -924,6 +999,26 @@ class Firings(Emission):
         return "dead_letter"
 
     # -- emission ------------------------------------------------------------------------------
+
+
+def local_inputs(inputs: Mapping[str, DataPacket]) -> dict[str, DataPacket]:
+    """``inputs`` with every table that lives on a cluster read here (in the calling thread:
+    a worker's, never the loop's); the packets keep their ids and metadata."""
+    return {
+        port: replace(packet, binary_value=packet.binary_value.read())
+        if isinstance(packet.binary_value, RemoteTable)
+        else packet
+        for port, packet in inputs.items()
+    }
+
+
+def _reading_remote(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(inputs, ctx)`` called with the cluster's tables read first (``local_inputs``)."""
+
+    def call(inputs: Mapping[str, DataPacket], ctx: NodeContext) -> Any:
+        return fn(local_inputs(inputs), ctx)
+
+    return call
 
 
 def _returned(run: NodeRun, result: Any) -> Any:

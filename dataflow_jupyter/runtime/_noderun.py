@@ -41,6 +41,7 @@ from dataflow_jupyter.runtime.stats import NodeStats
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from dataflow_jupyter.executors import RemoteNode
     from dataflow_jupyter.expressions import Expression
     from dataflow_jupyter.node import DataFlowNode
     from dataflow_jupyter.packets import DataPacket, ErrorPacket
@@ -141,10 +142,13 @@ class NodeRun:
         "optional",
         "out_frames",
         "outputs",
+        "parallelism",
         "placement",
         "plain",
         "ports_finished",
         "process",
+        "remote",
+        "remote_inputs",
         "replays",
         "required",
         "rr",
@@ -181,6 +185,10 @@ class NodeRun:
         )
         self.inline = self.placement.runs_on == "inline"
         self.inline_limit_ns = self.limit_ns()
+        # on the cluster: firings in flight at once, and how the cluster names the node
+        self.parallelism: int = getattr(spec.execution, "parallelism", 1)
+        self.remote: RemoteNode | None = None
+        self.remote_inputs = False  # an input edge comes from a cluster node
         self.required = tuple(p.name for p in spec.ports.inputs if p.required)
         self.optional = tuple(p.name for p in spec.ports.inputs if not p.required)
         self.inputs: dict[str, list[Channel]] = {p.name: [] for p in spec.ports.inputs}

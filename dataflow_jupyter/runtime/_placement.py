@@ -26,6 +26,11 @@ queued inputs in a row and hands the results back at once (one loop wake-up for 
 firings). The batch is sized from the measured cost so that one batch takes about
 ``BATCH_NS``; a slow node's batch is one firing, so its outputs leave as soon as each is done.
 
+``offload: cluster`` sends a node's firings to a cluster (a ``ClusterExecutor`` such as
+``DaskExecutor``): up to ``execution.parallelism`` of them in flight at once, their outputs
+in input order (``Firings.fire_cluster``). A node fed by a cluster node fires on a worker,
+where the tables it receives are read from the cluster without holding up the loop.
+
 Every move is logged (``placement`` events in ``rt.log``, a ``dataflow_jupyter.runtime``
 log record), counted in ``rt.stats`` (``runs_on``, ``moves``) and shown on the canvas.
 """
@@ -37,7 +42,8 @@ from typing import Final, Literal
 
 __all__ = ["Placement", "RunsOn"]
 
-RunsOn = Literal["inline", "worker", "loop"]  # "loop": a source or an async node
+# "loop": a source or an async node; "cluster": ``offload: cluster`` (a ``ClusterExecutor``)
+RunsOn = Literal["inline", "worker", "loop", "cluster"]
 
 CHEAP_NS: Final = 200_000  # a firing this cheap costs less inline than a thread hand-off
 PROVE: Final = 16  # cheap firings in a row before a node moves inline
@@ -68,6 +74,8 @@ class Placement:
         """Where a node starts, from its ``execution.offload`` and what the executor allows."""
         if is_async:
             return cls("loop", "async: awaited on the loop", fixed=True)
+        if offload == "cluster":
+            return cls("cluster", "offload: cluster", fixed=True)
         if not executor_inline:
             return cls("worker", "the executor runs every firing", fixed=True)
         if offload == "none":
@@ -120,6 +128,14 @@ class Placement:
         if not self.fixed and self.runs_on == "worker":
             self.fixed = True
             self.reason = "background run: the loop is the notebook's, so it stays on a worker"
+
+    def fetch_remote_inputs(self) -> None:
+        """The node's inputs come from cluster nodes, as tables that live on the cluster:
+        it fires on a worker, where reading them never holds up the loop."""
+        if self.runs_on in ("inline", "worker"):  # where it starts: not a move
+            self.runs_on = "worker"
+            self.fixed = True
+            self.reason = "its inputs come from the cluster: read off the loop"
 
     def batch_size(self) -> int:
         """How many queued inputs a worker fires in one go (see the module docstring)."""

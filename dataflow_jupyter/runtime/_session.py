@@ -28,6 +28,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dataflow_jupyter.executors import ClusterExecutor, RemoteNode
 from dataflow_jupyter.expressions import compile_expression
 from dataflow_jupyter.node import NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
@@ -41,7 +42,7 @@ from dataflow_jupyter.runtime.events import NodeFinished
 from dataflow_jupyter.runtime.stats import Stats
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Mapping
 
     from dataflow_jupyter.executors import Executor
     from dataflow_jupyter.graph import Graph
@@ -77,6 +78,7 @@ class Session(Firings):
         pushdown: bool = True,
     ) -> None:
         self.graph = graph
+        self.registry = registry
         self._described = (graph.nodes, graph.edges)
         self.executor = executor
         self.log = log
@@ -111,7 +113,10 @@ class Session(Firings):
                 raise NodeStartError(node_id, msg) from exc
             if isinstance(instance, StatefulNode):
                 instance.bind_state(state, f"{graph.id}/{node_id}")
-            run = NodeRun(node_id, index, instance, node_type.spec, executor_inline=inline_ok)
+            spec = node_type.spec.with_execution(described.execution)
+            run = NodeRun(node_id, index, instance, spec, executor_inline=inline_ok)
+            if run.placement.runs_on == "cluster":
+                run.remote = _remote(run, described.settings, executor)
             arrow = _arrow_ports(node_type.spec)  # their frames keep frame_tables packets
             for port in run.inputs:
                 size = min(frame_tables, frame_size) if port in arrow else frame_size
@@ -146,6 +151,8 @@ class Session(Firings):
                 self.mark(run)
         for run in self.runs:
             run.linked()
+        self.on_cluster = [run for run in self.runs if run.remote is not None]
+        _fetch_off_the_loop(self.runs)
         self.stats = Stats({n: r.stats for n, r in self.nodes.items()}, self.channels)
 
     def matches(self, graph: Graph) -> bool:
@@ -167,7 +174,11 @@ class Session(Firings):
     async def setup(self) -> None:
         """Set every node up, in order; on a failure tear down those already set up."""
         done: list[NodeRun] = []
+        if self.on_cluster:  # the cluster, and the node packs on its workers
+            await self.executor.start(self.registry)  # type: ignore[attr-defined]
         for run in self.nodes.values():
+            if run.remote is not None:
+                continue  # set up where it fires: on each worker, once
             try:
                 await run.instance.setup()
             except Exception as exc:
@@ -179,6 +190,8 @@ class Session(Firings):
     async def teardown(self, runs: list[NodeRun] | None = None) -> None:
         """Tear every node down; a failing teardown is logged and never stops the others."""
         for run in reversed(runs if runs is not None else list(self.nodes.values())):
+            if run.remote is not None:
+                continue  # never set up here
             try:
                 await run.instance.teardown()
             except Exception:  # noqa: BLE001 - one node's cleanup must not block the others
@@ -444,3 +457,41 @@ def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
     """The ports declared to carry Arrow data (``table``, ``binary``): their frames are short."""
     ports = [*spec.ports.inputs, *spec.ports.outputs]
     return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))
+
+
+def _remote(run: NodeRun, settings: Mapping[str, Any], executor: Executor) -> RemoteNode:
+    """How the cluster names a node with ``offload: cluster``; refused when it cannot go."""
+    where = f"node {run.node_id!r} ({run.spec.id} {run.spec.version})"
+    if not isinstance(executor, ClusterExecutor):
+        msg = (
+            f"{where} runs on a cluster (execution.offload: cluster), but the runtime's "
+            f"executor is {type(executor).__name__}: pass "
+            "executor=DaskExecutor() (dataflow_jupyter.executors.dask), or `--dask` to "
+            "`dataflow run`"
+        )
+        raise NodeStartError(run.node_id, msg)
+    if run.has_finish or run.has_input_finished:
+        msg = (
+            f"{where} has end-of-stream hooks (finish, input_finished), which keep what it "
+            "saw in one process: it cannot run on a cluster, where its firings spread over "
+            "workers. Run it in the kernel (offload: auto)"
+        )
+        raise NodeStartError(run.node_id, msg)
+    return RemoteNode.of(run.node_id, run.spec.id, run.spec.version, settings)
+
+
+def _fetch_off_the_loop(runs: list[NodeRun]) -> None:
+    """A node fed by a cluster node receives tables that live on the cluster: each is read
+    (brought here) off the loop, in a worker thread, just before the node's call, so such a
+    node never fires inline in the dispatcher."""
+    for run in runs:
+        if run.remote is None:
+            continue
+        for wires in run.outputs.values():
+            for wire in wires:
+                target = wire.target
+                if target.remote is None and not target.remote_inputs:
+                    target.remote_inputs = True
+                    target.placement.fetch_remote_inputs()
+                    target.inline = target.placement.runs_on == "inline"
+                    target.stats.runs_on = target.placement.runs_on

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 import pyarrow as pa
 
-from dataflow_jupyter.packets import BinaryRef
+from dataflow_jupyter.packets import BinaryRef, RemoteTable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -44,7 +44,7 @@ def frame_page(packets: Iterable[DataPacket], offset: int, limit: int) -> tuple[
     end = offset + limit
     for packet in packets:
         data = packet.binary_value
-        if isinstance(data, BinaryRef):
+        if isinstance(data, BinaryRef | RemoteTable):  # the inspector reads it on demand
             data = data.read()
         if isinstance(data, pa.Table | pa.RecordBatch):
             rows = max(data.num_rows, 1)

@@ -74,6 +74,15 @@ class Fails(PureNode):
         raise ValueError(f"cannot take {inputs['in'].value!r}")
 """
 
+COUNT_UP = """
+from dataflow_jupyter.node import IONode
+
+class CountUp(IONode):
+    async def run(self, ctx):
+        for i in range(self.settings["count"]):
+            await ctx.emit("out", i)
+"""
+
 VERSIONED = """
 from dataflow_jupyter.node import PureNode
 
@@ -89,6 +98,7 @@ def write_node(
     code: str,
     *,
     settings: list[dict[str, Any]] | None = None,
+    inputs: tuple[str, ...] = ("in",),
     outputs: tuple[str, ...] = ("out",),
 ) -> Path:
     """A node folder ``root/Test/<type_id>`` holding ``schema.json`` and ``node.py``."""
@@ -100,7 +110,7 @@ def write_node(
         "category": "Test",
         "name": type_id.title(),
         "ports": {
-            "inputs": [{"name": "in"}],
+            "inputs": [{"name": name} for name in inputs],
             "outputs": [{"name": name} for name in outputs],
         },
         "settings": settings or [],
@@ -112,7 +122,7 @@ def write_node(
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test pack: make-table, add-column, sleeper, suicide, fails."""
+    """The test pack: make-table, add-column, sleeper, suicide, fails, count-up (a source)."""
     root = tmp_path_factory.mktemp("pack")
     mb = [{"name": "megabytes", "type": "number", "default": 1}]
     write_node(root, "make-table", MAKE_TABLE, settings=mb)
@@ -121,6 +131,8 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_node(root, "sleeper", SLEEPER, settings=seconds)
     write_node(root, "suicide", SUICIDE)
     write_node(root, "fails", FAILS)
+    count = [{"name": "count", "type": "integer", "default": 1}]
+    write_node(root, "count-up", COUNT_UP, settings=count, inputs=())
     return root
 
 

@@ -1,0 +1,150 @@
+"""Graphs run by ``GraphRuntime`` with a ``DaskExecutor`` on a real ``LocalCluster`` of 2
+worker processes (issue 14): the same answers as in the kernel, ``parallelism`` with outputs
+in input order, tables that stay on the workers, a worker killed mid-run, a cluster that
+goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import local_cluster
+from distributed import Client
+from test_dask_executor import BytesReceived, received  # noqa: F401 - the byte counter
+
+from dataflow_jupyter import Graph, NodeRegistry
+from dataflow_jupyter.executors import DaskExecutor
+from dataflow_jupyter.packets import ErrorCode, RemoteTable
+from dataflow_jupyter.runtime import GraphRuntime
+
+if TYPE_CHECKING:
+    from dataflow_jupyter.runtime import RunResult
+
+pytestmark = pytest.mark.integration
+ON_CLUSTER: dict[str, Any] = {"offload": "cluster"}
+
+
+def chain(registry: NodeRegistry, count: int, *steps: tuple[str, dict[str, Any], Any]) -> Graph:
+    """count-up (0, 1, ... ``count`` - 1) -> each step (type, settings, execution)."""
+    graph = Graph(id="dask", registry=registry)
+    previous = graph.add_node("count-up", id="src", settings={"count": count})
+    for index, (type_id, settings, execution) in enumerate(steps, start=1):
+        node = graph.add_node(type_id, id=f"s{index}", settings=settings, execution=execution)
+        graph.connect(previous, "out", node, "in")
+        previous = node
+    return graph
+
+
+def out(result: RunResult, node_id: str) -> list[Any]:
+    return list(result.outputs.get(f"{node_id}.out", []))
+
+
+async def test_a_graph_gives_the_same_answer_on_the_cluster(
+    executor: DaskExecutor, registry: NodeRegistry
+) -> None:
+    double = ("mapper", {"expression": "value * 2"}, None)
+    local = await GraphRuntime(chain(registry, 6, double), registry).run_async()
+    wide = {"offload": "cluster", "parallelism": 2}
+    remote = chain(registry, 6, ("mapper", {"expression": "value * 2"}, wide))
+    rt = GraphRuntime(remote, registry, executor=executor)
+    result = await rt.run_async()
+    assert result.ok, result.errors
+    assert out(result, "s1") == out(local, "s1") == [0, 2, 4, 6, 8, 10]
+    stats = rt.stats.node("s1")
+    assert (stats.runs_on, stats.firings, stats.emitted) == ("cluster", 6, 6)
+
+
+async def test_parallel_firings_overlap_and_leave_in_input_order(
+    executor: DaskExecutor, registry: NodeRegistry
+) -> None:
+    wide = {"offload": "cluster", "parallelism": 2}
+    graph = chain(registry, 4, ("sleeper", {"seconds": 0.5}, wide))
+    rt = GraphRuntime(graph, registry, executor=executor)
+    started = asyncio.get_running_loop().time()
+    result = await rt.run_async()
+    took = asyncio.get_running_loop().time() - started
+    assert result.ok, result.errors
+    assert [o["value"] for o in out(result, "s1")] == [0, 1, 2, 3]
+    assert len({o["pid"] for o in out(result, "s1")}) == 2  # both workers fired
+    assert took < 4 * 0.5  # two at a time, not one after another
+
+
+async def test_a_200_mb_table_through_three_cluster_nodes_stays_on_the_workers(
+    executor: DaskExecutor,
+    registry: NodeRegistry,
+    received: BytesReceived,  # noqa: F811
+) -> None:
+    graph = chain(
+        registry,
+        1,
+        ("make-table", {"megabytes": 200}, ON_CLUSTER),
+        ("add-column", {}, ON_CLUSTER),
+        ("add-column", {}, ON_CLUSTER),
+    )
+    rt = GraphRuntime(graph, registry, executor=executor)
+    before = received.total
+    result = await rt.run_async()
+    moved = received.total - before
+    assert result.ok, result.errors
+    (table,) = out(result, "s3")
+    assert isinstance(table, RemoteTable)  # the output holds a handle, not the data
+    assert table.num_rows == 200 * (1 << 20) // 8
+    assert moved < 1 << 20, f"{moved:,} bytes reached the kernel"
+    assert rt.stats.node("s3").runs_on == "cluster"
+    fetched = await asyncio.to_thread(table.read)  # brought here only when asked
+    assert fetched.column_names == ["x", "c1", "c2"]
+    assert received.total - before > 200 << 20
+
+
+async def test_a_worker_killed_mid_run_loses_nothing_and_counts_nothing_twice(
+    registry: NodeRegistry,
+) -> None:
+    with local_cluster() as cluster, Client(cluster) as client:
+        executor = DaskExecutor(client)
+        wide = {"offload": "cluster", "parallelism": 2}
+        graph = chain(registry, 6, ("sleeper", {"seconds": 0.8}, wide))
+        rt = GraphRuntime(graph, registry, executor=executor)
+        pids = await asyncio.to_thread(client.run, os.getpid)
+        run = asyncio.ensure_future(rt.run_async())
+        for _ in range(300):  # the first pair is done, the second under way
+            await asyncio.sleep(0.1)
+            if rt._session is not None and rt.stats.node("s1").emitted >= 2:
+                break
+        await asyncio.sleep(0.2)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        result = await asyncio.wait_for(run, 120)
+        await executor.close()
+    assert result.ok, result.errors
+    assert [o["value"] for o in out(result, "s1")] == [0, 1, 2, 3, 4, 5]
+    stats = rt.stats.node("s1")
+    assert (stats.firings, stats.emitted, stats.errors, stats.retries) == (6, 6, 0, 0)
+    assert len(rt.dlq) == 0
+
+
+async def test_a_cluster_that_goes_away_sends_what_was_left_to_the_dead_letter_queue(
+    registry: NodeRegistry,
+) -> None:
+    cluster = local_cluster()
+    client = Client(cluster)
+    executor = DaskExecutor(client)
+    graph = chain(registry, 4, ("sleeper", {"seconds": 1.0}, ON_CLUSTER))
+    rt = GraphRuntime(graph, registry, executor=executor)
+    run = asyncio.ensure_future(rt.run_async())
+    for _ in range(300):  # the first firing is done, the second under way
+        await asyncio.sleep(0.1)
+        if rt._session is not None and rt.stats.node("s1").emitted:
+            break
+    await asyncio.to_thread(cluster.close)
+    result = await asyncio.wait_for(run, 60)
+    await asyncio.to_thread(client.close)
+    await executor.close()
+    done = out(result, "s1")
+    assert len(done) + len(rt.dlq) == 4  # nothing lost
+    assert len(done) >= 1
+    assert result.errors
+    assert {e.code for e in result.errors} == {ErrorCode.IO_ERROR}
+    assert all("could not run on the cluster" in e.message for e in result.errors)
+    assert sorted(letter.inputs["in"].value for letter in rt.dlq) == list(range(len(done), 4))
