@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +24,8 @@ from dataflow_jupyter.packets import ErrorCode, RemoteTable
 from dataflow_jupyter.runtime import GraphRuntime
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dataflow_jupyter.runtime import RunResult
 
 pytestmark = pytest.mark.integration
@@ -148,3 +153,25 @@ async def test_a_cluster_that_goes_away_sends_what_was_left_to_the_dead_letter_q
     assert {e.code for e in result.errors} == {ErrorCode.IO_ERROR}
     assert all("could not run on the cluster" in e.message for e in result.errors)
     assert sorted(letter.inputs["in"].value for letter in rt.dlq) == list(range(len(done), 4))
+
+
+def test_dataflow_run_dask_local_runs_the_cluster_nodes_there(tmp_path: Path) -> None:
+    """``dataflow run --dask local``: a LocalCluster for the run, closed after it."""
+    graph = Graph(id="cli-dask")
+    source = graph.add_node("inject", settings={"value": 20, "count": 3})
+    plus = graph.add_node(
+        "mapper", settings={"expression": "value + 1"}, execution={"offload": "cluster"}
+    )
+    graph.connect(source, "out", plus, "in")
+    graph.save(tmp_path / "g.dfgraph.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "dataflow_jupyter.cli", "run", "g.dfgraph.json", "--dask", "local"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(rf"{plus}\s+3\s+3\s+3 .* cluster", done.stdout), done.stdout
+    assert "n2.out: 3 packets" in done.stdout
