@@ -4,7 +4,9 @@
 with them:
 
 - ``RemoteNode``: which node to fire (id, type, exact version, settings as canonical JSON:
-  hashable, so it keys the worker's cache of node instances).
+  hashable, so it keys the worker's cache of node instances) and, for a stateful node,
+  where its state lives (the URL and key prefix of the runtime's ``RedisState``, and the
+  node's namespace there, ``<graph id>/<node id>`` as in the kernel).
 - ``RemoteOutcome``: what one firing gave (the ``Outcome`` of the runtime's firing path:
   result, emitted values, error, clock) and on which worker. On the worker it holds the real
   tables; ``strip_tables`` makes the small copy the client receives, where each table is a
@@ -21,6 +23,25 @@ with them:
   scratch space, a ``NodeRegistry`` over them, node instances by ``RemoteNode`` (built
   and ``setup()`` once, torn down with the plugin), and ``fire``.
 
+Async code on a worker. A node's ``setup``, ``teardown`` and an ``async def process`` run
+on the worker process's one long-lived event loop (``WorkerLoop``: a daemon thread running
+``loop.run_forever()``; the firing's thread submits the coroutine and waits for its
+result). One loop, so what a node opens in ``setup`` (a connection pool, a session) serves
+every later firing: ``redis.asyncio`` connections, for one, belong to the loop that opened
+them. A synchronous ``process`` is called in the firing's thread as it is.
+
+State on a worker. A ``StatefulNode`` fires on the cluster only with state the workers can
+reach: Redis (the graph's validation and the runtime refuse ``memory`` and ``file`` state
+there). Its ``RemoteNode`` names the runtime's ``RedisState`` (URL and key prefix) and the
+node's namespace; the worker binds the instance to a ``RedisState`` of the same URL and
+prefix under the same namespace, so the node reads and writes the very keys it would in the
+kernel. ``WorkerPacks`` makes one ``RedisState`` per (URL, prefix), used on the worker
+loop, closed with the packs. Firings of a stateful node follow one another (its
+``parallelism`` is 1), each reading what the one before wrote, whichever worker ran it. A
+firing that Dask runs again after its worker died (see ``executors.dask``) reads and writes
+again: what it wrote before the worker died stays, so a node that must count each input
+once keeps, say, the trace id of the last input it counted.
+
 Strict version locking: a worker fires exactly the code the client has. A folder's files are
 hashed on the client and again where the worker reads them; an ``(id, version)`` that this
 worker process loaded before with other code (a ``node.py`` edited without a new version,
@@ -32,8 +53,10 @@ the worker and the reason; it is returned, never raised, and never waits.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
+import inspect
 import json
 import shutil
 import threading
@@ -46,13 +69,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pyarrow as pa
 
-from dataflow_jupyter.node import DataFlowNode, NodeContext
+from dataflow_jupyter.node import DataFlowNode, NodeContext, StatefulNode
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
 from dataflow_jupyter.registry import NodeLoadError, NodeRegistry, UnknownNodeError
 from dataflow_jupyter.spec import NodeSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+
+    from dataflow_jupyter.state import StateAdapter
 
 __all__ = [
     "InputSlot",
@@ -61,6 +86,7 @@ __all__ = [
     "RemoteNode",
     "RemoteOutcome",
     "TableStub",
+    "WorkerLoop",
     "WorkerPacks",
     "dress",
     "folder_digest",
@@ -70,6 +96,8 @@ __all__ = [
 ]
 
 REGISTRY_PROBLEM: Final = "RegistryProblem"
+STATE_PROBLEM: Final = "StateProblem"
+TEARDOWN_S: Final = 30.0  # how long closing the packs waits for one node's teardown
 
 #: Where a table sits in an outcome: ("r", port) the result's value on ``port``, ("r", port,
 #: "b") the binary value of the packet there; ("e", i) and ("e", i, "b") the same for the
@@ -86,14 +114,38 @@ class RemoteNode:
     version: str
     settings: str  # canonical JSON (json.dumps(..., sort_keys=True)): hashable
     is_stateful: bool = False
+    # A stateful node's state: the runtime's RedisState (its URL may hold a password: kept
+    # out of repr) and key prefix, and the node's namespace there ("<graph id>/<node id>").
+    state_url: str | None = field(default=None, repr=False)
+    state_prefix: str | None = None
+    state_namespace: str | None = None
 
     @classmethod
     def of(
-        cls, node_id: str, type_id: str, version: str, settings: Mapping[str, Any]
+        cls,
+        node_id: str,
+        type_id: str,
+        version: str,
+        settings: Mapping[str, Any],
+        *,
+        state: tuple[str, str, str] | None = None,
     ) -> RemoteNode:
-        """A ``RemoteNode`` with ``settings`` written as canonical JSON."""
+        """A ``RemoteNode`` with ``settings`` written as canonical JSON; ``state``: for a
+        stateful node, the (URL, key prefix) of its ``RedisState`` and its namespace."""
         text = json.dumps(dict(settings), sort_keys=True, separators=(",", ":"))
-        return cls(node_id, type_id, version, text)
+        if state is None:
+            return cls(node_id, type_id, version, text)
+        url, prefix, namespace = state
+        return cls(
+            node_id,
+            type_id,
+            version,
+            text,
+            is_stateful=True,
+            state_url=url,
+            state_prefix=prefix,
+            state_namespace=namespace,
+        )
 
 
 class RemoteError(Exception):
@@ -328,6 +380,10 @@ class _RegistryTroubleError(Exception):
     """A node type this worker cannot load (becomes a ``RegistryProblem`` RemoteError)."""
 
 
+class _StateTroubleError(Exception):
+    """A stateful node sent without its state (becomes a ``StateProblem`` RemoteError)."""
+
+
 # (id, version) -> digest of the code this worker process loaded under it (strict locking).
 _LOADED: dict[tuple[str, str], str] = {}
 _LOADED_LOCK: Final = threading.Lock()
@@ -345,6 +401,52 @@ class _Sent:
 _SENT: Final = _Sent()
 
 
+class WorkerLoop:
+    """A long-lived event loop in a daemon thread, where a worker process runs the nodes'
+    coroutines (``setup``, ``teardown``, an ``async def process``): ``shared()`` is the
+    process's one. It lives as long as the process: nothing to close."""
+
+    _shared: WorkerLoop | None = None
+    _shared_lock: Final = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, name="dataflow-worker-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @classmethod
+    def shared(cls) -> WorkerLoop:
+        """This process's loop, started on first use (again in a forked child)."""
+        with cls._shared_lock:
+            if cls._shared is None or not cls._shared._thread.is_alive():
+                cls._shared = cls()
+            return cls._shared
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+        """Run ``coro`` on the loop and wait (in this thread) for its result; after
+        ``timeout`` seconds it is cancelled and ``TimeoutError`` raised."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            msg = "WorkerLoop.run from the loop's own thread would wait for itself"
+            raise RuntimeError(msg)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
 @dataclass
 class WorkerPacks:
     """One worker's copy of a client's node packs, and the firings made from them."""
@@ -355,6 +457,7 @@ class WorkerPacks:
     registry: NodeRegistry = field(init=False)
     _digests: dict[tuple[str, str], str | None] = field(init=False, default_factory=dict)
     _instances: dict[RemoteNode, DataFlowNode] = field(init=False, default_factory=dict)
+    _states: dict[tuple[str, str], StateAdapter] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -391,6 +494,8 @@ class WorkerPacks:
                 f"({node.type_id} {node.version}) cannot be loaded there: {trouble}"
             )
             error = RemoteError(message, exception_type=REGISTRY_PROBLEM)
+        except _StateTroubleError as trouble:
+            error = RemoteError(str(trouble), exception_type=STATE_PROBLEM)
         except Exception as exc:  # noqa: BLE001 - the node's constructor or setup refused
             error = RemoteError.from_exception(exc)
         if error is not None:
@@ -407,11 +512,8 @@ class WorkerPacks:
         start = time.time_ns()
         try:
             result = instance.process(dict(inputs), ctx)  # type: ignore[attr-defined]
-            if asyncio.iscoroutine(result):
-                result.close()
-                result = None
-                msg = f"node {node.node_id!r}: an async process cannot run on the cluster"
-                raise TypeError(msg)
+            if inspect.isawaitable(result):  # an async process: on the worker's loop
+                result = WorkerLoop.shared().run(_awaited(result))
         except Exception as exc:  # noqa: BLE001 - a node's failure is the outcome's error
             error = RemoteError.from_exception(exc)
         end = time.time_ns()
@@ -423,10 +525,29 @@ class WorkerPacks:
             if instance is None:
                 node_class = self._node_class(node.type_id, node.version)
                 instance = node_class(node.node_id, json.loads(node.settings))
+                if isinstance(instance, StatefulNode):
+                    self._bind_state(instance, node)
                 if type(instance).setup is not DataFlowNode.setup:
-                    asyncio.run(instance.setup())
+                    WorkerLoop.shared().run(instance.setup())
                 self._instances[node] = instance
             return instance
+
+    def _bind_state(self, instance: StatefulNode, node: RemoteNode) -> None:
+        """Bind a stateful node to the Redis state the runtime named (under ``_lock``)."""
+        url, prefix, namespace = node.state_url, node.state_prefix, node.state_namespace
+        if url is None or prefix is None or namespace is None:
+            msg = (
+                f"node {node.node_id!r} ({node.type_id} {node.version}) keeps state, but no "
+                f"state reached worker {self.worker}: a stateful node runs on the cluster "
+                "with Redis state (config.stateStorage type redis, or state='redis')"
+            )
+            raise _StateTroubleError(msg)
+        adapter = self._states.get((url, prefix))
+        if adapter is None:
+            from dataflow_jupyter.state.redis import RedisState  # noqa: PLC0415 - slow import
+
+            adapter = self._states[url, prefix] = RedisState(url, prefix)
+        instance.bind_state(adapter, namespace)
 
     def _node_class(self, type_id: str, version: str) -> type[DataFlowNode]:
         key = (type_id, version)
@@ -464,13 +585,20 @@ class WorkerPacks:
     # -- end ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Tear the node instances down and remove the shipped folders."""
+        """Tear the node instances down (on the worker loop, ``TEARDOWN_S`` each at most),
+        close the state adapters and remove the shipped folders."""
         with self._lock:
             instances, self._instances = list(self._instances.values()), {}
+            states, self._states = list(self._states.values()), {}
+        loop = WorkerLoop.shared() if instances or states else None
         for instance in instances:
-            if type(instance).teardown is not DataFlowNode.teardown:
+            if loop is not None and type(instance).teardown is not DataFlowNode.teardown:
                 with contextlib.suppress(Exception):  # one must not stop the others
-                    asyncio.run(instance.teardown())
+                    loop.run(instance.teardown(), TEARDOWN_S)
+        for state in states:
+            if loop is not None:
+                with contextlib.suppress(Exception):
+                    loop.run(state.close(), TEARDOWN_S)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

@@ -8,7 +8,15 @@ What runs where:
 - A worker runs one firing of a cluster node per task: ``fire`` submits
   ``_run_firing(node, inputs)``, which builds the node instance once per worker (a cache
   keyed by ``RemoteNode``, ``setup()`` awaited once, torn down with the plugin) and calls
-  ``process``. The work itself is ``_cluster.WorkerPacks.fire``: plain Python, no Dask.
+  ``process`` (an ``async`` one on the worker process's one event loop). The work itself
+  is ``_cluster.WorkerPacks.fire``: plain Python, no Dask.
+
+State: a stateful node on the cluster keeps its state in Redis, the runtime's
+``RedisState`` (the runtime refuses other adapters for it). Its ``RemoteNode`` carries that
+adapter's URL and key prefix and the node's namespace; each worker binds the node to a
+``RedisState`` of its own on them (one per URL and prefix, closed with the plugin), so the
+node reads and writes the same keys as in the kernel. Nothing of the state passes through
+the client.
 
 Node code on the workers: ``start(registry)`` registers a ``distributed.WorkerPlugin``
 (``_NodePacksPlugin``) carrying the registry's packs (``_cluster.PackManifest``): the files

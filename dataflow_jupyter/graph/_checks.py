@@ -10,7 +10,7 @@ type's ``execution`` with the node's own override applied (``NodeSpec.with_execu
   firing at a time) and a pure node (``PureNode``): a stateful or I/O node's firings depend
   on the ones before them;
 - ``offload: "cluster"`` is refused for an ``IONode`` (sources and I/O nodes run in the
-  kernel) and for a node whose ``process`` is ``async`` (it runs on the kernel's loop);
+  kernel); an ``async`` ``process`` may go (a worker runs it on its own event loop);
 - a ``StatefulNode`` on the cluster needs state the workers can reach: the graph's
   ``config.stateStorage.type`` must be ``redis`` (``memory`` and ``file`` live with the
   kernel).
@@ -156,12 +156,6 @@ def _execution_problems(
         problems.append(
             f"it runs on the cluster (execution.offload: cluster), but {node.type_id} is "
             f"{kind}: sources and I/O nodes run in the kernel. Set execution.offload to auto"
-        )
-    elif node_class.process_is_async():
-        problems.append(
-            "it runs on the cluster (execution.offload: cluster), but its process is async: "
-            "async nodes run on the kernel's event loop. Make process synchronous, or set "
-            "execution.offload to auto"
         )
     if issubclass(node_class, StatefulNode) and state_storage not in (None, "redis"):
         problems.append(

@@ -621,13 +621,13 @@ class Firings(Emission):
             fn, args = run.instance.input_finished, (hook_port,)
         else:
             fn, args = run.process, (record.inputs,)
+        runs_on = run.placement.runs_on
+        if runs_on == "cluster" and record.kind == "process":  # sync or async: on a worker
+            return await self._on_cluster(run, record)
         if inspect.iscoroutinefunction(fn):
             if run.remote_inputs and record.kind == "process":
                 args = (await self.executor.submit(local_inputs, record.inputs),)
             return await self._call_async(run, fn, args, record)
-        runs_on = run.placement.runs_on
-        if runs_on == "cluster" and record.kind == "process":
-            return await self._on_cluster(run, record)
         if run.remote_inputs and record.kind == "process":
             fn = _reading_remote(fn)
         elif runs_on != "worker":

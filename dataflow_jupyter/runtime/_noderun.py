@@ -180,8 +180,9 @@ class NodeRun:
         self.timeout = timeout_ms / 1000 if timeout_ms else None
         self.placement = Placement.choose(
             spec.execution.offload,
-            is_async=self.is_source or inspect.iscoroutinefunction(self.process),
+            is_async=inspect.iscoroutinefunction(self.process),
             executor_inline=executor_inline,
+            is_source=self.is_source,
         )
         self.inline = self.placement.runs_on == "inline"
         self.inline_limit_ns = self.limit_ns()

@@ -27,9 +27,10 @@ firings). The batch is sized from the measured cost so that one batch takes abou
 ``BATCH_NS``; a slow node's batch is one firing, so its outputs leave as soon as each is done.
 
 ``offload: cluster`` sends a node's firings to a cluster (a ``ClusterExecutor`` such as
-``DaskExecutor``): up to ``execution.parallelism`` of them in flight at once, their outputs
-in input order (``Firings.fire_cluster``). A node fed by a cluster node fires on a worker,
-where the tables it receives are read from the cluster without holding up the loop.
+``DaskExecutor``), its ``process`` sync or async: up to ``execution.parallelism`` of them in
+flight at once, their outputs in input order (``Firings.fire_cluster``). A node fed by a
+cluster node fires on a worker, where the tables it receives are read from the cluster
+without holding up the loop.
 
 Every move is logged (``placement`` events in ``rt.log``, a ``dataflow_jupyter.runtime``
 log record), counted in ``rt.stats`` (``runs_on``, ``moves``) and shown on the canvas.
@@ -70,12 +71,20 @@ class Placement:
         self._mean_ns = 0.0
 
     @classmethod
-    def choose(cls, offload: str, *, is_async: bool, executor_inline: bool) -> Placement:
-        """Where a node starts, from its ``execution.offload`` and what the executor allows."""
-        if is_async:
-            return cls("loop", "async: awaited on the loop", fixed=True)
+    def choose(
+        cls, offload: str, *, is_async: bool, executor_inline: bool, is_source: bool = False
+    ) -> Placement:
+        """Where a node starts, from its ``execution.offload`` and what the executor allows.
+
+        A source runs on the loop; a node with ``offload: cluster`` on the cluster, its
+        ``process`` sync or async (a worker awaits it); other async nodes on the loop.
+        """
+        if is_source:
+            return cls("loop", "a source: runs on the loop", fixed=True)
         if offload == "cluster":
             return cls("cluster", "offload: cluster", fixed=True)
+        if is_async:
+            return cls("loop", "async: awaited on the loop", fixed=True)
         if not executor_inline:
             return cls("worker", "the executor runs every firing", fixed=True)
         if offload == "none":

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import sys
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
@@ -111,12 +112,13 @@ class Session(Firings):
                 what = f"node {node_id!r} ({described.type_id} {described.version})"
                 msg = f"{what} could not be made from its settings: {type(exc).__name__}: {exc}"
                 raise NodeStartError(node_id, msg) from exc
+            namespace = f"{graph.id}/{node_id}"
             if isinstance(instance, StatefulNode):
-                instance.bind_state(state, f"{graph.id}/{node_id}")
+                instance.bind_state(state, namespace)
             spec = node_type.spec.with_execution(described.execution)
             run = NodeRun(node_id, index, instance, spec, executor_inline=inline_ok)
             if run.placement.runs_on == "cluster":
-                run.remote = _remote(run, described.settings, executor)
+                run.remote = _remote(run, described.settings, executor, (state, namespace))
             arrow = _arrow_ports(node_type.spec)  # their frames keep frame_tables packets
             for port in run.inputs:
                 size = min(frame_tables, frame_size) if port in arrow else frame_size
@@ -459,8 +461,17 @@ def _arrow_ports(spec: NodeSpec) -> frozenset[str]:
     return frozenset(p.name for p in ports if p.type in (PortType.TABLE, PortType.BINARY))
 
 
-def _remote(run: NodeRun, settings: Mapping[str, Any], executor: Executor) -> RemoteNode:
-    """How the cluster names a node with ``offload: cluster``; refused when it cannot go."""
+def _remote(
+    run: NodeRun,
+    settings: Mapping[str, Any],
+    executor: Executor,
+    state: tuple[StateAdapter, str],
+) -> RemoteNode:
+    """How the cluster names a node with ``offload: cluster``; refused when it cannot go.
+
+    ``state``: the runtime's adapter and the node's namespace in it. A stateful node takes
+    them along: the workers bind it to the same Redis keys (``_redis_address``).
+    """
     where = f"node {run.node_id!r} ({run.spec.id} {run.spec.version})"
     if not isinstance(executor, ClusterExecutor):
         msg = (
@@ -477,7 +488,34 @@ def _remote(run: NodeRun, settings: Mapping[str, Any], executor: Executor) -> Re
             "workers. Run it in the kernel (offload: auto)"
         )
         raise NodeStartError(run.node_id, msg)
-    return RemoteNode.of(run.node_id, run.spec.id, run.spec.version, settings)
+    where_state = None
+    if isinstance(run.instance, StatefulNode):
+        adapter, namespace = state
+        address = _redis_address(adapter)
+        if address is None:
+            msg = (
+                f"{where} runs on the cluster and keeps state, but the runtime's state is "
+                f"{type(adapter).__name__}, which the workers cannot reach: use redis state "
+                '(state="redis" with config.stateStorage {"type": "redis", "url": ...}, or '
+                "state=RedisState(url)), or run the node in the kernel (offload: auto)"
+            )
+            raise NodeStartError(run.node_id, msg)
+        where_state = (*address, namespace)
+    return RemoteNode.of(run.node_id, run.spec.id, run.spec.version, settings, state=where_state)
+
+
+def _redis_address(adapter: StateAdapter) -> tuple[str, str] | None:
+    """The URL and key prefix of ``adapter`` when it is a ``RedisState`` that connects by
+    its URL (one made on a given client cannot be reached from a worker by URL); else
+    ``None``. Looked up in ``sys.modules``: a ``RedisState`` exists only once its module is
+    imported, and the runtime never imports redis itself."""
+    module = sys.modules.get("dataflow_jupyter.state.redis")
+    redis_state = getattr(module, "RedisState", None)
+    if redis_state is None or not isinstance(adapter, redis_state):
+        return None
+    if not adapter.connects_by_url:
+        return None
+    return adapter.url, adapter.prefix
 
 
 def _fetch_off_the_loop(runs: list[NodeRun]) -> None:

@@ -163,6 +163,13 @@ class RedisState:
     def __repr__(self) -> str:
         return f"<RedisState {self._shown_url!r} prefix {self.prefix!r}>"
 
+    @property
+    def connects_by_url(self) -> bool:
+        """Whether the connections are made from ``url`` (``False`` when a client was given:
+        then ``url`` only names it). Another process reaches the same data with
+        ``RedisState(url, prefix)`` only when this is ``True``."""
+        return self._given is None
+
     def redis_key(self, key: str) -> str:
         """The Redis key that holds state key ``key``."""
         return f"{self.prefix}:{encode_key(key)}"

@@ -83,6 +83,22 @@ class CountUp(IONode):
             await ctx.emit("out", i)
 """
 
+COUNTER = """
+import asyncio
+import os
+from dataflow_jupyter.node import StatefulNode
+
+class Counter(StatefulNode):
+    async def setup(self):
+        self.loop = asyncio.get_running_loop()
+
+    async def process(self, inputs, ctx):
+        count = await self.state.get("count", 0) + 1
+        await self.state.set("count", count)
+        same_loop = asyncio.get_running_loop() is self.loop  # the loop of setup
+        return {"out": {"count": count, "same_loop": same_loop, "pid": os.getpid()}}
+"""
+
 VERSIONED = """
 from dataflow_jupyter.node import PureNode
 
@@ -122,7 +138,8 @@ def write_node(
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test pack: make-table, add-column, sleeper, suicide, fails, count-up (a source)."""
+    """The test pack: make-table, add-column, sleeper, suicide, fails, counter (stateful,
+    async), count-up (a source)."""
     root = tmp_path_factory.mktemp("pack")
     mb = [{"name": "megabytes", "type": "number", "default": 1}]
     write_node(root, "make-table", MAKE_TABLE, settings=mb)
@@ -131,6 +148,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_node(root, "sleeper", SLEEPER, settings=seconds)
     write_node(root, "suicide", SUICIDE)
     write_node(root, "fails", FAILS)
+    write_node(root, "counter", COUNTER)
     count = [{"name": "count", "type": "integer", "default": 1}]
     write_node(root, "count-up", COUNT_UP, settings=count, inputs=())
     return root

@@ -1,7 +1,7 @@
 """Graphs run by ``GraphRuntime`` with a ``DaskExecutor`` on a real ``LocalCluster`` of 2
 worker processes (issue 14): the same answers as in the kernel, ``parallelism`` with outputs
 in input order, tables that stay on the workers, a worker killed mid-run, a cluster that
-goes away."""
+goes away, and a stateful node whose state lives in a real ``redis-server``."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ from test_dask_executor import BytesReceived, received  # noqa: F401 - the byte 
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.executors import DaskExecutor
+from dataflow_jupyter.graph import GraphValidationError
 from dataflow_jupyter.packets import ErrorCode, RemoteTable
-from dataflow_jupyter.runtime import GraphRuntime
+from dataflow_jupyter.runtime import GraphRuntime, NodeStartError
+from dataflow_jupyter.state import MemoryState
+from dataflow_jupyter.state.redis import RedisState
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -175,3 +178,70 @@ def test_dataflow_run_dask_local_runs_the_cluster_nodes_there(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(rf"{plus}\s+3\s+3\s+3 .* cluster", done.stdout), done.stdout
     assert "n2.out: 3 packets" in done.stdout
+
+
+# -- state on the cluster -------------------------------------------------------------------------
+
+
+def counting(registry: NodeRegistry, storage: dict[str, Any], execution: Any) -> Graph:
+    """count-up (6 values) -> counter (stateful, async), in graph ``counting``."""
+    document = {"id": "counting", "version": "1.0.0", "config": {"stateStorage": storage}}
+    graph = Graph.from_dict(document, registry=registry)
+    graph.add_node("count-up", id="src", settings={"count": 6})
+    graph.add_node("counter", id="tally", execution=execution)
+    graph.connect("src", "out", "tally", "in")
+    return graph
+
+
+async def test_a_stateful_node_on_the_cluster_keeps_its_count_in_redis(
+    executor: DaskExecutor,
+    registry: NodeRegistry,
+    redis_server: Any,  # tests/conftest.py's RedisServer
+) -> None:
+    storage = {"type": "redis", "url": redis_server.url, "prefix": "on-dask"}
+    here = counting(registry, storage, None)
+    kernel = await GraphRuntime(here, registry, state=MemoryState()).run_async()
+    remote = counting(registry, storage, {"offload": "cluster", "parallelism": 1})
+    rt = GraphRuntime(remote, registry, executor=executor)  # state: the config's, redis
+    result = await rt.run_async()
+    assert result.ok, result.errors
+    counts = [o["count"] for o in out(result, "tally")]
+    assert counts == [o["count"] for o in out(kernel, "tally")] == [1, 2, 3, 4, 5, 6]
+    assert all(o["same_loop"] for o in out(result, "tally"))  # setup's loop, on each worker
+    assert all(o["pid"] != os.getpid() for o in out(result, "tally"))
+    assert rt.stats.node("tally").runs_on == "cluster"
+    state = RedisState(redis_server.url, "on-dask")
+    try:
+        assert await state.keys() == ["counting/tally/count"]  # the kernel's namespace
+        assert await state.get("counting/tally/count") == 6
+        again = GraphRuntime(remote, registry, state=state, executor=executor)
+        result = await again.run_async()  # a runtime given a RedisState: the same keys
+        assert [o["count"] for o in out(result, "tally")] == [7, 8, 9, 10, 11, 12]
+        assert await state.get("counting/tally/count") == 12
+    finally:
+        await state.close()
+
+
+async def test_a_stateful_node_on_the_cluster_without_redis_state_is_refused(
+    registry: NodeRegistry,
+) -> None:
+    on_cluster = {"offload": "cluster"}
+    unstarted = DaskExecutor()  # refused before it would start a cluster
+    graph = counting(registry, {"type": "memory"}, on_cluster)
+    with pytest.raises(GraphValidationError) as info:
+        GraphRuntime(graph, registry, executor=unstarted)
+    assert info.value.problems == [
+        "node 'tally' (counter 1.0.0): it runs on the cluster (execution.offload: cluster) and "
+        "keeps state: set the graph's state storage to redis (config.stateStorage: "
+        '{"type": "redis", "url": ...}) so the workers can reach it; memory state stays in '
+        "the kernel"
+    ]
+    graph = counting(registry, {"type": "redis"}, on_cluster)
+    with pytest.raises(NodeStartError, match="use redis state") as started:
+        GraphRuntime(graph, registry, state=MemoryState(), executor=unstarted)
+    assert started.value.node_id == "tally"
+    assert "the runtime's state is MemoryState, which the workers cannot reach" in str(
+        started.value
+    )
+    assert unstarted.client is None
+    await unstarted.close()

@@ -3,17 +3,19 @@ client's ``PackManifest``, as a worker plugin builds it, and the tables of an ou
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import subprocess
 import sys
+import threading
 from importlib.metadata import EntryPoint
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pytest
-from conftest import VERSIONED, write_node
+from conftest import COUNTER, VERSIONED, write_node
 
-from dataflow_jupyter import NodeRegistry
+from dataflow_jupyter import NodeRegistry, PureNode
 from dataflow_jupyter.executors import RemoteError, RemoteNode, RemoteOutcome
 from dataflow_jupyter.executors._cluster import (
     InputSlot,
@@ -26,6 +28,8 @@ from dataflow_jupyter.executors._cluster import (
     table_at,
 )
 from dataflow_jupyter.packets import DataPacket, ErrorPacket
+from dataflow_jupyter.state.redis import RedisState
+from dataflow_jupyter.testing import spec
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -161,3 +165,88 @@ def test_the_package_imports_dask_only_when_dask_executor_is_used() -> None:
         "assert 'distributed' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- async code and state on a worker ------------------------------------------------------------
+
+
+class Tracked(PureNode):
+    """Notes on which loop and thread its setup, firings and teardown ran."""
+
+    calls: ClassVar[list[tuple[str, int, str]]] = []
+
+    def _note(self, what: str) -> None:
+        loop = id(asyncio.get_running_loop())
+        self.calls.append((what, loop, threading.current_thread().name))
+
+    async def setup(self) -> None:
+        self._note("setup")
+
+    async def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
+        self._note("process")
+        await ctx.emit("out", -1)  # what a worker's ctx.emit gives is awaitable
+        return {"out": inputs["in"].value + 1}
+
+    async def teardown(self) -> None:
+        self._note("teardown")
+
+
+async def test_async_code_runs_on_one_loop_of_the_worker_also_when_closed_from_a_loop(
+    tmp_path: Path,
+) -> None:
+    """``close`` runs in the worker's own event loop (the plugin's teardown): the node's
+    teardown still runs, on the loop its setup and firings ran on."""
+    client = NodeRegistry(include_builtin=False)
+    client.register(spec("tracked", ["in"], ["out"]), Tracked)
+    packs = WorkerPacks(PackManifest.from_registry(client), "tcp://w:5", tmp_path / "s")
+    Tracked.calls.clear()
+    outcomes = [packs.fire(remote("tracked"), {"in": DataPacket(i)}) for i in range(2)]
+    assert [(o.error, o.result, o.emitted) for o in outcomes] == [
+        (None, {"out": 1}, [("out", -1)]),
+        (None, {"out": 2}, [("out", -1)]),
+    ]
+    packs.close()
+    assert [what for what, _, _ in Tracked.calls] == ["setup", "process", "process", "teardown"]
+    assert len({loop for _, loop, _ in Tracked.calls}) == 1
+    assert {thread for _, _, thread in Tracked.calls} == {"dataflow-worker-loop"}
+    assert id(asyncio.get_running_loop()) != Tracked.calls[0][1]
+
+
+async def read_state(url: str, prefix: str, key: str) -> Any:
+    state = RedisState(url, prefix)
+    try:
+        return await state.get(key)
+    finally:
+        await state.close()
+
+
+def test_a_stateful_node_is_bound_to_the_redis_state_it_was_sent_with(
+    tmp_path: Path,
+    redis_server: Any,  # tests/conftest.py's RedisServer
+) -> None:
+    write_node(tmp_path / "pack", "counter", COUNTER)
+    client = NodeRegistry(paths=[tmp_path / "pack"], include_builtin=False)
+    packs = WorkerPacks(PackManifest.from_registry(client), "tcp://w:6", tmp_path / "s")
+    where = (redis_server.url, "packs", "g/c")
+    node = RemoteNode.of("c", "counter", "1.0.0", {}, state=where)
+    outcomes = [packs.fire(node, {"in": DataPacket(i)}) for i in range(3)]
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert [o.result["out"]["count"] for o in outcomes] == [1, 2, 3]
+    assert all(o.result["out"]["same_loop"] for o in outcomes)  # setup's loop
+    packs.close()
+    assert asyncio.run(read_state(redis_server.url, "packs", "g/c/count")) == 3
+
+
+def test_a_stateful_node_sent_without_state_is_a_state_problem(tmp_path: Path) -> None:
+    write_node(tmp_path / "pack", "counter", COUNTER)
+    client = NodeRegistry(paths=[tmp_path / "pack"], include_builtin=False)
+    packs = WorkerPacks(PackManifest.from_registry(client), "tcp://w:7", tmp_path / "s")
+    error = packs.fire(remote("counter"), {"in": DataPacket(0)}).error
+    assert isinstance(error, RemoteError)
+    assert error.exception_type == "StateProblem"
+    assert error.message == (
+        "node 'counter' (counter 1.0.0) keeps state, but no state reached worker tcp://w:7: "
+        "a stateful node runs on the cluster with Redis state (config.stateStorage type "
+        "redis, or state='redis')"
+    )
+    packs.close()

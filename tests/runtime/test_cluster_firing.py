@@ -7,6 +7,7 @@ tests/executors/."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Mapping
@@ -14,8 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import redis.asyncio as aioredis
 
-from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode
+from dataflow_jupyter import DataPacket, Graph, IONode, NodeRegistry, PureNode, StatefulNode
 from dataflow_jupyter.executors import (
     ClusterExecutor,
     LocalExecutor,
@@ -26,6 +28,8 @@ from dataflow_jupyter.executors import (
 from dataflow_jupyter.node import NodeContext
 from dataflow_jupyter.packets import ErrorCode, RemoteTable
 from dataflow_jupyter.runtime import GraphRuntime, NodeStartError
+from dataflow_jupyter.state import MemoryState
+from dataflow_jupyter.state.redis import RedisState
 from dataflow_jupyter.testing import spec
 
 CLUSTER = {"execution": {"offload": "cluster"}}
@@ -45,6 +49,19 @@ class Double(PureNode):
             msg = f"refused {value}"
             raise ValueError(msg)
         return {"out": value * 2}
+
+
+class AsyncDouble(PureNode):
+    async def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
+        await asyncio.sleep(0)
+        return {"out": inputs["in"].value * 2}
+
+
+class Tally(StatefulNode):
+    async def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
+        count = await self.state.get("count", 0) + 1
+        await self.state.set("count", count)
+        return {"out": count}
 
 
 class MakeTable(PureNode):
@@ -139,6 +156,8 @@ class StandInCluster:
         start = time.time_ns()
         try:
             result = instance.process(dict(inputs), ctx)
+            if inspect.isawaitable(result):
+                result = await result
         except Exception as exc:  # noqa: BLE001 - what the worker side does
             error = RemoteError(
                 str(exc), exception_type=type(exc).__name__, traceback="Traceback (worker)"
@@ -165,6 +184,8 @@ def registry() -> NodeRegistry:
     )
     reg.register(spec("count-rows", [{"name": "in", "type": "table"}], ["out"]), CountRows)
     reg.register(spec("total", ["in"], ["out"], **CLUSTER), Total)
+    reg.register(spec("async-double", ["in"], ["out"], **CLUSTER), AsyncDouble)
+    reg.register(spec("tally", ["in"], ["out"], **CLUSTER), Tally)
     return reg
 
 
@@ -322,3 +343,66 @@ def test_the_graph_sends_one_instance_to_the_cluster(registry: NodeRegistry) -> 
     assert [fired[0] for fired in cluster.fired] == [node] * 3
     assert cluster.most_in_flight == 2
     assert rt.stats.node(node).runs_on == "cluster"
+
+
+def test_an_async_node_fires_on_the_cluster(registry: NodeRegistry) -> None:
+    graph, (_, node) = chain(registry, "async-double", count=4)
+    cluster = StandInCluster(registry)
+    rt = GraphRuntime(graph, registry, executor=cluster)
+    assert values(rt.run(), node) == [0, 2, 4, 6]
+    assert [fired[0] for fired in cluster.fired] == [node] * 4
+    assert rt.stats.node(node).runs_on == "cluster"
+
+
+def redis_graph(registry: NodeRegistry) -> tuple[Graph, str]:
+    """numbers -> tally (stateful, on the cluster), in a graph whose state storage is redis."""
+    config = {"stateStorage": {"type": "redis", "url": "redis://127.0.0.1:1/0", "prefix": "t"}}
+    graph = Graph.from_dict(
+        {"id": "counting", "version": "1.0.0", "config": config}, registry=registry
+    )
+    source = graph.add_node("numbers", settings={"count": 3})
+    node = graph.add_node("tally")
+    graph.connect(source, "out", node, "in")
+    return graph, node
+
+
+def test_a_stateful_cluster_node_takes_the_runtime_s_redis_state_along(
+    registry: NodeRegistry,
+) -> None:
+    graph, node = redis_graph(registry)
+    rt = GraphRuntime(graph, registry, executor=StandInCluster(registry))  # state: the config's
+    assert isinstance(rt.state, RedisState)
+    assert rt._prepared is not None
+    remote = rt._prepared.nodes[node].remote
+    assert remote is not None
+    assert (remote.is_stateful, remote.state_url, remote.state_prefix) == (
+        True,
+        "redis://127.0.0.1:1/0",
+        "t",
+    )
+    assert remote.state_namespace == f"counting/{node}"  # the kernel's namespace
+    assert "redis://" not in repr(remote)  # a URL may hold a password
+    mine = RedisState("redis://:secret@10.0.0.9:6380/2", prefix="p")
+    rt = GraphRuntime(graph, registry, state=mine, executor=StandInCluster(registry))
+    assert rt._prepared is not None
+    remote = rt._prepared.nodes[node].remote
+    assert remote is not None
+    assert (remote.state_url, remote.state_prefix) == ("redis://:secret@10.0.0.9:6380/2", "p")
+
+
+def test_a_stateful_cluster_node_with_state_the_workers_cannot_reach_does_not_start(
+    registry: NodeRegistry,
+) -> None:
+    graph, node = redis_graph(registry)
+    with pytest.raises(NodeStartError, match="which the workers cannot reach") as info:
+        GraphRuntime(graph, registry, state=MemoryState(), executor=StandInCluster(registry))
+    assert info.value.node_id == node
+    assert str(info.value) == (
+        f"node {node!r} (tally 1.0.0) runs on the cluster and keeps state, but the runtime's "
+        "state is MemoryState, which the workers cannot reach: use redis state "
+        '(state="redis" with config.stateStorage {"type": "redis", "url": ...}, or '
+        "state=RedisState(url)), or run the node in the kernel (offload: auto)"
+    )
+    on_a_client = RedisState(client=aioredis.Redis())  # its url only names it
+    with pytest.raises(NodeStartError, match="RedisState, which the workers cannot reach"):
+        GraphRuntime(graph, registry, state=on_a_client, executor=StandInCluster(registry))
