@@ -4,12 +4,22 @@
 
 from __future__ import annotations
 
-import json
-import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from distributed import Client, LocalCluster
+from _dask_support import (
+    ADD_COLUMN,
+    COUNT_UP,
+    COUNTER,
+    FAILS,
+    MAKE_TABLE,
+    SLEEPER,
+    SUICIDE,
+    BytesReceived,
+    local_cluster,
+    write_node,
+)
+from distributed import Client
 
 from dataflow_jupyter import NodeRegistry
 from dataflow_jupyter.executors.dask import DaskExecutor
@@ -17,123 +27,6 @@ from dataflow_jupyter.executors.dask import DaskExecutor
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
-
-# The test pack: folders written to disk, so the worker plugin carries their files.
-MAKE_TABLE = """
-import numpy as np
-import pyarrow as pa
-from dataflow_jupyter.node import PureNode
-
-class MakeTable(PureNode):
-    def process(self, inputs, ctx):
-        rows = int(self.settings["megabytes"] * (1 << 20)) // 8
-        table = pa.table({"x": np.arange(rows, dtype=np.int64)})
-        return {"out": inputs["in"].derive(binary_value=table)}
-"""
-
-ADD_COLUMN = """
-import pyarrow.compute as pc
-from dataflow_jupyter.node import PureNode
-
-class AddColumn(PureNode):
-    def process(self, inputs, ctx):
-        table = inputs["in"].table()
-        name = f"c{table.num_columns}"
-        ctx.emit("rows", table.num_rows)
-        return {"out": table.append_column(name, pc.add(table["x"], 1))}
-"""
-
-SLEEPER = """
-import os
-import time
-from dataflow_jupyter.node import PureNode
-
-class Sleeper(PureNode):
-    def process(self, inputs, ctx):
-        time.sleep(self.settings["seconds"])
-        packet = inputs["in"]
-        rows = packet.binary_value.num_rows if packet.binary_value is not None else None
-        return {"out": {"pid": os.getpid(), "value": packet.value, "rows": rows}}
-"""
-
-SUICIDE = """
-import os
-import signal
-from dataflow_jupyter.node import PureNode
-
-class Suicide(PureNode):
-    def process(self, inputs, ctx):
-        os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-FAILS = """
-from dataflow_jupyter.node import PureNode
-
-class Fails(PureNode):
-    def process(self, inputs, ctx):
-        raise ValueError(f"cannot take {inputs['in'].value!r}")
-"""
-
-COUNT_UP = """
-from dataflow_jupyter.node import IONode
-
-class CountUp(IONode):
-    async def run(self, ctx):
-        for i in range(self.settings["count"]):
-            await ctx.emit("out", i)
-"""
-
-COUNTER = """
-import asyncio
-import os
-from dataflow_jupyter.node import StatefulNode
-
-class Counter(StatefulNode):
-    async def setup(self):
-        self.loop = asyncio.get_running_loop()
-
-    async def process(self, inputs, ctx):
-        count = await self.state.get("count", 0) + 1
-        await self.state.set("count", count)
-        same_loop = asyncio.get_running_loop() is self.loop  # the loop of setup
-        return {"out": {"count": count, "same_loop": same_loop, "pid": os.getpid()}}
-"""
-
-VERSIONED = """
-from dataflow_jupyter.node import PureNode
-
-class Versioned(PureNode):
-    def process(self, inputs, ctx):
-        return {{"out": {answer!r}}}
-"""
-
-
-def write_node(
-    root: Path,
-    type_id: str,
-    code: str,
-    *,
-    settings: list[dict[str, Any]] | None = None,
-    inputs: tuple[str, ...] = ("in",),
-    outputs: tuple[str, ...] = ("out",),
-) -> Path:
-    """A node folder ``root/Test/<type_id>`` holding ``schema.json`` and ``node.py``."""
-    folder = root / "Test" / type_id.replace("-", "_")
-    folder.mkdir(parents=True)
-    schema = {
-        "id": type_id,
-        "version": "1.0.0",
-        "category": "Test",
-        "name": type_id.title(),
-        "ports": {
-            "inputs": [{"name": name} for name in inputs],
-            "outputs": [{"name": name} for name in outputs],
-        },
-        "settings": settings or [],
-    }
-    (folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
-    (folder / "node.py").write_text(textwrap.dedent(code), encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -160,17 +53,6 @@ def registry(pack: Path) -> NodeRegistry:
     return NodeRegistry(paths=[pack])
 
 
-def local_cluster(n_workers: int = 2) -> LocalCluster:
-    """A ``LocalCluster`` of ``n_workers`` processes, one thread each, quiet dashboard port."""
-    return LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        worker_dashboard_address=":0",
-    )
-
-
 @pytest.fixture(scope="module")
 def shared_client() -> Iterator[Client]:
     """A client of a real 2-worker ``LocalCluster`` (processes) that the tests of a module
@@ -187,3 +69,24 @@ async def executor(shared_client: Client, registry: NodeRegistry) -> AsyncIterat
     await running.start(registry)
     yield running
     await running.close()
+
+
+@pytest.fixture
+def received(monkeypatch: pytest.MonkeyPatch) -> BytesReceived:
+    """Counts the frames that reach ``distributed.comm.tcp``'s reads in this process.
+
+    ``TCP.read`` hands every message it read off the socket to ``from_frames``; the frames'
+    sizes summed are the bytes this process received from the workers and the scheduler.
+    """
+    from distributed.comm import tcp
+    from distributed.utils import nbytes
+
+    counter = BytesReceived()
+    original = tcp.from_frames
+
+    async def counting(frames: list[Any], *args: Any, **kwargs: Any) -> Any:
+        counter.total += sum(nbytes(frame) for frame in frames)
+        return await original(frames, *args, **kwargs)
+
+    monkeypatch.setattr(tcp, "from_frames", counting)
+    return counter

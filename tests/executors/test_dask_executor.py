@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pytest
-from conftest import VERSIONED, local_cluster, write_node
+from _dask_support import VERSIONED, BytesReceived, local_cluster, write_node
 from distributed import Client
 
 from dataflow_jupyter import NodeRegistry
@@ -192,37 +192,6 @@ def test_the_manifest_carries_folders_with_their_digests(registry: NodeRegistry)
     assert {("mapper", "1.0.0"), ("make-table", "1.0.0")} <= shipped
     assert manifest == PackManifest.from_registry(registry)  # deterministic
     assert plugin_name(manifest, "abc").startswith("dataflow-packs-")
-
-
-class BytesReceived:
-    """Bytes of every message this process reads from a TCP comm: the client's, and those
-    of the scheduler that a ``LocalCluster`` runs in this process (so a table the client
-    gathers through the scheduler is counted twice: once into the scheduler, once into the
-    client; an upper bound of what reached the kernel)."""
-
-    def __init__(self) -> None:
-        self.total = 0
-
-
-@pytest.fixture
-def received(monkeypatch: pytest.MonkeyPatch) -> BytesReceived:
-    """Counts the frames that reach ``distributed.comm.tcp``'s reads in this process.
-
-    ``TCP.read`` hands every message it read off the socket to ``from_frames``; the frames'
-    sizes summed are the bytes this process received from the workers and the scheduler.
-    """
-    from distributed.comm import tcp
-    from distributed.utils import nbytes
-
-    counter = BytesReceived()
-    original = tcp.from_frames
-
-    async def counting(frames: list[Any], *args: Any, **kwargs: Any) -> Any:
-        counter.total += sum(nbytes(frame) for frame in frames)
-        return await original(frames, *args, **kwargs)
-
-    monkeypatch.setattr(tcp, "from_frames", counting)
-    return counter
 
 
 async def test_a_200_mb_table_through_three_firings_moves_under_1_mb_to_the_client(

@@ -14,9 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import local_cluster
+from _dask_support import BytesReceived, local_cluster
 from distributed import Client
-from test_dask_executor import BytesReceived, received  # noqa: F401 - the byte counter
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.executors import DaskExecutor
@@ -83,7 +82,7 @@ async def test_parallel_firings_overlap_and_leave_in_input_order(
 async def test_a_200_mb_table_through_three_cluster_nodes_stays_on_the_workers(
     executor: DaskExecutor,
     registry: NodeRegistry,
-    received: BytesReceived,  # noqa: F811
+    received: BytesReceived,
 ) -> None:
     graph = chain(
         registry,

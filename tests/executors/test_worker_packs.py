@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pytest
-from conftest import COUNTER, VERSIONED, write_node
+from _dask_support import COUNTER, VERSIONED, write_node
 
 from dataflow_jupyter import NodeRegistry, PureNode
 from dataflow_jupyter.executors import RemoteError, RemoteNode, RemoteOutcome
