@@ -79,6 +79,11 @@ class ClusterExecutor(Executor, Protocol):
         """The cluster dashboard's URL, once started (``None`` before, or when none)."""
         ...
 
+    @property
+    def lost(self) -> bool:
+        """Whether the cluster went away after it was started (the run then ends)."""
+        ...
+
     async def start(self, registry: NodeRegistry) -> None:
         """Connect to (or start) the cluster and make ``registry``'s node packs importable on
         every worker, now and joining later. Idempotent."""

@@ -252,6 +252,12 @@ class DaskExecutor:
         link: str | None = self._client.dashboard_link
         return link
 
+    @property
+    def lost(self) -> bool:
+        """Whether the cluster went away after ``start`` (its client is closed or lost the
+        scheduler): the runtime then ends the run."""
+        return self._client is not None and self._client.status in _CLIENT_GONE
+
     # -- Executor -----------------------------------------------------------------------------
 
     async def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from dataflow_jupyter.runtime._session import NodeStartError
 from dataflow_jupyter.runtime.debugger import Debugger, Step
-from dataflow_jupyter.runtime.errors import DeadLetter, DeadLetterQueue, StallError
+from dataflow_jupyter.runtime.errors import (
+    ClusterLostError,
+    DeadLetter,
+    DeadLetterQueue,
+    StallError,
+)
 from dataflow_jupyter.runtime.frames import RunResult
 from dataflow_jupyter.runtime.log import ExecutionLog
 from dataflow_jupyter.runtime.scheduler import GraphRuntime
 from dataflow_jupyter.runtime.stats import EdgeStats, NodeStats, Stats
 
 __all__ = [
+    "ClusterLostError",
     "DeadLetter",
     "DeadLetterQueue",
     "Debugger",

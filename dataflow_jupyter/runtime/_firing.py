@@ -58,7 +58,7 @@ from dataflow_jupyter.runtime._emission import (
     parents_of,
 )
 from dataflow_jupyter.runtime._noderun import FiringRecord, NodeRun
-from dataflow_jupyter.runtime.errors import DeadLetter, backoff_seconds
+from dataflow_jupyter.runtime.errors import ClusterLostError, DeadLetter, backoff_seconds
 from dataflow_jupyter.runtime.events import NodeFailed, NodeMoved, NodeStatusChanged
 from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
 
@@ -539,6 +539,8 @@ class Firings(Emission):
                     await self._complete(run, record, error, waiting)
                 else:
                     self._record_firing(run, record)
+                if error is not None and getattr(self.executor, "lost", False):
+                    await self._cluster_lost(run, record, window)
         finally:
             for _, call in window:
                 call.cancel()
@@ -546,6 +548,45 @@ class Firings(Emission):
                 await asyncio.gather(*(call for _, call in window), return_exceptions=True)
             self.in_flight -= 1
             self.wake.set()
+
+    async def _cluster_lost(
+        self,
+        run: NodeRun,
+        failed: FiringRecord,
+        window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]],
+    ) -> None:
+        """The cluster went away: the firings in flight and the inputs still queued for
+        ``run`` go to the dead-letter queue, and the run ends with ``ClusterLostError``."""
+        reason = failed.error.message if failed.error is not None else "the cluster is gone"
+        records = [record for record, _ in window]
+        for _, call in window:
+            call.cancel()
+        await asyncio.gather(*(call for _, call in window), return_exceptions=True)
+        window.clear()
+        while run.ready():
+            record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
+            run.stats.firings += 1
+            records.append(record)
+        for record in records:
+            first = first_packet(record.inputs)
+            error = ErrorPacket(
+                ErrorCode.IO_ERROR,
+                f"node {run.node_id!r} was not run: the cluster went away ({reason})",
+                run.node_id,
+                first.trace_id if first is not None else None,
+                recoverable=True,
+                attempt=record.attempt,
+                packet=first,
+            )
+            record.error = error
+            record.status = await self._route_error(run, error, record.inputs, record)
+            self._record_firing(run, record)
+        msg = (
+            f"the cluster went away while node {run.node_id!r} ran on it ({reason}); its "
+            f"{len(records) + 1} unprocessed inputs went to its error output or the "
+            "dead-letter queue (rt.dlq): replay them once a cluster is back"
+        )
+        raise ClusterLostError(msg)
 
     async def _on_cluster(self, run: NodeRun, record: FiringRecord) -> Outcome:
         """One attempt of a cluster node's firing (step 2): the executor's ``fire``, within

@@ -46,6 +46,11 @@ class StallError(RuntimeError):
     """The run cannot progress: the message names the nodes and ports that wait, and why."""
 
 
+class ClusterLostError(RuntimeError):
+    """The cluster a node runs on went away: the run ends; the inputs that node had not
+    processed are in the dead-letter queue (replay them once a cluster is back)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A failed firing that no ``error`` output took: the error and every input."""

@@ -27,7 +27,7 @@ from dataflow_jupyter.executors import (
 )
 from dataflow_jupyter.node import NodeContext
 from dataflow_jupyter.packets import ErrorCode, RemoteTable
-from dataflow_jupyter.runtime import GraphRuntime, NodeStartError
+from dataflow_jupyter.runtime import ClusterLostError, GraphRuntime, NodeStartError
 from dataflow_jupyter.state import MemoryState
 from dataflow_jupyter.state.redis import RedisState
 from dataflow_jupyter.testing import spec
@@ -114,6 +114,7 @@ class StandInCluster:
 
     dashboard_link: str | None = "http://127.0.0.1:8787/status"
     inline = True
+    lost = False
 
     def __init__(self, registry: NodeRegistry, delay: Any = None, fail: Any = None) -> None:
         self.registry = registry
@@ -284,6 +285,28 @@ def test_a_cluster_that_is_gone_sends_the_inputs_to_the_dead_letter_queue(
     assert [e.code for e in result.errors] == [ErrorCode.IO_ERROR] * 3
     assert all("the scheduler is gone" in e.message and e.recoverable for e in result.errors)
     assert [letter.inputs["in"].value for letter in rt.dlq] == [0, 1, 2]
+
+
+def test_a_cluster_that_went_away_ends_the_run_with_the_rest_in_the_dead_letter_queue(
+    registry: NodeRegistry,
+) -> None:
+    graph, (_, node) = chain(registry, "double", count=5)
+    cluster = StandInCluster(registry)
+    gone = RemoteError("the scheduler is gone", exception_type="CommClosedError", recoverable=True)
+
+    def fail(value: Any) -> RemoteError | None:
+        if value >= 2:
+            cluster.lost = True
+            return gone
+        return None
+
+    cluster.fail = fail
+    rt = GraphRuntime(graph, registry, executor=cluster)
+    with pytest.raises(ClusterLostError, match=r"the cluster went away .* replay them"):
+        rt.run()
+    assert rt.stats.node(node).emitted == 2
+    assert sorted(letter.inputs["in"].value for letter in rt.dlq) == [2, 3, 4]  # nothing lost
+    assert {letter.error.code for letter in rt.dlq} == {ErrorCode.IO_ERROR}
 
 
 def test_a_slow_cluster_firing_times_out(registry: NodeRegistry) -> None:
