@@ -101,6 +101,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:.2f} us" if value < 100 else f"{value:,.0f} us"
     if unit == "s":
         return f"{value:.3f} s"
+    if unit == "ms":
+        return f"{value:.2f} ms"
     if unit == "MB":
         return f"{value:+.2f} MB"
     return f"{value:g} {unit}"
@@ -293,6 +295,7 @@ def machine_info() -> dict[str, Any]:
                 "streamz",
                 "ryvencore",
                 "dask",
+                "distributed",
                 "ipykernel",
                 "nbclient",
                 "nest-asyncio2",

@@ -10,12 +10,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 venv="$here/.venv"
 
-# The peers, pinned. dask is plain dask (dask.delayed with the synchronous scheduler).
-# ipykernel and nbclient run the `notebook` benchmark's kernel (the versions of uv.lock).
+# The peers, pinned. dask is plain dask (dask.delayed with the synchronous scheduler);
+# distributed runs the `cluster` benchmark's LocalCluster (this project's extra [dask] also
+# brings bokeh, the dashboard). ipykernel and nbclient run the `notebook` benchmark's kernel
+# (the versions of uv.lock).
 peers=(
     "streamz==0.6.*"
     "ryvencore==0.5.*"
     "dask==2026.8.0"
+    "distributed==2026.8.0"
     "polars==2.1.*"
     "ipykernel==7.4.*"
     "nbclient==0.11.*"
@@ -32,7 +35,7 @@ want="$(printf '%s\n' "${peers[@]}"; sha256sum "$root/pyproject.toml" | cut -d' 
 if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
     echo "installing the peers and dataflow-jupyter into $venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${peers[@]}"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[dask]"
     printf '%s' "$want" > "$stamp"
 fi
 

@@ -28,6 +28,11 @@ the harness of ``harness.py`` (timing, peers, ``Result``, the report table) and 
   recoverable, no offload), vs the plain loop and streamz. Goal: at least 1.5x streamz.
 - ``notebook`` (``notebook_run.py``): the ``streaming-default`` run in a Jupyter kernel vs
   the same run as a script. Goal: the kernel within 1.2x.
+- ``cluster`` (``cluster.py``): 400 Arrow batches through a GIL-holding pure-Python node
+  with ``offload: cluster`` and ``parallelism: 2`` on a 2-process ``LocalCluster``, vs the
+  same graph on the local thread executor and ``client.map`` of the same function; and the
+  per-firing overhead of a cluster node (parallelism 1 and 8) over plain ``client.submit``.
+  Goals: at least 1.7x local, within 15 % of ``client.map``, under 2 ms added per firing.
 - ``table``, ``table-csv`` (in ``table.py``): a 10M-row Parquet / CSV file through read-file,
   filter-rows, select-columns and aggregate, vs pyarrow directly, pandas, polars and
   streamz.dataframe. Goal: at most 1.3x pyarrow's time and its peak memory, ahead of pandas.
@@ -70,6 +75,7 @@ SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "parallel": {"rows": (8_000_000, 400_000)},
     "streaming-default": {"packets": (200_000, 5_000), "maps": (10, 10)},
     "notebook": {"packets": (200_000, 5_000), "maps": (10, 10)},
+    "cluster": {"batches": (400, 40), "rows": (2_000, 2_000), "firings": (500, 100)},
 }
 
 
@@ -104,6 +110,12 @@ BENCHMARKS: dict[str, Callable[[bool, int], Result]] = {
     ),
     "notebook": lambda quick, repeat: sibling("notebook_run").bench_notebook(
         size("notebook", "packets", quick), size("notebook", "maps", quick), repeat
+    ),
+    "cluster": lambda quick, repeat: sibling("cluster").bench_cluster(
+        size("cluster", "batches", quick),
+        size("cluster", "rows", quick),
+        size("cluster", "firings", quick),
+        repeat,
     ),
     "table": lambda quick, repeat: sibling("table").bench_table(
         "parquet", quick=quick, repeat=repeat

@@ -4,7 +4,7 @@ benchmark next to it): our side, tiny sizes.
 The peers live in benchmarks/.venv (made by benchmarks/run.sh), not in the project's
 environment, so this runs our runtime only and checks that the suite copes without them.
 The notebook benchmark runs a real kernel of this environment (ipykernel is a dev
-dependency).
+dependency), the cluster benchmark a real 2-process ``LocalCluster`` (distributed is one).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SIBLINGS = (
     "streaming_default",
     "notebook_run",
     "table",
+    "cluster",
 )
 
 
@@ -169,3 +170,24 @@ def test_each_run_owns_what_its_sink_received(suite: ModuleType) -> None:
         assert runtime.GraphRuntime(graph).run().ok
     assert (first.count, first.last) == (3, {"i": 2, "x": nodes.START_X + 2})
     assert (second.count, second.last) == (5, {"i": 4, "x": nodes.START_X + 2})
+
+
+@pytest.mark.integration
+def test_cluster_runs_every_side_on_a_local_cluster(suite: ModuleType) -> None:
+    result = suite.sibling("cluster").bench_cluster(batches=6, rows=50, firings=10, repeat=1)
+    assert result.name == "cluster"
+    assert result.ours.unit == "s"
+    assert result.ours.value > 0
+    names = [p.name for p in result.peers]
+    assert names == [
+        "ours with parallelism: 4",
+        "local threads",
+        "client.map",
+        "client.submit 1 in flight",
+        "client.submit 8 in flight",
+    ]
+    assert all(p.value > 0 for p in result.peers)
+    assert set(result.ratios) == {"local/ours", "ours/client.map", "local/ours-4"}
+    assert set(result.extra["overhead_ms"]) == {"1", "8"}
+    assert "ms/firing at 8" in result.headline()
+    assert result.headline() in suite.report([result])
