@@ -170,3 +170,12 @@ def test_an_error_from_elsewhere_keeps_its_original_type_and_traceback() -> None
     error = ErrorPacket.from_exception(CarriedError("'sym'"), node_id="n")
     assert error.details == {"exception_type": "KeyError", "traceback": CarriedError.traceback}
     assert error.message == "'sym'"
+
+
+def test_a_remote_table_type_must_say_how_to_read_it() -> None:
+    from dataflow_jupyter.packets import RemoteTable
+
+    with pytest.raises(TypeError, match=r"must define read\(\)"):
+
+        class Unreadable(RemoteTable):  # pragma: no cover - refused when defined
+            pass
