@@ -568,16 +568,8 @@ class Firings(Emission):
             run.stats.firings += 1
             records.append(record)
         for record in records:
-            first = first_packet(record.inputs)
-            error = ErrorPacket(
-                ErrorCode.IO_ERROR,
-                f"node {run.node_id!r} was not run: the cluster went away ({reason})",
-                run.node_id,
-                first.trace_id if first is not None else None,
-                recoverable=True,
-                attempt=record.attempt,
-                packet=first,
-            )
+            message = f"node {run.node_id!r} was not run: the cluster went away ({reason})"
+            error = _cluster_error(run, message, record)
             record.error = error
             record.status = await self._route_error(run, error, record.inputs, record)
             self._record_firing(run, record)
@@ -604,16 +596,9 @@ class Firings(Emission):
             return None, self._timeout(run, first, record.attempt), [], now, now
         failure: BaseException | ErrorPacket | None = remote.error
         if remote.error is not None and remote.error.recoverable:
-            failure = ErrorPacket(
-                ErrorCode.IO_ERROR,
-                f"node {run.node_id!r} on the cluster: {remote.error.message}",
-                run.node_id,
-                first.trace_id if first is not None else None,
-                recoverable=True,
-                attempt=record.attempt,
-                details={"worker": remote.worker, "traceback": remote.error.traceback},
-                packet=first,
-            )
+            message = f"node {run.node_id!r} on the cluster: {remote.error.message}"
+            details = {"worker": remote.worker, "traceback": remote.error.traceback}
+            failure = _cluster_error(run, message, record, details)
         return remote.result, failure, list(remote.emitted), remote.start_ns, remote.end_ns
 
     def _put_back(self, run: NodeRun, records: list[FiringRecord]) -> None:
@@ -1040,6 +1025,23 @@ class Firings(Emission):
         return "dead_letter"
 
     # -- emission ------------------------------------------------------------------------------
+
+
+def _cluster_error(
+    run: NodeRun, message: str, record: FiringRecord, details: Mapping[str, Any] | None = None
+) -> ErrorPacket:
+    """A recoverable ``IO_ERROR`` of a cluster node's firing: the cluster failed, not it."""
+    first = first_packet(record.inputs)
+    return ErrorPacket(
+        ErrorCode.IO_ERROR,
+        message,
+        run.node_id,
+        first.trace_id if first is not None else None,
+        recoverable=True,
+        attempt=record.attempt,
+        details=dict(details or {}),
+        packet=first,
+    )
 
 
 def local_inputs(inputs: Mapping[str, DataPacket]) -> dict[str, DataPacket]:
