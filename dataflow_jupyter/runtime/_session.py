@@ -176,8 +176,9 @@ class Session(Firings):
     async def setup(self) -> None:
         """Set every node up, in order; on a failure tear down those already set up."""
         done: list[NodeRun] = []
-        if self.on_cluster:  # the cluster, and the node packs on its workers
-            await self.executor.start(self.registry)  # type: ignore[attr-defined]
+        executor = self.executor
+        if self.on_cluster and isinstance(executor, ClusterExecutor):  # ``_remote`` checked
+            await executor.start(self.registry)  # the cluster, and node packs on its workers
         for run in self.nodes.values():
             if run.remote is not None:
                 continue  # set up where it fires: on each worker, once
