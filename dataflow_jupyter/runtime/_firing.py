@@ -520,6 +520,7 @@ class Firings(Emission):
         each concluded in input order, the same steps as any firing (retries, errors,
         stats, log). A cancelled run cancels the firings in flight (the cluster releases
         them)."""
+        cluster: ClusterExecutor = self.executor  # type: ignore[assignment] # ``_remote`` checked
         window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]] = deque()
         self.in_flight += 1
         try:
@@ -539,7 +540,7 @@ class Firings(Emission):
                     await self._complete(run, record, error, waiting)
                 else:
                     self._record_firing(run, record)
-                if error is not None and getattr(self.executor, "lost", False):
+                if error is not None and cluster.lost:
                     await self._cluster_lost(run, record, window)
         finally:
             for _, call in window:
@@ -556,13 +557,10 @@ class Firings(Emission):
         window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]],
     ) -> None:
         """The cluster went away: the firings in flight and the inputs still queued for
-        ``run`` go to the dead-letter queue, and the run ends with ``ClusterLostError``."""
+        ``run`` go to the dead-letter queue, and the run ends with ``ClusterLostError``
+        (``fire_cluster`` then cancels the calls in flight)."""
         reason = failed.error.message if failed.error is not None else "the cluster is gone"
-        records = [record for record, _ in window]
-        for _, call in window:
-            call.cancel()
-        await asyncio.gather(*(call for _, call in window), return_exceptions=True)
-        window.clear()
+        records = [record for record, _ in window]  # their calls: cancelled by fire_cluster
         while run.ready():
             record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
             run.stats.firings += 1

@@ -439,25 +439,19 @@ class GraphEditor(anywidget.AnyWidget):
             self._redraw_due = True
             return
         self._update_snapshots()
-        loop = _running_loop()
-        if loop is not None:
-            self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._window_ended)
 
     def _window_ended(self) -> None:
         self._redraw = None
-        if self._redraw_due:
+        if self._redraw_due:  # the document changed during the window: draw the last one
             self._redraw_due = False
-            self._after_snapshot_window()
+            self._update_snapshots()
 
-    def _after_snapshot_window(self) -> None:
-        """The document changed during the window: draw the last one (a new window opens)."""
-        self._update_snapshots()
+    def _update_snapshots(self) -> None:
+        """Redraw the snapshot outputs from the document (a draft keeps the last snapshot);
+        on a running loop, the next redraw waits for the end of a ``_SNAPSHOT_DELAY`` window."""
         loop = _running_loop()
         if loop is not None:
             self._redraw = loop.call_later(_SNAPSHOT_DELAY, self._window_ended)
-
-    def _update_snapshots(self) -> None:
-        """Redraw the snapshot outputs from the document (a draft keeps the last snapshot)."""
         graph, _ = self._read()
         if graph is not None:
             snapshot = _snapshot(graph)
