@@ -10,9 +10,10 @@ runs them in a thread pool. Switching executors changes no graph and no node.
 A ``ClusterExecutor`` can also fire a node on a cluster (a node's ``execution.offload:
 "cluster"``): ``start(registry)`` makes the registry's node packs importable on every
 worker, ``fire(node, inputs)`` runs one firing there and returns a ``RemoteOutcome`` whose
-tables stay on the cluster (``RemoteTable``s). ``DaskExecutor`` (``executors.dask``, needs
-the extra ``dataflow-jupyter[dask]``) is the one implementation; it is imported on first use
-of the name, so this package never imports Dask by itself.
+tables stay on the cluster (``RemoteTable``s), and ``lookahead(parallelism)`` says how many
+more firings of a node may wait on the cluster beside the ones running. ``DaskExecutor``
+(``executors.dask``, needs the extra ``dataflow-jupyter[dask]``) is the one implementation;
+it is imported on first use of the name, so this package never imports Dask by itself.
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ class ClusterExecutor(Executor, Protocol):
     @property
     def lost(self) -> bool:
         """Whether the cluster went away after it was started (the run then ends)."""
+        ...
+
+    def lookahead(self, parallelism: int) -> int:
+        """How many firings of a pure node allowed ``parallelism`` firings at once may wait
+        on the cluster besides those running, with no more than ``parallelism`` of them
+        ever running at once (0: none wait; the runtime sends the next firing when one
+        ends)."""
         ...
 
     async def start(self, registry: NodeRegistry) -> None:

@@ -9,9 +9,10 @@ with them:
   node's namespace there, ``<graph id>/<node id>`` as in the kernel).
 - ``RemoteOutcome``: what one firing gave (the ``Outcome`` of the runtime's firing path:
   result, emitted values, error, clock) and on which worker. On the worker it holds the real
-  tables; ``strip_tables`` makes the small copy the client receives, where each table is a
-  ``TableStub`` (where it is in the outcome, its shape and schema), and the client turns
-  the stubs back into handles (``dress``).
+  tables (it is then a ``HeldOutcome``: the type alone tells the client); ``strip_tables``
+  makes the small copy the client receives, where each table is a ``TableStub`` (where it
+  is in the outcome, its shape and schema), and the client turns the stubs back into
+  handles (``dress``). An outcome without tables goes to the client as it is.
 - ``RemoteError``: a failure carried from a worker: the original exception's type, message
   and traceback, and whether it is the cluster's fault (``recoverable``: a worker died, the
   cluster went away) or the node's (its own exception, a registry problem).
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.state import StateAdapter
 
 __all__ = [
+    "HeldOutcome",
     "InputSlot",
     "PackManifest",
     "RemoteError",
@@ -90,6 +92,7 @@ __all__ = [
     "WorkerPacks",
     "dress",
     "folder_digest",
+    "holds_tables",
     "resolve_inputs",
     "strip_tables",
     "table_at",
@@ -200,6 +203,17 @@ class RemoteOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldOutcome(RemoteOutcome):
+    """A ``RemoteOutcome`` that holds tables: it stays on its worker, and the client gets
+    a copy with each table described (``strip_tables``). A firing's result is of this type
+    exactly when it holds a table, so the client can tell from the type alone."""
+
+    @classmethod
+    def of(cls, outcome: RemoteOutcome) -> HeldOutcome:
+        return cls(*(getattr(outcome, name) for name in RemoteOutcome.__dataclass_fields__))
+
+
+@dataclass(frozen=True, slots=True)
 class TableStub:
     """A table of an outcome, described: where it is in the outcome, its shape and schema."""
 
@@ -252,6 +266,19 @@ def _stub(obj: Any, path: TablePath) -> Any:
     if isinstance(obj, pa.Table):
         return TableStub(path, obj.num_rows, obj.nbytes, obj.schema)
     return obj
+
+
+def holds_tables(outcome: RemoteOutcome) -> bool:
+    """Whether ``outcome`` carries an Arrow table anywhere a handle could point."""
+    found = False
+
+    def see(obj: Any, _path: TablePath) -> Any:
+        nonlocal found
+        found = found or isinstance(obj, pa.Table | pa.RecordBatch)
+        return obj
+
+    _rebuild(outcome, see)
+    return found
 
 
 def strip_tables(outcome: RemoteOutcome) -> RemoteOutcome:

@@ -29,16 +29,28 @@ client's. A worker that cannot load a node type returns a ``RegistryProblem`` er
 the node, the worker and the reason (a missing pack, other code under the same version);
 the firing fails, it never hangs.
 
-Data handles: a firing's full outcome (F, a ``RemoteOutcome`` holding the real tables) stays
-on the worker. A second, tiny task returns F with each table replaced by its description
-(``_cluster.strip_tables``), and the client turns each into a ``ClusterTable``: a
+Data handles: a firing's outcome (F) stays on the worker that made it. When it holds no
+table (``_cluster.holds_tables``), the task returns it as a plain ``RemoteOutcome``; the
+client sees that type in the scheduler's report (``Future.type``) and gathers F itself: one
+task per firing. When it holds tables, the task returns it as a ``HeldOutcome``, and a
+second, tiny task beside it returns F with each table replaced by its description
+(``_cluster.strip_tables``); the client turns each into a ``ClusterTable``: a
 ``RemoteTable`` that holds F's future and where the table is in F. A packet carrying one
 costs the client a few hundred bytes. Passed to another cluster firing, its future goes in
 a top-level list argument, so Dask resolves it on the worker (moving the table worker to
 worker with Arrow's zero-copy serialization, never through the client) and the table is
 put back into the packet there (``_cluster.resolve_inputs``). ``ClusterTable.read()`` is the
 only way a table reaches the client. F is kept while any handle into it lives (frames,
-the DLQ), and released by Dask when the last one is dropped.
+the DLQ), and released by Dask when the last one is dropped; it stays a task's result, so
+Dask can compute it again from its lineage when the worker holding it dies.
+
+Firings waiting: ``lookahead(parallelism)`` lets the runtime keep one more firing per
+worker thread on the cluster beside the running ones, when the cluster has no more threads
+than the node's ``parallelism`` (so no more than that many can run at once): a worker that
+ends a firing starts the next one at once instead of waiting for the kernel's answer and
+the next task (a round trip of about 10 ms here). The workers' thread count is read at
+``start`` and again every ``_THREADS_EVERY`` seconds; firings already waiting when workers
+join may start on them.
 
 Faults: a worker that dies mid-firing (SIGKILL, out of memory) is Dask's to handle: the
 scheduler reschedules the task on another worker (``distributed.scheduler.allowed-failures``
@@ -51,19 +63,20 @@ become a ``RemoteOutcome`` whose error is a recoverable ``RemoteError`` naming t
 client cancels its futures when the connection drops; a watchdog also checks the client's
 status every ``_WATCH`` seconds).
 
-Cost per firing: two tasks (the firing, then its description on the same worker), one
-round trip for the description (a few hundred bytes), and the scheduler's work for each.
-Measured on a 2-worker ``LocalCluster`` (2 cores) with a trivial node: about 20 ms for a
-lone firing awaited alone (a plain ``client.submit(f).result()`` takes 11 ms there: the
-client sends its messages in batches every 10 ms, and the description adds a hop worker,
-scheduler, worker), about 3.4 ms per firing with 200 in flight (1.6 ms for plain
-``client.submit``). Worth it for firings of tens of milliseconds and more, or many at once.
+Cost per firing: one task for a firing without tables, two for one with tables, and the
+scheduler's work for each. Measured on a 2-worker ``LocalCluster`` (2 cores) with a trivial
+node: about 10.6 ms for a lone firing awaited alone, as for a plain
+``client.submit(f).result()`` there (the client sends its messages in batches every 10 ms),
+and about 1.8 ms per firing with 8 in flight (2.1 ms for plain ``client.submit``). Worth it
+for firings of tens of milliseconds and more, or many at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import math
 import os
 import secrets
 import time
@@ -75,6 +88,7 @@ from distributed import Client, Future, LocalCluster, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dataflow_jupyter.executors._cluster import (
+    HeldOutcome,
     InputSlot,
     PackManifest,
     RemoteError,
@@ -82,6 +96,7 @@ from dataflow_jupyter.executors._cluster import (
     TableStub,
     WorkerPacks,
     dress,
+    holds_tables,
     resolve_inputs,
     strip_tables,
     table_at,
@@ -104,6 +119,7 @@ __all__ = ["ClusterTable", "DaskExecutor"]
 
 _WATCH: Final = 0.5  # seconds between checks of the client's status while a firing runs
 _CLIENT_GONE: Final = frozenset({"closing", "closed", "failed", "connecting"})
+_THREADS_EVERY: Final = 2.0  # seconds between reads of the cluster's worker threads
 
 
 class ClusterTable(RemoteTable):
@@ -182,7 +198,8 @@ def _run_firing(
         )
         error = RemoteError(message, exception_type="RegistryProblem")
         return RemoteOutcome(None, [], error, 0, 0, worker.address)
-    return packs.fire(node, resolve_inputs(ports, packets, sources))
+    outcome = packs.fire(node, resolve_inputs(ports, packets, sources))
+    return HeldOutcome.of(outcome) if holds_tables(outcome) else outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +251,8 @@ class DaskExecutor:
         self._starting = asyncio.Lock()
         self._session = secrets.token_hex(3)
         self._count = itertools.count(1)
+        self._cluster_threads: int | None = None  # the cluster's worker threads, as last read
+        self._threads_read = -math.inf  # when (time.monotonic()) that read was asked for
 
     def __repr__(self) -> str:
         where = _scheduler_address(self._client) if self._client is not None else "not started"
@@ -257,6 +276,41 @@ class DaskExecutor:
         """Whether the cluster went away after ``start`` (its client is closed or lost the
         scheduler): the runtime then ends the run."""
         return self._client is not None and self._client.status in _CLIENT_GONE
+
+    def lookahead(self, parallelism: int) -> int:
+        """One firing waiting per worker thread when the cluster has no more threads than
+        ``parallelism`` (then no more than that many can run at once, whatever waits), so
+        each worker has its next firing at hand when one ends; else none (the thread count
+        is read again every couple of seconds: workers that join or leave are seen)."""
+        self._read_threads()
+        threads = self._cluster_threads
+        if threads is None or threads > parallelism:
+            return 0
+        return threads
+
+    def _read_threads(self) -> None:
+        """Ask the scheduler for the workers' threads, at most every ``_THREADS_EVERY``
+        seconds, without waiting for the answer."""
+        client = self._client
+        now = time.monotonic()
+        if client is None or client.status != "running":
+            return
+        if now < self._threads_read + _THREADS_EVERY:
+            return
+        self._threads_read = now
+        read = self._count_threads(client)
+        try:
+            asyncio.run_coroutine_threadsafe(read, _loop_of(client))
+        except RuntimeError:  # the client's loop just closed: the firings will tell
+            read.close()
+
+    async def _count_threads(self, client: Client) -> None:
+        """(On the client's loop.) The workers' threads, as the scheduler knows them."""
+        with contextlib.suppress(Exception):  # a lost scheduler: the firings will tell
+            scheduler = client.scheduler
+            assert scheduler is not None
+            threads = await scheduler.ncores()
+            self._cluster_threads = sum(threads.values())
 
     # -- Executor -----------------------------------------------------------------------------
 
@@ -296,6 +350,9 @@ class DaskExecutor:
                 await asyncio.to_thread(client.register_plugin, plugin, name)
                 self._plugins.add(name)
             self._plugin = name
+            threads = await asyncio.to_thread(client.nthreads)
+            self._cluster_threads = sum(threads.values())
+            self._threads_read = time.monotonic()
 
     def _connect(self) -> Client:
         """(In a thread.) A client to the given address, or to a new local cluster."""
@@ -325,23 +382,23 @@ class DaskExecutor:
             full = client.submit(
                 _run_firing, plugin, node, ports, packets, sources, key=key, pure=False
             )
-            brief = client.submit(strip_tables, full, key=f"{key}-brief", pure=False)
         except Exception as exc:  # noqa: BLE001 - a closed client, a lost scheduler
             return _cluster_failure(node, exc, client)
         try:
-            settled = await self._settle(client, brief)
+            settled = await self._settle(client, _brief(client, full, f"{key}-brief"))
         except asyncio.CancelledError:
-            brief.release()
             full.cancel()
             raise
         if settled.failure is not None:
             return _cluster_failure(node, settled.failure, client)
         outcome: RemoteOutcome = settled.value
+        if not isinstance(outcome, HeldOutcome):
+            return outcome  # no table: nothing of it stays on the cluster
         return dress(outcome, lambda stub: ClusterTable(full, stub))
 
-    async def _settle(self, client: Client, future: Future[Any]) -> _Settled:
-        """Await ``future`` on the client's loop, checking the client is still connected."""
-        job = _on_loop(client, _gather(client, future))
+    async def _settle(self, client: Client, coro: Coroutine[Any, Any, _Settled]) -> _Settled:
+        """Run ``coro`` on the client's loop, checking the client is still connected."""
+        job = _on_loop(client, coro)
         while True:
             done, _ = await asyncio.wait({job}, timeout=_WATCH)
             if done:
@@ -374,10 +431,20 @@ def _handles_out(
     return list(inputs), packets, futures
 
 
-async def _gather(client: Client, future: Future[Any]) -> _Settled:
-    """(On the client's loop.) ``future``'s value, or the failure; never raises."""
+async def _brief(client: Client, full: Future[Any], key: str) -> _Settled:
+    """(On the client's loop.) What the client keeps of the firing ``full``: its outcome
+    as it is when it holds no table (one task, one transfer), else that outcome with each
+    table described, made by a second task (``key``) beside it; or the failure. Never
+    raises."""
+    state = full._state  # set when a client made the future
+    assert state is not None
     try:
-        value = await client.gather(future, asynchronous=True)
+        await state.wait()  # done, without fetching it (as distributed.wait does)
+        if full.status != "finished" or full.type is RemoteOutcome:
+            value = await client.gather(full, asynchronous=True)  # raises the failure
+        else:
+            brief = client.submit(strip_tables, full, key=key, pure=False)
+            value = await client.gather(brief, asynchronous=True)
     except asyncio.CancelledError as exc:  # distributed's cancellations subclass it
         if type(exc) is asyncio.CancelledError:
             raise
@@ -387,10 +454,14 @@ async def _gather(client: Client, future: Future[Any]) -> _Settled:
     return _Settled(value=value)
 
 
-def _on_loop(client: Client, coro: Coroutine[Any, Any, _Settled]) -> asyncio.Future[_Settled]:
+def _loop_of(client: Client) -> asyncio.AbstractEventLoop:
     assert client.loop is not None  # a started client has its loop
-    loop = client.loop.asyncio_loop  # type: ignore[attr-defined]
-    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+    loop: asyncio.AbstractEventLoop = client.loop.asyncio_loop  # type: ignore[attr-defined]
+    return loop
+
+
+def _on_loop(client: Client, coro: Coroutine[Any, Any, _Settled]) -> asyncio.Future[_Settled]:
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, _loop_of(client)))
 
 
 def _cluster_failure(node: RemoteNode, failure: BaseException, client: Client) -> RemoteOutcome:

@@ -515,18 +515,24 @@ class Firings(Emission):
             self.wake.set()
 
     async def fire_cluster(self, run: NodeRun) -> None:
-        """Fire a cluster node from its worker task: up to ``run.parallelism`` firings in
-        flight on the cluster at once (no more than its ``block`` outputs have room for),
-        each concluded in input order, the same steps as any firing (retries, errors,
-        stats, log). A cancelled run cancels the firings in flight (the cluster releases
-        them)."""
+        """Fire a cluster node from its worker task: up to ``run.parallelism`` firings
+        running on the cluster at once, and for a pure node without a timeout as many more
+        waiting there as the executor's ``lookahead`` allows (so a worker that finishes one
+        starts the next without waiting for the kernel); no more than its ``block``
+        outputs have room for. Each is concluded in input order, the same steps as any
+        firing (retries, errors, stats, log). A cancelled run cancels the firings in flight
+        (the cluster releases them)."""
         cluster: ClusterExecutor = self.executor  # type: ignore[assignment] # ``_remote`` checked
         window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]] = deque()
+        queued = run.remote is not None and not run.remote.is_stateful and not run.timeout
         self.in_flight += 1
         try:
             while True:
-                room = min((c.size - len(c) for c in run.blocking), default=run.parallelism)
-                while len(window) < min(run.parallelism, max(room, 1)) and run.ready():
+                depth = run.parallelism
+                if queued:
+                    depth += cluster.lookahead(run.parallelism)
+                room = min((c.size - len(c) for c in run.blocking), default=depth)
+                while len(window) < min(depth, max(room, 1)) and run.ready():
                     record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
                     run.stats.firings += 1
                     if self.publish is not None:

@@ -81,6 +81,33 @@ async def test_tables_come_back_as_handles_and_feed_the_next_firing(
     assert DataPacket(binary_value=table).to_pandas()["c1"].iloc[-1] == 131072
 
 
+async def test_a_firing_without_tables_is_one_task_and_one_with_tables_two(
+    executor: DaskExecutor,
+) -> None:
+    client = executor.client
+    assert client is not None
+    client.get_task_stream()  # the scheduler records the tasks from here on
+    start = time.time()
+    plain = await executor.fire(node("plain", "sleeper"), {"in": DataPacket(7)})
+    assert plain.result["out"]["value"] == 7
+    made = await executor.fire(node("tabled", "make-table"), {"in": DataPacket(1)})
+    assert isinstance(made.result["out"].binary_value, ClusterTable)
+    keys = [str(task["key"]) for task in client.get_task_stream(start=start)]
+    plain_keys = [key for key in keys if key.startswith("dataflow-plain-")]
+    tabled_keys = [key for key in keys if key.startswith("dataflow-tabled-")]
+    assert len(plain_keys) == 1  # the outcome itself came back: no second task
+    assert len(tabled_keys) == 2  # the firing, and its description beside it
+    assert sum(key.endswith("-brief") for key in tabled_keys) == 1
+
+
+async def test_firings_wait_on_the_cluster_only_when_it_has_no_more_threads_than_allowed(
+    executor: DaskExecutor,
+) -> None:
+    # 2 workers of 1 thread: with parallelism 2 or more, no more than 2 can run at once
+    assert [executor.lookahead(n) for n in (1, 2, 3, 8)] == [0, 2, 2, 2]
+    assert DaskExecutor().lookahead(4) == 0  # not started: nothing known, nothing waits
+
+
 async def test_given_nothing_it_starts_a_local_cluster_and_closes_it(
     registry: NodeRegistry,
 ) -> None:

@@ -64,6 +64,13 @@ class Tally(StatefulNode):
         return {"out": count}
 
 
+class PassStateful(StatefulNode):
+    """Keeps state (so fires one at a time), without touching it here."""
+
+    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
+        return {"out": inputs["in"].value}
+
+
 class MakeTable(PureNode):
     def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
         return {"out": pa.table({"x": [inputs["in"].value] * 3})}
@@ -110,14 +117,19 @@ class HeldTable(RemoteTable):
 
 class StandInCluster:
     """A ``ClusterExecutor`` that fires nodes in this process, each after a delay (a
-    function of the input value), counting how many are in flight at once."""
+    function of the input value), counting how many are in flight at once; ``queued``
+    firings may wait beside the running ones (``lookahead``)."""
 
     dashboard_link: str | None = "http://127.0.0.1:8787/status"
     inline = True
     lost = False
 
-    def __init__(self, registry: NodeRegistry, delay: Any = None, fail: Any = None) -> None:
+    def __init__(
+        self, registry: NodeRegistry, delay: Any = None, fail: Any = None, queued: int = 0
+    ) -> None:
         self.registry = registry
+        self.queued = queued
+        self.asked: set[int] = set()  # the parallelisms lookahead was asked about
         self.local = LocalExecutor()
         self.delay = delay or (lambda _value: 0.0)
         self.fail = fail  # value -> a RemoteError the "cluster" returns for it, or None
@@ -135,6 +147,10 @@ class StandInCluster:
     async def start(self, registry: NodeRegistry) -> None:
         assert registry is self.registry
         self.started += 1
+
+    def lookahead(self, parallelism: int) -> int:
+        self.asked.add(parallelism)
+        return self.queued
 
     async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
         import json
@@ -221,6 +237,43 @@ def test_parallel_firings_leave_in_input_order(registry: NodeRegistry) -> None:
     assert cluster.started == 1
     stats = rt.stats.node(wide)
     assert (stats.firings, stats.emitted, stats.runs_on) == (12, 12, "cluster")
+
+
+def test_firings_wait_on_the_cluster_as_far_as_the_executor_allows(
+    registry: NodeRegistry,
+) -> None:
+    graph, (_, wide) = chain(registry, "double-wide", count=12)
+    cluster = StandInCluster(registry, delay=lambda v: 0.03 * ((12 - v) % 4), queued=2)
+    result = GraphRuntime(graph, registry, executor=cluster).run()
+    assert values(result, wide) == [2 * i for i in range(12)]  # still in input order
+    assert cluster.asked == {3}
+    assert cluster.most_in_flight == 5  # parallelism 3, and 2 more waiting
+
+
+def test_no_firing_waits_for_a_node_with_a_timeout(registry: NodeRegistry) -> None:
+    # a firing waiting on the cluster would spend its timeout there
+    execution = {"offload": "cluster", "parallelism": 2, "timeoutMs": 5_000}
+    registry.register(spec("double-timed", ["in"], ["out"], execution=execution), Double)
+    graph, (_, node) = chain(registry, "double-timed", count=8)
+    cluster = StandInCluster(registry, delay=lambda _v: 0.01, queued=4)
+    result = GraphRuntime(graph, registry, executor=cluster).run()
+    assert values(result, node) == [2 * i for i in range(8)]
+    assert (cluster.asked, cluster.most_in_flight) == (set(), 2)
+
+
+def test_no_firing_of_a_stateful_node_waits(registry: NodeRegistry, redis_server: Any) -> None:
+    # each firing reads what the one before wrote: the next is sent when the last is back
+    registry.register(spec("pass-stateful", ["in"], ["out"], **CLUSTER), PassStateful)
+    config = {"stateStorage": {"type": "redis", "url": redis_server.url, "prefix": "q"}}
+    document = {"id": "waits", "version": "1.0.0", "config": config}
+    graph = Graph.from_dict(document, registry=registry)
+    source = graph.add_node("numbers", settings={"count": 6})
+    node = graph.add_node("pass-stateful")
+    graph.connect(source, "out", node, "in")
+    cluster = StandInCluster(registry, delay=lambda _v: 0.01, queued=4)
+    result = GraphRuntime(graph, registry, executor=cluster).run()
+    assert values(result, node) == list(range(6))
+    assert (cluster.asked, cluster.most_in_flight) == (set(), 1)
 
 
 def test_without_parallelism_one_firing_is_in_flight(registry: NodeRegistry) -> None:
