@@ -10,7 +10,8 @@ runs them in a thread pool. Switching executors changes no graph and no node.
 A ``ClusterExecutor`` can also fire a node on a cluster (a node's ``execution.offload:
 "cluster"``): ``start(registry)`` makes the registry's node packs importable on every
 worker, ``fire(node, inputs)`` runs one firing there and returns a ``RemoteOutcome`` whose
-tables stay on the cluster (``RemoteTable``s), and ``lookahead(parallelism)`` says how many
+tables stay on the cluster (``RemoteTable``s), ``fire_many`` runs several in a row as one
+unit of the cluster's work, and ``lookahead(parallelism)`` says how many
 more firings of a node may wait on the cluster beside the ones running. ``DaskExecutor``
 (``executors.dask``, needs the extra ``dataflow-jupyter[dask]``) is the one implementation;
 it is imported on first use of the name, so this package never imports Dask by itself.
@@ -24,7 +25,7 @@ from dataflow_jupyter.executors._cluster import RemoteError, RemoteNode, RemoteO
 from dataflow_jupyter.executors.local import LocalExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.registry import NodeRegistry
@@ -100,4 +101,13 @@ class ClusterExecutor(Executor, Protocol):
     async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
         """Run one firing of ``node`` on the cluster. The cluster's faults come back as a
         recoverable ``RemoteError`` in the outcome; cancelling the await releases it."""
+        ...
+
+    async def fire_many(
+        self, node: RemoteNode, firings: Sequence[Mapping[str, DataPacket]]
+    ) -> list[RemoteOutcome]:
+        """Run firings of ``node`` one after the other on one worker, as one unit of the
+        cluster's work: an outcome each, in order; fewer when one called ``ctx.done()``
+        (the rest were not fired). A fault of the cluster is a recoverable ``RemoteError``
+        in the outcome of each; cancelling the await releases them."""
         ...

@@ -9,10 +9,12 @@ with them:
   node's namespace there, ``<graph id>/<node id>`` as in the kernel).
 - ``RemoteOutcome``: what one firing gave (the ``Outcome`` of the runtime's firing path:
   result, emitted values, error, clock) and on which worker. On the worker it holds the real
-  tables (it is then a ``HeldOutcome``: the type alone tells the client); ``strip_tables``
-  makes the small copy the client receives, where each table is a ``TableStub`` (where it
-  is in the outcome, its shape and schema), and the client turns the stubs back into
-  handles (``dress``). An outcome without tables goes to the client as it is.
+  tables. A task fires one or more inputs in a row and returns their outcomes, a ``list``,
+  or a ``HeldOutcomes`` when any holds a table (the type alone tells the client);
+  ``strip_tables`` makes the small copy the client then receives, where each table is a
+  ``TableStub`` (where it is in the outcomes, its shape and schema), and the client turns
+  the stubs back into handles (``dress``). Outcomes without tables go to the client as
+  they are.
 - ``RemoteError``: a failure carried from a worker: the original exception's type, message
   and traceback, and whether it is the cluster's fault (``recoverable``: a worker died, the
   cluster went away) or the node's (its own exception, a registry problem).
@@ -81,7 +83,7 @@ if TYPE_CHECKING:
     from dataflow_jupyter.state import StateAdapter
 
 __all__ = [
-    "HeldOutcome",
+    "HeldOutcomes",
     "InputSlot",
     "PackManifest",
     "RemoteError",
@@ -102,9 +104,11 @@ REGISTRY_PROBLEM: Final = "RegistryProblem"
 STATE_PROBLEM: Final = "StateProblem"
 TEARDOWN_S: Final = 30.0  # how long closing the packs waits for one node's teardown
 
-#: Where a table sits in an outcome: ("r", port) the result's value on ``port``, ("r", port,
-#: "b") the binary value of the packet there; ("e", i) and ("e", i, "b") the same for the
-#: i-th emitted value; ("x", "b") the packet of an ``ErrorPacket`` result.
+#: Where a table sits in a task's outcomes: the firing's index in the task, then in its
+#: outcome ("r", port) the result's value on ``port``, ("r", port, "b") the binary value of
+#: the packet there; ("e", i) and ("e", i, "b") the same for the i-th emitted value; ("x",
+#: "b") the packet of an ``ErrorPacket`` result. ``(0, "r", "out", "b")``: the table of the
+#: packet the task's first firing returned on ``out``.
 TablePath = tuple[str | int, ...]
 
 
@@ -202,15 +206,13 @@ class RemoteOutcome:
     wants_no_more: bool = False  # the node called ctx.done()
 
 
-@dataclass(frozen=True, slots=True)
-class HeldOutcome(RemoteOutcome):
-    """A ``RemoteOutcome`` that holds tables: it stays on its worker, and the client gets
-    a copy with each table described (``strip_tables``). A firing's result is of this type
-    exactly when it holds a table, so the client can tell from the type alone."""
+class HeldOutcomes(list[RemoteOutcome]):
+    """The outcomes of one task's firings when any of them holds a table: they stay on the
+    worker, and the client gets a copy with each table described (``strip_tables``). A
+    task's result is of this type exactly when it holds a table (else it is a plain
+    ``list``), so the client can tell from the type alone."""
 
-    @classmethod
-    def of(cls, outcome: RemoteOutcome) -> HeldOutcome:
-        return cls(*(getattr(outcome, name) for name in RemoteOutcome.__dataclass_fields__))
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +227,9 @@ class TableStub:
 
 @dataclass(frozen=True, slots=True)
 class InputSlot:
-    """In an input packet sent to a worker: its table is at ``path`` in the ``index``-th
-    outcome handed to the firing (resolved on the worker, never fetched by the client)."""
+    """In an input packet sent to a worker: its table is at ``path`` in the outcomes of the
+    ``index``-th task handed to the firing (resolved on the worker, never fetched by the
+    client)."""
 
     index: int
     path: TablePath
@@ -247,15 +250,18 @@ def _swap_value(value: Any, path: TablePath, swap: Callable[[Any, TablePath], An
     return swap(value, path)
 
 
-def _rebuild(outcome: RemoteOutcome, swap: Callable[[Any, TablePath], Any]) -> RemoteOutcome:
-    """``outcome`` with every table slot passed through ``swap(obj, path)``."""
+def _rebuild(
+    outcome: RemoteOutcome, swap: Callable[[Any, TablePath], Any], at: TablePath = ()
+) -> RemoteOutcome:
+    """``outcome`` with every table slot passed through ``swap(obj, path)``; each path
+    starts with ``at``."""
     result = outcome.result
     if isinstance(result, dict):
-        result = {port: _swap_value(v, ("r", port), swap) for port, v in result.items()}
+        result = {port: _swap_value(v, (*at, "r", port), swap) for port, v in result.items()}
     elif isinstance(result, ErrorPacket) and result.packet is not None:
-        result = replace(result, packet=_swap_packet(result.packet, ("x", "b"), swap))
+        result = replace(result, packet=_swap_packet(result.packet, (*at, "x", "b"), swap))
     emitted = [
-        (port, _swap_value(v, ("e", i), swap)) for i, (port, v) in enumerate(outcome.emitted)
+        (port, _swap_value(v, (*at, "e", i), swap)) for i, (port, v) in enumerate(outcome.emitted)
     ]
     return replace(outcome, result=result, emitted=emitted)
 
@@ -281,9 +287,10 @@ def holds_tables(outcome: RemoteOutcome) -> bool:
     return found
 
 
-def strip_tables(outcome: RemoteOutcome) -> RemoteOutcome:
-    """(On the worker.) ``outcome`` with each table replaced by its ``TableStub``."""
-    return _rebuild(outcome, _stub)
+def strip_tables(outcomes: Sequence[RemoteOutcome]) -> list[RemoteOutcome]:
+    """(On the worker.) A task's ``outcomes`` with each table replaced by its
+    ``TableStub`` (its path starts with the firing's index in the task)."""
+    return [_rebuild(outcome, _stub, (i,)) for i, outcome in enumerate(outcomes)]
 
 
 def dress(outcome: RemoteOutcome, handle: Callable[[TableStub], Any]) -> RemoteOutcome:
@@ -291,9 +298,10 @@ def dress(outcome: RemoteOutcome, handle: Callable[[TableStub], Any]) -> RemoteO
     return _rebuild(outcome, lambda obj, _path: handle(obj) if isinstance(obj, TableStub) else obj)
 
 
-def table_at(outcome: RemoteOutcome, path: TablePath) -> pa.Table:
-    """The table at ``path`` in ``outcome`` (on the worker that holds it)."""
-    where, key, *rest = path
+def table_at(outcomes: Sequence[RemoteOutcome], path: TablePath) -> pa.Table:
+    """The table at ``path`` in a task's ``outcomes`` (on the worker that holds them)."""
+    index, where, key, *rest = path
+    outcome = outcomes[int(index)]
     if where == "r":
         value = outcome.result[key]
     elif where == "e":
@@ -304,15 +312,18 @@ def table_at(outcome: RemoteOutcome, path: TablePath) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if not isinstance(data, pa.Table):
-        msg = f"no table at {path} in the outcome of the firing on {outcome.worker}"
+        msg = f"no table at {path} in the outcomes of the task on {outcome.worker}"
         raise LookupError(msg)
     return data
 
 
 def resolve_inputs(
-    ports: Sequence[str], packets: Sequence[DataPacket], sources: Sequence[RemoteOutcome]
+    ports: Sequence[str],
+    packets: Sequence[DataPacket],
+    sources: Sequence[Sequence[RemoteOutcome]],
 ) -> dict[str, DataPacket]:
-    """(On the worker.) The firing's inputs, each ``InputSlot`` replaced by its table."""
+    """(On the worker.) The firing's inputs, each ``InputSlot`` replaced by its table
+    (``sources``: the outcomes of the tasks the slots point into)."""
     inputs: dict[str, DataPacket] = {}
     for port, packet in zip(ports, packets, strict=True):
         slot = packet.binary_value

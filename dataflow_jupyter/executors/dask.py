@@ -88,7 +88,7 @@ from distributed import Client, Future, LocalCluster, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dataflow_jupyter.executors._cluster import (
-    HeldOutcome,
+    HeldOutcomes,
     InputSlot,
     PackManifest,
     RemoteError,
@@ -105,7 +105,7 @@ from dataflow_jupyter.executors.local import LocalExecutor
 from dataflow_jupyter.packets import RemoteTable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Mapping
+    from collections.abc import Callable, Coroutine, Mapping, Sequence
 
     import pyarrow as pa
     from distributed import Worker
@@ -179,14 +179,15 @@ def plugin_name(manifest: PackManifest, session: str) -> str:
     return f"dataflow-packs-{manifest.token[:12]}-{session}"
 
 
-def _run_firing(
+def _run_firings(
     plugin: str,
     node: RemoteNode,
-    ports: list[str],
-    packets: list[DataPacket],
-    sources: list[RemoteOutcome],
-) -> RemoteOutcome:
-    """(A task, on a worker.) One firing of ``node``; ``sources`` come resolved by Dask."""
+    firings: list[tuple[list[str], list[DataPacket]]],
+    sources: list[list[RemoteOutcome]],
+) -> list[RemoteOutcome]:
+    """(A task, on a worker.) ``node``'s firings, one after the other (each ``(ports,
+    packets)``; ``sources`` come resolved by Dask); one that calls ``ctx.done()`` is the
+    last. Their outcomes: a ``HeldOutcomes`` when any holds a table, else a ``list``."""
     worker = get_worker()
     carrier = worker.plugins.get(plugin)
     packs = getattr(carrier, "packs", None)
@@ -197,9 +198,14 @@ def _run_firing(
             "reached this worker (its plugin is missing; was the executor started?)"
         )
         error = RemoteError(message, exception_type="RegistryProblem")
-        return RemoteOutcome(None, [], error, 0, 0, worker.address)
-    outcome = packs.fire(node, resolve_inputs(ports, packets, sources))
-    return HeldOutcome.of(outcome) if holds_tables(outcome) else outcome
+        return [RemoteOutcome(None, [], error, 0, 0, worker.address)] * len(firings)
+    outcomes: list[RemoteOutcome] = []
+    for ports, packets in firings:
+        outcome = packs.fire(node, resolve_inputs(ports, packets, sources))
+        outcomes.append(outcome)
+        if outcome.wants_no_more:
+            break
+    return HeldOutcomes(outcomes) if any(map(holds_tables, outcomes)) else outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,29 +378,37 @@ class DaskExecutor:
     async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
         """One firing of ``node`` on the cluster; the cluster's faults come back as a
         recoverable error in the outcome. Cancelling the await releases the firing."""
+        (outcome,) = await self.fire_many(node, [inputs])
+        return outcome
+
+    async def fire_many(
+        self, node: RemoteNode, firings: Sequence[Mapping[str, DataPacket]]
+    ) -> list[RemoteOutcome]:
+        """Firings of ``node`` one after the other in one task on one worker, an outcome
+        for each; fewer when one called ``ctx.done()`` (the rest were not fired). A fault of
+        the cluster is the same recoverable error in the outcome of each. Cancelling the
+        await releases the task."""
         client, plugin = self._client, self._plugin
         if client is None or plugin is None:
             msg = "DaskExecutor.fire before start(registry): the runtime starts it first"
             raise RuntimeError(msg)
-        ports, packets, sources = _handles_out(inputs)
+        args, sources = _handles_out(firings)
         key = f"dataflow-{node.node_id}-{next(self._count)}-{self._session}"
         try:
-            full = client.submit(
-                _run_firing, plugin, node, ports, packets, sources, key=key, pure=False
-            )
+            full = client.submit(_run_firings, plugin, node, args, sources, key=key, pure=False)
         except Exception as exc:  # noqa: BLE001 - a closed client, a lost scheduler
-            return _cluster_failure(node, exc, client)
+            return [_cluster_failure(node, exc, client)] * len(firings)
         try:
             settled = await self._settle(client, _brief(client, full, f"{key}-brief"))
         except asyncio.CancelledError:
             full.cancel()
             raise
         if settled.failure is not None:
-            return _cluster_failure(node, settled.failure, client)
-        outcome: RemoteOutcome = settled.value
-        if not isinstance(outcome, HeldOutcome):
-            return outcome  # no table: nothing of it stays on the cluster
-        return dress(outcome, lambda stub: ClusterTable(full, stub))
+            return [_cluster_failure(node, settled.failure, client)] * len(firings)
+        outcomes: list[RemoteOutcome] = settled.value
+        if not isinstance(outcomes, HeldOutcomes):
+            return outcomes  # no table: nothing of them stays on the cluster
+        return [dress(outcome, lambda stub: ClusterTable(full, stub)) for outcome in outcomes]
 
     async def _settle(self, client: Client, coro: Coroutine[Any, Any, _Settled]) -> _Settled:
         """Run ``coro`` on the client's loop, checking the client is still connected."""
@@ -410,41 +424,45 @@ class DaskExecutor:
 
 
 def _handles_out(
-    inputs: Mapping[str, DataPacket],
-) -> tuple[list[str], list[DataPacket], list[Future[Any]]]:
-    """The firing's inputs as a worker gets them: each ``ClusterTable`` replaced by an
-    ``InputSlot`` into a list of futures that Dask resolves on the worker."""
+    firings: Sequence[Mapping[str, DataPacket]],
+) -> tuple[list[tuple[list[str], list[DataPacket]]], list[Future[Any]]]:
+    """The firings' inputs as a worker gets them: ``(ports, packets)`` each, every
+    ``ClusterTable`` replaced by an ``InputSlot`` into one list of futures that Dask
+    resolves on the worker."""
     futures: list[Future[Any]] = []
     index: dict[Any, int] = {}
-    packets: list[DataPacket] = []
-    for packet in inputs.values():
-        handle = packet.binary_value
-        if not isinstance(handle, ClusterTable):
-            packets.append(packet)
-            continue
-        key = handle.future.key
-        if key not in index:
-            index[key] = len(futures)
-            futures.append(handle.future)
-        slot = InputSlot(index[key], handle.path)
-        packets.append(replace(packet, binary_value=slot))
-    return list(inputs), packets, futures
+    args: list[tuple[list[str], list[DataPacket]]] = []
+    for inputs in firings:
+        packets: list[DataPacket] = []
+        for packet in inputs.values():
+            handle = packet.binary_value
+            if not isinstance(handle, ClusterTable):
+                packets.append(packet)
+                continue
+            key = handle.future.key
+            if key not in index:
+                index[key] = len(futures)
+                futures.append(handle.future)
+            slot = InputSlot(index[key], handle.path)
+            packets.append(replace(packet, binary_value=slot))
+        args.append((list(inputs), packets))
+    return args, futures
 
 
 async def _brief(client: Client, full: Future[Any], key: str) -> _Settled:
-    """(On the client's loop.) What the client keeps of the firing ``full``: its outcome
-    as it is when it holds no table (one task, one transfer), else that outcome with each
+    """(On the client's loop.) What the client keeps of the task ``full``: its outcomes as
+    they are when they hold no table (one task, one transfer), else those outcomes with each
     table described, made by a second task (``key``) beside it; or the failure. Never
     raises."""
     state = full._state  # set when a client made the future
     assert state is not None
     try:
         await state.wait()  # done, without fetching it (as distributed.wait does)
-        if full.status != "finished" or full.type is RemoteOutcome:
+        if full.status != "finished" or full.type is list:
             value = await client.gather(full, asynchronous=True)  # raises the failure
         else:
             brief = client.submit(strip_tables, full, key=key, pure=False)
-            value = await client.gather(brief, asynchronous=True)
+            value = HeldOutcomes(await client.gather(brief, asynchronous=True))  # to dress
     except asyncio.CancelledError as exc:  # distributed's cancellations subclass it
         if type(exc) is asyncio.CancelledError:
             raise

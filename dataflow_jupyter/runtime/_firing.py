@@ -65,7 +65,7 @@ from dataflow_jupyter.runtime.log import FIRING_EVENT, HOP_EVENT
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from dataflow_jupyter.executors import ClusterExecutor, Executor
+    from dataflow_jupyter.executors import ClusterExecutor, Executor, RemoteOutcome
     from dataflow_jupyter.packets import DataPacket
     from dataflow_jupyter.runtime.errors import DeadLetterQueue
     from dataflow_jupyter.runtime.events import Publish
@@ -515,39 +515,57 @@ class Firings(Emission):
             self.wake.set()
 
     async def fire_cluster(self, run: NodeRun) -> None:
-        """Fire a cluster node from its worker task: up to ``run.parallelism`` firings
+        """Fire a cluster node from its worker task: up to ``run.parallelism`` tasks
         running on the cluster at once, and for a pure node without a timeout as many more
-        waiting there as the executor's ``lookahead`` allows (so a worker that finishes one
-        starts the next without waiting for the kernel); no more than its ``block``
-        outputs have room for. Each is concluded in input order, the same steps as any
-        firing (retries, errors, stats, log). A cancelled run cancels the firings in flight
-        (the cluster releases them)."""
+        waiting there as the executor's ``lookahead`` allows (so a worker that ends one
+        starts the next without waiting for the kernel). Such a node's queued inputs go in
+        groups, one task firing a group one after the other (``Placement.group_size``); no
+        more firings are in flight than its ``block`` outputs have room for. Each firing is
+        concluded in input order, the same steps as any firing (retries, errors, stats,
+        log). A cancelled run cancels the tasks in flight (the cluster releases them)."""
         cluster: ClusterExecutor = self.executor  # type: ignore[assignment] # ``_remote`` checked
-        window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]] = deque()
-        queued = run.remote is not None and not run.remote.is_stateful and not run.timeout
+        window: deque[tuple[list[FiringRecord], asyncio.Future[Fired]]] = deque()
+        pure = run.remote is not None and not run.remote.is_stateful and not run.timeout
         self.in_flight += 1
         try:
             while True:
-                depth = run.parallelism
-                if queued:
-                    depth += cluster.lookahead(run.parallelism)
-                room = min((c.size - len(c) for c in run.blocking), default=depth)
-                while len(window) < min(depth, max(room, 1)) and run.ready():
-                    record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
-                    run.stats.firings += 1
+                depth = run.parallelism + (cluster.lookahead(run.parallelism) if pure else 0)
+                room = max(min((c.size - len(c) for c in run.blocking), default=1 << 30), 1)
+                firings = sum(len(records) for records, _ in window)
+                while len(window) < depth and firings < room and run.ready():
+                    size = self._group_size(run, depth - len(window)) if pure else 1
+                    size = min(size, room - firings)
+                    records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
+                    while len(records) < size and run.ready():
+                        records.append(
+                            FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
+                        )
+                    firings += len(records)
+                    run.stats.firings += len(records)
                     if self.publish is not None:
                         self.publish(NodeStatusChanged(run.node_id, "running"))
-                    window.append((record, asyncio.ensure_future(self._on_cluster(run, record))))
+                    window.append(
+                        (records, asyncio.ensure_future(self._on_cluster_group(run, records)))
+                    )
                 if not window:
                     return
-                record, call = window.popleft()
-                error, waiting = self._conclude_record(run, record, await call)
-                if error is not None or waiting:
-                    await self._complete(run, record, error, waiting)
-                else:
-                    self._record_firing(run, record)
-                if error is not None and cluster.lost:
-                    await self._cluster_lost(run, record, window)
+                records, call = window.popleft()
+                outcomes, done = await call
+                for index, record in enumerate(records):
+                    if index == len(outcomes):  # ctx.done() on the worker: the rest not fired
+                        self._put_back(run, records[index:])
+                        break
+                    error, waiting = self._conclude_record(run, record, outcomes[index])
+                    if done and index == len(outcomes) - 1:
+                        self.abandon_inputs(run)  # it called ctx.done(): no more inputs
+                    if error is None:  # a failed attempt says nothing of the node's cost
+                        run.placement.cluster_took(record.end_ns - record.start_ns)
+                    if error is not None or waiting:
+                        await self._complete(run, record, error, waiting)
+                    else:
+                        self._record_firing(run, record)
+                    if error is not None and cluster.lost:
+                        await self._cluster_lost(run, record, records[index + 1 :], window)
         finally:
             for _, call in window:
                 call.cancel()
@@ -556,17 +574,27 @@ class Firings(Emission):
             self.in_flight -= 1
             self.wake.set()
 
+    @staticmethod
+    def _group_size(run: NodeRun, slots: int) -> int:
+        """How many queued inputs of ``run`` (one input edge) the next cluster task fires,
+        ``slots`` tasks free to take them; 1 for a node of several inputs."""
+        if run.single is None:
+            return 1
+        queued = len(run.single[1]) + len(run.replays)
+        return run.placement.group_size(queued, slots)
+
     async def _cluster_lost(
         self,
         run: NodeRun,
         failed: FiringRecord,
-        window: deque[tuple[FiringRecord, asyncio.Future[Outcome]]],
+        rest: list[FiringRecord],
+        window: deque[tuple[list[FiringRecord], asyncio.Future[Fired]]],
     ) -> None:
-        """The cluster went away: the firings in flight and the inputs still queued for
-        ``run`` go to the dead-letter queue, and the run ends with ``ClusterLostError``
-        (``fire_cluster`` then cancels the calls in flight)."""
+        """The cluster went away: the rest of ``failed``'s task, the tasks in flight and the
+        inputs still queued for ``run`` go to the dead-letter queue, and the run ends with
+        ``ClusterLostError`` (``fire_cluster`` then cancels the tasks in flight)."""
         reason = failed.error.message if failed.error is not None else "the cluster is gone"
-        records = [record for record, _ in window]  # their calls: cancelled by fire_cluster
+        records = [*rest, *(record for group, _ in window for record in group)]
         while run.ready():
             record = FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
             run.stats.firings += 1
@@ -584,11 +612,30 @@ class Firings(Emission):
         )
         raise ClusterLostError(msg)
 
+    async def _on_cluster_group(self, run: NodeRun, records: list[FiringRecord]) -> Fired:
+        """One attempt of a group of a cluster node's firings, fired one after the other by
+        one task (a group of one within the node's timeout), and whether the last one fired
+        called ``ctx.done()`` (the rest were then not fired: fewer outcomes than records)."""
+        executor: ClusterExecutor = self.executor  # type: ignore[assignment]
+        assert run.remote is not None
+        if len(records) == 1:
+            outcome, remote = await self._on_cluster_attempt(run, records[0])
+            return [outcome], remote is not None and remote.wants_no_more
+        remotes = await executor.fire_many(run.remote, [record.inputs for record in records])
+        pairs = zip(records, remotes, strict=False)  # fewer outcomes: the node called ctx.done()
+        outcomes = [_cluster_outcome(run, record, remote) for record, remote in pairs]
+        return outcomes, bool(remotes) and remotes[-1].wants_no_more
+
     async def _on_cluster(self, run: NodeRun, record: FiringRecord) -> Outcome:
-        """One attempt of a cluster node's firing (step 2): the executor's ``fire``, within
-        the node's timeout. A failure of the cluster itself (a worker that died too often,
-        a lost scheduler) is a recoverable ``IO_ERROR``; the node's own exception is its
-        error as on any path."""
+        """One attempt of a cluster node's firing (step 2; a retry): ``_on_cluster_attempt``."""
+        outcome, _ = await self._on_cluster_attempt(run, record)
+        return outcome
+
+    async def _on_cluster_attempt(
+        self, run: NodeRun, record: FiringRecord
+    ) -> tuple[Outcome, RemoteOutcome | None]:
+        """One attempt of a cluster node's firing: the executor's ``fire``, within the
+        node's timeout (``None`` for the remote outcome then)."""
         executor: ClusterExecutor = self.executor  # type: ignore[assignment]
         assert run.remote is not None
         first = first_packet(record.inputs)
@@ -597,13 +644,8 @@ class Firings(Emission):
             remote = await (asyncio.wait_for(call, run.timeout) if run.timeout else call)
         except TimeoutError:
             now = time.time_ns()
-            return None, self._timeout(run, first, record.attempt), [], now, now
-        failure: BaseException | ErrorPacket | None = remote.error
-        if remote.error is not None and remote.error.recoverable:
-            message = f"node {run.node_id!r} on the cluster: {remote.error.message}"
-            details = {"worker": remote.worker, "traceback": remote.error.traceback}
-            failure = _cluster_error(run, message, record, details)
-        return remote.result, failure, list(remote.emitted), remote.start_ns, remote.end_ns
+            return (None, self._timeout(run, first, record.attempt), [], now, now), None
+        return _cluster_outcome(run, record, remote), remote
 
     def _put_back(self, run: NodeRun, records: list[FiringRecord]) -> None:
         """Inputs taken for a batch but not fired: first in line again (or discarded, when
@@ -1029,6 +1071,23 @@ class Firings(Emission):
         return "dead_letter"
 
     # -- emission ------------------------------------------------------------------------------
+
+
+#: What a cluster task gave: the outcome of each firing it fired, and whether the last one
+#: called ``ctx.done()``.
+Fired: TypeAlias = tuple[list[Outcome], bool]
+
+
+def _cluster_outcome(run: NodeRun, record: FiringRecord, remote: RemoteOutcome) -> Outcome:
+    """A firing's ``RemoteOutcome`` as the firing path takes it: a failure of the cluster
+    itself (a worker that died too often, a lost scheduler) is a recoverable ``IO_ERROR``;
+    the node's own exception is its error as on any path."""
+    failure: BaseException | ErrorPacket | None = remote.error
+    if remote.error is not None and remote.error.recoverable:
+        message = f"node {run.node_id!r} on the cluster: {remote.error.message}"
+        details = {"worker": remote.worker, "traceback": remote.error.traceback}
+        failure = _cluster_error(run, message, record, details)
+    return remote.result, failure, list(remote.emitted), remote.start_ns, remote.end_ns
 
 
 def _cluster_error(

@@ -27,8 +27,14 @@ firings). The batch is sized from the measured cost so that one batch takes abou
 ``BATCH_NS``; a slow node's batch is one firing, so its outputs leave as soon as each is done.
 
 ``offload: cluster`` sends a node's firings to a cluster (a ``ClusterExecutor`` such as
-``DaskExecutor``), its ``process`` sync or async: up to ``execution.parallelism`` of them in
-flight at once, their outputs in input order (``Firings.fire_cluster``). A node fed by a
+``DaskExecutor``), its ``process`` sync or async: up to ``execution.parallelism`` of them
+running at once, their outputs in input order (``Firings.fire_cluster``). A pure node's
+queued inputs go to the cluster in groups, fired one after the other by one task
+(``group_size``): each group takes about ``GROUP_NS`` by the measured cost, so the cost of a
+task (a few milliseconds of the scheduler's and the client's work, on the kernel's machine)
+is shared by a cheap node's firings; a node whose firings take ``GROUP_NS`` or more sends
+one firing per task, and the queued inputs are shared among the free slots, so no worker
+waits while another has a long group. A node fed by a
 cluster node fires on a worker, where the tables it receives are read from the cluster
 without holding up the loop.
 
@@ -54,6 +60,8 @@ SLOW_OF: Final = 3  # slow firings among them that move the node to a worker
 STALL_NS: Final = 100_000_000  # one inline firing this long moves the node at once
 BATCH_NS: Final = 5_000_000  # a worker's batch of firings takes about this long
 MAX_BATCH: Final = 64
+GROUP_NS: Final = 100_000_000  # a cluster task's group of firings takes about this long
+MAX_GROUP: Final = 32
 
 
 class Placement:
@@ -151,6 +159,20 @@ class Placement:
         if self._mean_ns <= 0:
             return 1  # nothing measured yet: one firing first
         return max(1, min(MAX_BATCH, int(BATCH_NS // max(self._mean_ns, 1.0))))
+
+    def cluster_took(self, duration_ns: int) -> None:
+        """A firing on the cluster took ``duration_ns`` (on its worker)."""
+        mean = self._mean_ns
+        self._mean_ns = 0.8 * mean + 0.2 * duration_ns if mean else float(duration_ns)
+
+    def group_size(self, queued: int, slots: int) -> int:
+        """How many of ``queued`` inputs one cluster task fires, ``slots`` tasks free to
+        take them (see the module docstring)."""
+        if self._mean_ns <= 0:
+            return 1  # nothing measured yet: one firing first
+        by_cost = int(GROUP_NS // max(self._mean_ns, 1.0))
+        shared = -(-queued // max(slots, 1))  # every free slot gets its share
+        return max(1, min(MAX_GROUP, by_cost, shared))
 
     def _move(self, runs_on: RunsOn, reason: str) -> None:
         self.runs_on = runs_on

@@ -38,6 +38,17 @@ class AddColumn(PureNode):
         return {"out": table.append_column(name, pc.add(table["x"], 1))}
 """
 
+STOP_AT = """
+from dataflow_jupyter.node import PureNode
+
+class StopAt(PureNode):
+    def process(self, inputs, ctx):
+        value = inputs["in"].value
+        if value == self.settings["at"]:
+            ctx.done()
+        return {"out": value}
+"""
+
 SLEEPER = """
 import os
 import time

@@ -14,6 +14,7 @@ from _dask_support import (
     FAILS,
     MAKE_TABLE,
     SLEEPER,
+    STOP_AT,
     SUICIDE,
     BytesReceived,
     local_cluster,
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test pack: make-table, add-column, sleeper, suicide, fails, counter (stateful,
-    async), count-up (a source)."""
+    """The test pack: make-table, add-column, sleeper, suicide, stop-at, fails, counter
+    (stateful, async), count-up (a source)."""
     root = tmp_path_factory.mktemp("pack")
     mb = [{"name": "megabytes", "type": "number", "default": 1}]
     write_node(root, "make-table", MAKE_TABLE, settings=mb)
@@ -40,6 +41,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seconds = [{"name": "seconds", "type": "number", "default": 0}]
     write_node(root, "sleeper", SLEEPER, settings=seconds)
     write_node(root, "suicide", SUICIDE)
+    write_node(root, "stop-at", STOP_AT, settings=[{"name": "at", "type": "integer"}])
     write_node(root, "fails", FAILS)
     write_node(root, "counter", COUNTER)
     count = [{"name": "count", "type": "integer", "default": 1}]

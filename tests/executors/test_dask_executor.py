@@ -21,7 +21,7 @@ from distributed import Client
 from dataflow_jupyter import NodeRegistry
 from dataflow_jupyter.executors import ClusterExecutor, DaskExecutor, RemoteError, RemoteNode
 from dataflow_jupyter.executors._cluster import PackManifest
-from dataflow_jupyter.executors.dask import ClusterTable, _run_firing, plugin_name
+from dataflow_jupyter.executors.dask import ClusterTable, _run_firings, plugin_name
 from dataflow_jupyter.packets import DataPacket, ErrorPacket, RemoteTable
 
 if TYPE_CHECKING:
@@ -100,6 +100,21 @@ async def test_a_firing_without_tables_is_one_task_and_one_with_tables_two(
     assert sum(key.endswith("-brief") for key in tabled_keys) == 1
 
 
+async def test_a_task_fires_a_group_in_order_and_stops_where_the_node_calls_done(
+    executor: DaskExecutor,
+) -> None:
+    firings = [{"in": DataPacket(value)} for value in range(6)]
+    outcomes = await executor.fire_many(node("stop", "stop-at", at=2), firings)
+    assert [o.result["out"] for o in outcomes] == [0, 1, 2]  # 3, 4 and 5 were not fired
+    assert [o.wants_no_more for o in outcomes] == [False, False, True]
+    assert len({o.worker for o in outcomes}) == 1  # one task, one worker
+    outcomes = await executor.fire_many(node("made", "make-table", megabytes=0.01), firings[:3])
+    handles = [o.result["out"].binary_value for o in outcomes]
+    assert [h.path for h in handles] == [(i, "r", "out", "b") for i in range(3)]
+    assert len({h.future.key for h in handles}) == 1  # three tables in one task's outcomes
+    assert handles[2].read().num_rows == (int(0.01 * (1 << 20))) // 8
+
+
 async def test_firings_wait_on_the_cluster_only_when_it_has_no_more_threads_than_allowed(
     executor: DaskExecutor,
 ) -> None:
@@ -164,10 +179,9 @@ async def test_a_worker_that_joins_later_gets_the_node_packs(registry: NodeRegis
         (joined,) = set(client.scheduler_info()["workers"]) - first
         (name,) = executor._plugins
         sleeper = node("late", "sleeper")
-        task = client.submit(
-            _run_firing, name, sleeper, ["in"], [DataPacket(3)], [], workers=[joined], pure=False
-        )
-        outcome = await asyncio.to_thread(task.result, 30)
+        firings = [(["in"], [DataPacket(3)])]
+        task = client.submit(_run_firings, name, sleeper, firings, [], workers=[joined], pure=False)
+        (outcome,) = await asyncio.to_thread(task.result, 30)
         assert outcome.error is None
         assert outcome.worker == joined
         assert outcome.result["out"]["value"] == 3
@@ -186,10 +200,10 @@ async def test_other_code_under_the_same_version_is_refused_as_a_registry_proble
     (name,) = old._plugins
     versioned = node("v", "versioned")
     for worker in shared_client.scheduler_info()["workers"]:  # load it on every worker
-        task = shared_client.submit(
-            _run_firing, name, versioned, ["in"], [DataPacket(0)], [], workers=[worker]
-        )
-        assert (await asyncio.to_thread(task.result, 30)).result == {"out": "old"}
+        firings = [(["in"], [DataPacket(0)])]
+        task = shared_client.submit(_run_firings, name, versioned, firings, [], workers=[worker])
+        (outcome,) = await asyncio.to_thread(task.result, 30)
+        assert outcome.result == {"out": "old"}
     new = DaskExecutor(shared_client)
     await new.start(NodeRegistry(paths=[tmp_path / "new"], include_builtin=False))
     outcome = await new.fire(versioned, {"in": DataPacket(0)})

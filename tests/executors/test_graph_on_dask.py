@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +20,7 @@ from distributed import Client
 
 from dataflow_jupyter import Graph, NodeRegistry
 from dataflow_jupyter.executors import DaskExecutor
+from dataflow_jupyter.executors.dask import ClusterTable
 from dataflow_jupyter.graph import GraphValidationError
 from dataflow_jupyter.packets import ErrorCode, RemoteTable
 from dataflow_jupyter.runtime import ClusterLostError, GraphRuntime, NodeStartError
@@ -77,6 +79,47 @@ async def test_parallel_firings_overlap_and_leave_in_input_order(
     assert [o["value"] for o in out(result, "s1")] == [0, 1, 2, 3]
     assert len({o["pid"] for o in out(result, "s1")}) == 2  # both workers fired
     assert took < 4 * 0.5  # two at a time, not one after another
+
+
+async def test_a_cheap_node_s_inputs_go_to_the_cluster_in_groups_in_input_order(
+    executor: DaskExecutor, registry: NodeRegistry
+) -> None:
+    client = executor.client
+    assert client is not None
+    client.get_task_stream()  # the scheduler records the tasks from here on
+    started = time.time()
+    wide = {"offload": "cluster", "parallelism": 2}
+    graph = chain(registry, 300, ("mapper", {"expression": "value * 2"}, wide))
+    rt = GraphRuntime(graph, registry, executor=executor)
+    result = await rt.run_async()
+    assert result.ok, result.errors
+    assert out(result, "s1") == [2 * i for i in range(300)]
+    tasks = [t for t in client.get_task_stream(start=started) if t["key"].startswith("dataflow-s1")]
+    assert len(tasks) < 300 // 4  # a task fires a group of cheap firings
+    stats = rt.stats.node("s1")
+    assert (stats.firings, stats.emitted, stats.received) == (300, 300, 300)
+
+
+async def test_tables_made_in_groups_feed_the_next_cluster_node(
+    executor: DaskExecutor, registry: NodeRegistry
+) -> None:
+    wide = {"offload": "cluster", "parallelism": 2}
+    make = ("make-table", {"megabytes": 0.01}, wide)
+    here = chain(registry, 40, ("make-table", {"megabytes": 0.01}, None), ("add-column", {}, None))
+    local = await GraphRuntime(here, registry).run_async()
+    graph = chain(registry, 40, make, ("add-column", {}, wide))
+    rt = GraphRuntime(graph, registry, executor=executor)
+    result = await rt.run_async()
+    assert result.ok, result.errors
+    tables = out(result, "s2")
+    assert all(isinstance(table, ClusterTable) for table in tables)
+    assert len({table.future.key for table in tables}) < 40  # tables of a group share a task
+    read = [await asyncio.to_thread(table.read) for table in tables]
+    expected = [
+        table.read() if isinstance(table, RemoteTable) else table for table in out(local, "s2")
+    ]
+    assert [t.to_pydict() for t in read] == [t.to_pydict() for t in expected]
+    assert read[-1].column("c1").to_pylist()[-1] == (int(0.01 * (1 << 20)) // 8)
 
 
 async def test_a_200_mb_table_through_three_cluster_nodes_stays_on_the_workers(

@@ -118,21 +118,24 @@ def test_outcome_tables_become_stubs_and_handles_and_resolve_on_the_worker() -> 
         2,
         "tcp://w:1",
     )
-    stripped = strip_tables(outcome)
+    other = RemoteOutcome({"out": batch}, [], None, 3, 4, "tcp://w:1")
+    stripped, second = strip_tables([outcome, other])  # a task's two firings
     stub = stripped.result["out"].binary_value
-    assert stub == TableStub(("r", "out", "b"), 3, table.nbytes, table.schema)
-    assert stripped.result["raw"].path == ("r", "raw")
+    assert stub == TableStub((0, "r", "out", "b"), 3, table.nbytes, table.schema)
+    assert stripped.result["raw"].path == (0, "r", "raw")
     assert stripped.result["plain"] == 5
-    assert stripped.emitted[0][1].path == ("e", 0)
+    assert stripped.emitted[0][1].path == (0, "e", 0)
     assert stripped.emitted[1] == ("note", "text")
+    assert second.result["out"].path == (1, "r", "out")
     assert len(pickle.dumps(stripped)) < 2000
     dressed = dress(stripped, lambda s: ("handle", s.path))
-    assert dressed.result["out"].binary_value == ("handle", ("r", "out", "b"))
+    assert dressed.result["out"].binary_value == ("handle", (0, "r", "out", "b"))
     assert dressed.result["out"].packet_id == inbound.packet_id
-    assert table_at(outcome, ("e", 0)) is table
-    assert table_at(outcome, ("r", "raw")).column_names == ["y"]
-    slot = DataPacket(7, binary_value=InputSlot(0, ("r", "out", "b")))  # type: ignore[arg-type]
-    inputs = resolve_inputs(["in"], [slot], [outcome])
+    assert table_at([outcome, other], (0, "e", 0)) is table
+    assert table_at([outcome, other], (0, "r", "raw")).column_names == ["y"]
+    assert table_at([outcome, other], (1, "r", "out")).column_names == ["y"]
+    slot = DataPacket(7, binary_value=InputSlot(0, (0, "r", "out", "b")))  # type: ignore[arg-type]
+    inputs = resolve_inputs(["in"], [slot], [[outcome, other]])
     assert inputs["in"].binary_value is table
     assert inputs["in"].value == 7
 
@@ -141,7 +144,7 @@ def test_an_error_packet_result_keeps_its_input_table_on_the_worker() -> None:
     failed = ErrorPacket(
         code="VALIDATION", message="no", packet=DataPacket(binary_value=pa.table({"x": [1]}))
     )  # type: ignore[arg-type]
-    stripped = strip_tables(RemoteOutcome(failed, [], None, 1, 2, "w"))
+    (stripped,) = strip_tables([RemoteOutcome(failed, [], None, 1, 2, "w")])
     assert isinstance(stripped.result.packet.binary_value, TableStub)
 
 

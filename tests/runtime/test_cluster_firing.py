@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -48,6 +48,16 @@ class Double(PureNode):
         if value == self.settings.get("failOn"):
             msg = f"refused {value}"
             raise ValueError(msg)
+        return {"out": value * 2}
+
+
+class DoubleUntil(PureNode):
+    """Doubles, and calls ``ctx.done()`` at ``stopAt``."""
+
+    def process(self, inputs: dict[str, DataPacket], ctx: Any) -> Any:
+        value = inputs["in"].value
+        if value == self.settings["stopAt"]:
+            ctx.done()
         return {"out": value * 2}
 
 
@@ -137,6 +147,7 @@ class StandInCluster:
         self.in_flight = 0
         self.most_in_flight = 0
         self.fired: list[tuple[str, Any]] = []
+        self.groups: list[int] = []  # the firings of each unit of work, in order
 
     async def submit(self, fn: Any, /, *args: Any) -> Any:
         return await self.local.submit(fn, *args)
@@ -152,17 +163,38 @@ class StandInCluster:
         self.asked.add(parallelism)
         return self.queued
 
+    async def fire_many(
+        self, node: RemoteNode, firings: Sequence[Mapping[str, DataPacket]]
+    ) -> list[RemoteOutcome]:
+        """One unit of work in flight: the firings one after the other."""
+        self.groups.append(len(firings))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        outcomes: list[RemoteOutcome] = []
+        try:
+            for inputs in firings:
+                outcomes.append(await self._fire(node, inputs))
+                if outcomes[-1].wants_no_more:  # as a worker does: the rest are not fired
+                    break
+        finally:
+            self.in_flight -= 1
+        return outcomes
+
     async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
+        self.groups.append(1)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._fire(node, inputs)
+        finally:
+            self.in_flight -= 1
+
+    async def _fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
         import json
 
         value = next(iter(inputs.values())).value
         self.fired.append((node.node_id, value))
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay(value))
-        finally:
-            self.in_flight -= 1
+        await asyncio.sleep(self.delay(value))
         failure = self.fail(value) if self.fail else None
         if failure is not None:
             return RemoteOutcome(None, [], failure, 0, 0, "tcp://worker-1")
@@ -184,7 +216,8 @@ class StandInCluster:
             result = {
                 port: HeldTable(v) if isinstance(v, pa.Table) else v for port, v in result.items()
             }
-        return RemoteOutcome(result, emitted, None, start, time.time_ns(), "tcp://worker-1")
+        end = time.time_ns()
+        return RemoteOutcome(result, emitted, None, start, end, "tcp://worker-1", ctx.wants_no_more)
 
 
 @pytest.fixture
@@ -196,6 +229,8 @@ def registry() -> NodeRegistry:
     wide = {"execution": {"offload": "cluster", "parallelism": 3}}
     reg.register(spec("double-wide", ["in"], ["out"], settings=FAIL_ON, **wide), Double)
     reg.register(spec("double-here", ["in"], ["out"], settings=FAIL_ON), Double)
+    stop_at = [{"name": "stopAt", "type": "integer", "default": -1}]
+    reg.register(spec("double-until", ["in"], ["out"], settings=stop_at, **CLUSTER), DoubleUntil)
     reg.register(
         spec("make-table", ["in"], [{"name": "out", "type": "table"}], **CLUSTER), MakeTable
     )
@@ -250,6 +285,46 @@ def test_firings_wait_on_the_cluster_as_far_as_the_executor_allows(
     assert cluster.most_in_flight == 5  # parallelism 3, and 2 more waiting
 
 
+def test_a_cheap_node_s_queued_inputs_go_to_the_cluster_in_groups(
+    registry: NodeRegistry,
+) -> None:
+    graph, (_, wide) = chain(registry, "double-wide", count=60)
+    cluster = StandInCluster(registry, delay=lambda v: 0.002 * (v % 3))
+    rt = GraphRuntime(graph, registry, executor=cluster)
+    result = rt.run()
+    assert values(result, wide) == [2 * i for i in range(60)]  # input order
+    assert sum(cluster.groups) == 60  # each input fired once
+    assert cluster.groups[0] == 1  # nothing measured yet: one firing first
+    assert max(cluster.groups) > 1  # then groups: a task's cost shared by cheap firings
+    assert cluster.most_in_flight <= 3  # parallelism 3: groups, not firings, in flight
+    stats = rt.stats.node(wide)
+    assert (stats.firings, stats.emitted, stats.received) == (60, 60, 60)
+
+
+def test_a_slow_node_fires_one_input_per_task(registry: NodeRegistry) -> None:
+    graph, (_, wide) = chain(registry, "double-wide", count=8)
+    cluster = StandInCluster(registry, delay=lambda _v: 0.0)
+    rt = GraphRuntime(graph, registry, executor=cluster)
+    rt._prepared.nodes[wide].placement.cluster_took(200_000_000)  # type: ignore[union-attr]
+    result = rt.run()
+    assert values(result, wide) == [2 * i for i in range(8)]
+    assert set(cluster.groups) == {1}  # a firing of 200 ms: a task of its own
+
+
+def test_ctx_done_on_the_cluster_stops_the_node_s_input(registry: NodeRegistry) -> None:
+    graph, (_, node) = chain(registry, "double-until", count=12, stopAt=5)
+    cluster = StandInCluster(registry)
+    rt = GraphRuntime(graph, registry, executor=cluster)
+    result = rt.run()
+    assert result.ok, result.errors
+    assert values(result, node) == [0, 2, 4, 6, 8, 10]  # nothing after the one that stopped
+    assert [value for _, value in cluster.fired] == [0, 1, 2, 3, 4, 5]  # the rest not fired
+    assert cluster.groups[0] == 1
+    assert max(cluster.groups) > 1  # the stop came in the middle of a group
+    stats = rt.stats.node(node)
+    assert (stats.firings, stats.emitted) == (6, 6)
+
+
 def test_no_firing_waits_for_a_node_with_a_timeout(registry: NodeRegistry) -> None:
     # a firing waiting on the cluster would spend its timeout there
     execution = {"offload": "cluster", "parallelism": 2, "timeoutMs": 5_000}
@@ -259,6 +334,7 @@ def test_no_firing_waits_for_a_node_with_a_timeout(registry: NodeRegistry) -> No
     result = GraphRuntime(graph, registry, executor=cluster).run()
     assert values(result, node) == [2 * i for i in range(8)]
     assert (cluster.asked, cluster.most_in_flight) == (set(), 2)
+    assert set(cluster.groups) == {1}  # its timeout is one firing's
 
 
 def test_no_firing_of_a_stateful_node_waits(registry: NodeRegistry, redis_server: Any) -> None:
