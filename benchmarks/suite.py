@@ -31,7 +31,8 @@ the harness of ``harness.py`` (timing, peers, ``Result``, the report table) and 
 - ``cluster`` (``cluster.py``): 400 Arrow batches through a GIL-holding pure-Python node
   with ``offload: cluster`` and ``parallelism: 2`` on a 2-process ``LocalCluster``, vs the
   same graph on the local thread executor and ``client.map`` of the same function; and the
-  per-firing overhead of a cluster node (parallelism 1 and 8) over plain ``client.submit``.
+  per-firing overhead of a cluster node (parallelism 1 and 8; one firing per task, over plain
+  ``client.submit``, and in the runtime's groups).
   Goals: at least 1.7x local, within 15 % of ``client.map``, under 2 ms added per firing.
 - ``table``, ``table-csv`` (in ``table.py``): a 10M-row Parquet / CSV file through read-file,
   filter-rows, select-columns and aggregate, vs pyarrow directly, pandas, polars and
