@@ -12,7 +12,7 @@ A ``ClusterExecutor`` can also fire a node on a cluster (a node's ``execution.of
 worker, ``fire(node, inputs)`` runs one firing there and returns a ``RemoteOutcome`` whose
 tables stay on the cluster (``RemoteTable``s), ``fire_many`` runs several in a row as one
 unit of the cluster's work, and ``lookahead(parallelism)`` says how many
-more firings of a node may wait on the cluster beside the ones running. ``DaskExecutor``
+more of a node's tasks may wait on the cluster beside the ones running. ``DaskExecutor``
 (``executors.dask``, needs the extra ``dataflow-jupyter[dask]``) is the one implementation;
 it is imported on first use of the name, so this package never imports Dask by itself.
 """
@@ -87,10 +87,10 @@ class ClusterExecutor(Executor, Protocol):
         ...
 
     def lookahead(self, parallelism: int) -> int:
-        """How many firings of a pure node allowed ``parallelism`` firings at once may wait
-        on the cluster besides those running, with no more than ``parallelism`` of them
-        ever running at once (0: none wait; the runtime sends the next firing when one
-        ends)."""
+        """How many tasks (``fire``, ``fire_many``) of a pure node allowed ``parallelism``
+        at once may wait on the cluster besides those running, with no more than
+        ``parallelism`` of them ever running at once (0: none wait; the runtime sends the
+        next task when one ends)."""
         ...
 
     async def start(self, registry: NodeRegistry) -> None:

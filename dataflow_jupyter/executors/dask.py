@@ -48,13 +48,13 @@ only way a table reaches the client. F is kept while any handle into it lives (f
 the DLQ), and released by Dask when the last one is dropped; it stays a task's result, so
 Dask can compute it again from its lineage when the worker holding it dies.
 
-Firings waiting: ``lookahead(parallelism)`` lets the runtime keep one more firing per
-worker thread on the cluster beside the running ones, when the cluster has no more threads
-than the node's ``parallelism`` (so no more than that many can run at once): a worker that
-ends a firing starts the next one at once instead of waiting for the kernel's answer and
-the next task (a round trip of about 10 ms here). The workers' thread count is read at
-``start`` and again every ``_THREADS_EVERY`` seconds; firings already waiting when workers
-join may start on them.
+Tasks waiting: ``lookahead(parallelism)`` lets the runtime keep one more task per worker
+thread on the cluster beside the running ones, when the cluster has no more threads than
+the node's ``parallelism`` (so no more than that many can run at once): a worker that ends
+a task starts the next one at once instead of waiting for the kernel's answer and the next
+task (a round trip of about 10 ms here). The workers' thread count is read at ``start`` and
+again every ``_THREADS_EVERY`` seconds; tasks already waiting when workers join may start
+on them.
 
 Faults: a worker that dies mid-firing (SIGKILL, out of memory) is Dask's to handle: the
 scheduler reschedules the task on another worker (``distributed.scheduler.allowed-failures``
@@ -288,9 +288,9 @@ class DaskExecutor:
         return self._client is not None and self._client.status in _CLIENT_GONE
 
     def lookahead(self, parallelism: int) -> int:
-        """One firing waiting per worker thread when the cluster has no more threads than
+        """One task waiting per worker thread when the cluster has no more threads than
         ``parallelism`` (then no more than that many can run at once, whatever waits), so
-        each worker has its next firing at hand when one ends; else none (the thread count
+        each worker has its next task at hand when one ends; else none (the thread count
         is read again every couple of seconds: workers that join or leave are seen)."""
         self._read_threads()
         threads = self._cluster_threads

@@ -525,15 +525,16 @@ class Firings(Emission):
         log). A cancelled run cancels the tasks in flight (the cluster releases them)."""
         cluster: ClusterExecutor = self.executor  # type: ignore[assignment] # ``_remote`` checked
         window: deque[tuple[list[FiringRecord], asyncio.Future[Fired]]] = deque()
-        pure = run.remote is not None and not run.remote.is_stateful and not run.timeout
+        # a pure node without a timeout: its inputs may go in groups, its tasks may wait
+        shared = run.remote is not None and not run.remote.is_stateful and not run.timeout
         self.in_flight += 1
         try:
             while True:
-                depth = run.parallelism + (cluster.lookahead(run.parallelism) if pure else 0)
+                depth = run.parallelism + (cluster.lookahead(run.parallelism) if shared else 0)
                 room = max(min((c.size - len(c) for c in run.blocking), default=1 << 30), 1)
                 firings = sum(len(records) for records, _ in window)
                 while len(window) < depth and firings < room and run.ready():
-                    size = self._group_size(run, depth - len(window)) if pure else 1
+                    size = self._group_size(run, depth - len(window)) if shared else 1
                     size = min(size, room - firings)
                     records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
                     while len(records) < size and run.ready():
@@ -559,7 +560,7 @@ class Firings(Emission):
                     if done and index == len(outcomes) - 1:
                         self.abandon_inputs(run)  # it called ctx.done(): no more inputs
                     if error is None:  # a failed attempt says nothing of the node's cost
-                        run.placement.cluster_took(record.end_ns - record.start_ns)
+                        run.placement.took(record.end_ns - record.start_ns)
                     if error is not None or waiting:
                         await self._complete(run, record, error, waiting)
                     else:

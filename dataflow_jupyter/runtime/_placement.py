@@ -34,9 +34,8 @@ queued inputs go to the cluster in groups, fired one after the other by one task
 task (a few milliseconds of the scheduler's and the client's work, on the kernel's machine)
 is shared by a cheap node's firings; a node whose firings take ``GROUP_NS`` or more sends
 one firing per task, and the queued inputs are shared among the free slots, so no worker
-waits while another has a long group. A node fed by a
-cluster node fires on a worker, where the tables it receives are read from the cluster
-without holding up the loop.
+waits while another has a long group. A node fed by a cluster node fires on a worker, where
+the tables it receives are read from the cluster without holding up the loop.
 
 Every move is logged (``placement`` events in ``rt.log``, a ``dataflow_jupyter.runtime``
 log record), counted in ``rt.stats`` (``runs_on``, ``moves``) and shown on the canvas.
@@ -103,8 +102,7 @@ class Placement:
 
     def worker_took(self, duration_ns: int, *, arrow: bool) -> bool:
         """A firing on a worker took ``duration_ns``; ``True`` when the node moves inline."""
-        mean = self._mean_ns
-        self._mean_ns = 0.8 * mean + 0.2 * duration_ns if mean else float(duration_ns)
+        self.took(duration_ns)
         if self.fixed or self.runs_on != "worker":
             return False
         if duration_ns > CHEAP_NS or arrow:
@@ -160,8 +158,9 @@ class Placement:
             return 1  # nothing measured yet: one firing first
         return max(1, min(MAX_BATCH, int(BATCH_NS // max(self._mean_ns, 1.0))))
 
-    def cluster_took(self, duration_ns: int) -> None:
-        """A firing on the cluster took ``duration_ns`` (on its worker)."""
+    def took(self, duration_ns: int) -> None:
+        """A firing took ``duration_ns`` where it ran (a worker thread, a cluster worker):
+        the running mean ``batch_size`` and ``group_size`` go by."""
         mean = self._mean_ns
         self._mean_ns = 0.8 * mean + 0.2 * duration_ns if mean else float(duration_ns)
 

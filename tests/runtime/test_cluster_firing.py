@@ -305,7 +305,7 @@ def test_a_slow_node_fires_one_input_per_task(registry: NodeRegistry) -> None:
     graph, (_, wide) = chain(registry, "double-wide", count=8)
     cluster = StandInCluster(registry, delay=lambda _v: 0.0)
     rt = GraphRuntime(graph, registry, executor=cluster)
-    rt._prepared.nodes[wide].placement.cluster_took(200_000_000)  # type: ignore[union-attr]
+    rt._prepared.nodes[wide].placement.took(200_000_000)  # type: ignore[union-attr]
     result = rt.run()
     assert values(result, wide) == [2 * i for i in range(8)]
     assert set(cluster.groups) == {1}  # a firing of 200 ms: a task of its own

@@ -13,7 +13,7 @@ from dataflow_jupyter import Graph, GraphRuntime, NodeRegistry
 from dataflow_jupyter.executors import LocalExecutor
 from dataflow_jupyter.node import PureNode
 from dataflow_jupyter.packets import DataPacket, ErrorCode
-from dataflow_jupyter.runtime._placement import PROVE
+from dataflow_jupyter.runtime._placement import GROUP_NS, MAX_GROUP, PROVE, Placement
 from dataflow_jupyter.testing import spec
 
 SEED_EXECUTION = {"timeoutMs": 5000, "retry": 2, "recoverable": True}  # no offload key
@@ -141,3 +141,18 @@ async def test_a_background_run_keeps_measured_nodes_on_workers() -> None:
     result = await rt.run_async()  # a run the cell waits for: cheap nodes move inline
     assert (rt.stats.node(node).runs_on, rt.stats.node(node).moves) == ("inline", 1)
     await rt.aclose()
+
+
+def test_a_cluster_group_takes_about_group_ns_shared_among_the_free_slots() -> None:
+    placement = Placement.choose("cluster", is_async=False, executor_inline=True)
+    assert placement.group_size(queued=100, slots=2) == 1  # nothing measured: one first
+    placement.took(25_000_000)  # 25 ms a firing
+    assert placement.group_size(queued=100, slots=2) == GROUP_NS // 25_000_000 == 4
+    assert placement.group_size(queued=6, slots=4) == 2  # the queue shared: no idle slot
+    assert placement.group_size(queued=1, slots=4) == 1
+    cheap = Placement.choose("cluster", is_async=False, executor_inline=True)
+    cheap.took(10_000)  # 10 us a firing
+    assert cheap.group_size(queued=1_000, slots=2) == MAX_GROUP
+    slow = Placement.choose("cluster", is_async=False, executor_inline=True)
+    slow.took(2 * GROUP_NS)
+    assert slow.group_size(queued=100, slots=1) == 1  # a slow firing: a task of its own
