@@ -32,7 +32,7 @@ running at once, their outputs in input order (``Firings.fire_cluster``). A pure
 queued inputs go to the cluster in groups, fired one after the other by one task
 (``group_size``): each group takes about ``GROUP_NS`` by the measured cost, so the cost of a
 task (a few milliseconds of the scheduler's and the client's work, on the kernel's machine)
-is shared by a cheap node's firings; a node whose firings take ``GROUP_NS`` or more sends
+is shared by a cheap node's firings; a node whose firings take over half ``GROUP_NS`` sends
 one firing per task, and the queued inputs are shared among the free slots, so no worker
 waits while another has a long group. A node fed by a cluster node fires on a worker, where
 the tables it receives are read from the cluster without holding up the loop.

@@ -174,6 +174,37 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_counts_nothing_twice(
     assert len(rt.dlq) == 0
 
 
+async def test_a_worker_killed_under_groups_and_waiting_tasks_loses_nothing(
+    registry: NodeRegistry,
+) -> None:
+    """Firings of 20 ms go in groups of 4 (about 100 ms a task), tasks wait on both workers:
+    a worker killed mid-run takes running and waiting groups with it; every input still
+    comes out once."""
+    with local_cluster() as cluster, Client(cluster) as client:
+        executor = DaskExecutor(client)
+        wide = {"offload": "cluster", "parallelism": 2}
+        graph = chain(registry, 60, ("sleeper", {"seconds": 0.02}, wide))
+        rt = GraphRuntime(graph, registry, executor=executor)
+        pids = await asyncio.to_thread(client.run, os.getpid)
+        client.get_task_stream()  # the scheduler records the tasks from here on
+        started = time.time()
+        run = asyncio.ensure_future(rt.run_async())
+        for _ in range(300):  # groups under way
+            await asyncio.sleep(0.05)
+            if rt._session is not None and rt.stats.node("s1").emitted >= 10:
+                break
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        result = await asyncio.wait_for(run, 120)
+        tasks = client.get_task_stream(start=started)
+        await executor.close()
+    assert len([t for t in tasks if t["key"].startswith("dataflow-s1")]) < 60  # groups
+    assert result.ok, result.errors
+    assert [o["value"] for o in out(result, "s1")] == list(range(60))
+    stats = rt.stats.node("s1")
+    assert (stats.firings, stats.emitted, stats.errors, stats.retries) == (60, 60, 0, 0)
+    assert len(rt.dlq) == 0
+
+
 async def test_a_cluster_that_goes_away_ends_the_run_with_the_rest_in_the_dead_letter_queue(
     registry: NodeRegistry,
 ) -> None:
