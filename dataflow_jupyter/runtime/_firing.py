@@ -485,11 +485,7 @@ class Firings(Emission):
             await self.fire(run)
             return
         limit = run.placement.batch_size() if run.single is not None else 1
-        for channel in run.blocking:  # no more than the outputs can take without waiting
-            limit = min(limit, channel.size - len(channel))
-        records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
-        while len(records) < limit and run.ready():
-            records.append(FiringRecord(next(_firing_ids), run.node_id, run.take_inputs()))
+        records = _take_records(run, run.room(limit))
         run.stats.firings += len(records)
         if self.publish is not None:
             self.publish(NodeStatusChanged(run.node_id, "running"))
@@ -531,16 +527,11 @@ class Firings(Emission):
         try:
             while True:
                 depth = run.parallelism + (cluster.lookahead(run.parallelism) if shared else 0)
-                room = max(min((c.size - len(c) for c in run.blocking), default=1 << 30), 1)
+                room = run.room(1 << 30)
                 firings = sum(len(records) for records, _ in window)
                 while len(window) < depth and firings < room and run.ready():
                     size = self._group_size(run, depth - len(window)) if shared else 1
-                    size = min(size, room - firings)
-                    records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
-                    while len(records) < size and run.ready():
-                        records.append(
-                            FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())
-                        )
+                    records = _take_records(run, min(size, room - firings))
                     firings += len(records)
                     run.stats.firings += len(records)
                     if self.publish is not None:
@@ -1072,6 +1063,14 @@ class Firings(Emission):
         return "dead_letter"
 
     # -- emission ------------------------------------------------------------------------------
+
+
+def _take_records(run: NodeRun, limit: int) -> list[FiringRecord]:
+    """Up to ``limit`` firings' inputs of ``run`` (at least one: it is ready), in order."""
+    records = [FiringRecord(next(_firing_ids), run.node_id, run.take_inputs())]
+    while len(records) < limit and run.ready():
+        records.append(FiringRecord(next(_firing_ids), run.node_id, run.take_inputs()))
+    return records
 
 
 #: What a cluster task gave: the outcome of each firing it fired, and whether the last one

@@ -300,6 +300,13 @@ class NodeRun:
             if wire.target.hot is not None and single is not None and single[1] is wire.channel:
                 self.link = (wire.channel, wire.target)
 
+    def room(self, limit: int) -> int:
+        """``limit``, or fewer: how many firings' outputs its ``block`` outputs can take
+        without waiting (at least 1)."""
+        for channel in self.blocking:
+            limit = min(limit, channel.size - len(channel))
+        return max(limit, 1)
+
     def ready(self) -> bool:
         """Whether the firing rule holds (see the module docstring); ``busy`` is not checked."""
         if self.single is not None:

@@ -154,9 +154,13 @@ class Placement:
 
     def batch_size(self) -> int:
         """How many queued inputs a worker fires in one go (see the module docstring)."""
-        if self._mean_ns <= 0:
-            return 1  # nothing measured yet: one firing first
-        return max(1, min(MAX_BATCH, int(BATCH_NS // max(self._mean_ns, 1.0))))
+        return self._firings_in(BATCH_NS, MAX_BATCH)
+
+    def group_size(self, queued: int, slots: int) -> int:
+        """How many of ``queued`` inputs one cluster task fires, ``slots`` tasks free to
+        take them (see the module docstring)."""
+        shared = -(-queued // max(slots, 1))  # every free slot gets its share
+        return max(1, min(self._firings_in(GROUP_NS, MAX_GROUP), shared))
 
     def took(self, duration_ns: int) -> None:
         """A firing took ``duration_ns`` where it ran (a worker thread, a cluster worker):
@@ -164,14 +168,12 @@ class Placement:
         mean = self._mean_ns
         self._mean_ns = 0.8 * mean + 0.2 * duration_ns if mean else float(duration_ns)
 
-    def group_size(self, queued: int, slots: int) -> int:
-        """How many of ``queued`` inputs one cluster task fires, ``slots`` tasks free to
-        take them (see the module docstring)."""
+    def _firings_in(self, budget_ns: int, most: int) -> int:
+        """How many firings of the measured mean cost fit in ``budget_ns`` (1 to ``most``;
+        1 while nothing is measured: one firing first)."""
         if self._mean_ns <= 0:
-            return 1  # nothing measured yet: one firing first
-        by_cost = int(GROUP_NS // max(self._mean_ns, 1.0))
-        shared = -(-queued // max(slots, 1))  # every free slot gets its share
-        return max(1, min(MAX_GROUP, by_cost, shared))
+            return 1
+        return max(1, min(most, int(budget_ns // max(self._mean_ns, 1.0))))
 
     def _move(self, runs_on: RunsOn, reason: str) -> None:
         self.runs_on = runs_on

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from typing import TYPE_CHECKING, Any
 
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -161,3 +162,17 @@ class BytesReceived:
 
     def __init__(self) -> None:
         self.total = 0
+
+
+class TaskStream:
+    """The tasks the scheduler finishes from its making on (Dask's task stream)."""
+
+    def __init__(self, client: Client) -> None:
+        client.get_task_stream()  # the scheduler records the tasks from here on
+        self.client = client
+        self.started = time.time()
+
+    def keys(self, prefix: str) -> list[str]:
+        """The keys of the finished tasks that start with ``prefix``."""
+        tasks = self.client.get_task_stream(start=self.started)
+        return [str(task["key"]) for task in tasks if str(task["key"]).startswith(prefix)]

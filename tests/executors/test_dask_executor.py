@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pytest
-from _dask_support import VERSIONED, BytesReceived, local_cluster, write_node
+from _dask_support import VERSIONED, BytesReceived, TaskStream, local_cluster, write_node
 from distributed import Client
 
 from dataflow_jupyter import NodeRegistry
@@ -86,15 +86,13 @@ async def test_a_firing_without_tables_is_one_task_and_one_with_tables_two(
 ) -> None:
     client = executor.client
     assert client is not None
-    client.get_task_stream()  # the scheduler records the tasks from here on
-    start = time.time()
+    stream = TaskStream(client)
     plain = await executor.fire(node("plain", "sleeper"), {"in": DataPacket(7)})
     assert plain.result["out"]["value"] == 7
     made = await executor.fire(node("tabled", "make-table"), {"in": DataPacket(1)})
     assert isinstance(made.result["out"].binary_value, ClusterTable)
-    keys = [str(task["key"]) for task in client.get_task_stream(start=start)]
-    plain_keys = [key for key in keys if key.startswith("dataflow-plain-")]
-    tabled_keys = [key for key in keys if key.startswith("dataflow-tabled-")]
+    plain_keys = stream.keys("dataflow-plain-")
+    tabled_keys = stream.keys("dataflow-tabled-")
     assert len(plain_keys) == 1  # the outcome itself came back: no second task
     assert len(tabled_keys) == 2  # the firing, and its description beside it
     assert sum(key.endswith("-brief") for key in tabled_keys) == 1

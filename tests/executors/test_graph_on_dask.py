@@ -11,11 +11,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _dask_support import BytesReceived, local_cluster
+from _dask_support import BytesReceived, TaskStream, local_cluster
 from distributed import Client
 
 from dataflow_jupyter import Graph, NodeRegistry
@@ -49,6 +48,15 @@ def chain(registry: NodeRegistry, count: int, *steps: tuple[str, dict[str, Any],
 
 def out(result: RunResult, node_id: str) -> list[Any]:
     return list(result.outputs.get(f"{node_id}.out", []))
+
+
+async def until_emitted(rt: GraphRuntime, node_id: str, count: int, every: float = 0.1) -> None:
+    """Wait (300 looks, ``every`` seconds apart, at most) until the running ``rt``'s
+    ``node_id`` has emitted ``count``."""
+    for _ in range(300):
+        await asyncio.sleep(every)
+        if rt._session is not None and rt.stats.node(node_id).emitted >= count:
+            return
 
 
 async def test_a_graph_gives_the_same_answer_on_the_cluster(
@@ -86,16 +94,14 @@ async def test_a_cheap_node_s_inputs_go_to_the_cluster_in_groups_in_input_order(
 ) -> None:
     client = executor.client
     assert client is not None
-    client.get_task_stream()  # the scheduler records the tasks from here on
-    started = time.time()
+    stream = TaskStream(client)
     wide = {"offload": "cluster", "parallelism": 2}
     graph = chain(registry, 300, ("mapper", {"expression": "value * 2"}, wide))
     rt = GraphRuntime(graph, registry, executor=executor)
     result = await rt.run_async()
     assert result.ok, result.errors
     assert out(result, "s1") == [2 * i for i in range(300)]
-    tasks = [t for t in client.get_task_stream(start=started) if t["key"].startswith("dataflow-s1")]
-    assert len(tasks) < 300 // 4  # a task fires a group of cheap firings
+    assert len(stream.keys("dataflow-s1-")) < 300 // 4  # a task fires a group of cheap firings
     stats = rt.stats.node("s1")
     assert (stats.firings, stats.emitted, stats.received) == (300, 300, 300)
 
@@ -159,10 +165,7 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_counts_nothing_twice(
         rt = GraphRuntime(graph, registry, executor=executor)
         pids = await asyncio.to_thread(client.run, os.getpid)
         run = asyncio.ensure_future(rt.run_async())
-        for _ in range(300):  # the first pair is done, the second under way
-            await asyncio.sleep(0.1)
-            if rt._session is not None and rt.stats.node("s1").emitted >= 2:
-                break
+        await until_emitted(rt, "s1", 2)  # the first pair is done, the second under way
         await asyncio.sleep(0.2)
         os.kill(next(iter(pids.values())), signal.SIGKILL)
         result = await asyncio.wait_for(run, 120)
@@ -186,18 +189,14 @@ async def test_a_worker_killed_under_groups_and_waiting_tasks_loses_nothing(
         graph = chain(registry, 60, ("sleeper", {"seconds": 0.02}, wide))
         rt = GraphRuntime(graph, registry, executor=executor)
         pids = await asyncio.to_thread(client.run, os.getpid)
-        client.get_task_stream()  # the scheduler records the tasks from here on
-        started = time.time()
+        stream = TaskStream(client)
         run = asyncio.ensure_future(rt.run_async())
-        for _ in range(300):  # groups under way
-            await asyncio.sleep(0.05)
-            if rt._session is not None and rt.stats.node("s1").emitted >= 10:
-                break
+        await until_emitted(rt, "s1", 10, every=0.05)  # groups under way
         os.kill(next(iter(pids.values())), signal.SIGKILL)
         result = await asyncio.wait_for(run, 120)
-        tasks = client.get_task_stream(start=started)
+        tasks = stream.keys("dataflow-s1-")
         await executor.close()
-    assert len([t for t in tasks if t["key"].startswith("dataflow-s1")]) < 60  # groups
+    assert len(tasks) < 60  # groups
     assert result.ok, result.errors
     assert [o["value"] for o in out(result, "s1")] == list(range(60))
     stats = rt.stats.node("s1")
@@ -214,10 +213,7 @@ async def test_a_cluster_that_goes_away_ends_the_run_with_the_rest_in_the_dead_l
     graph = chain(registry, 4, ("sleeper", {"seconds": 1.0}, ON_CLUSTER))
     rt = GraphRuntime(graph, registry, executor=executor)
     run = asyncio.ensure_future(rt.run_async())
-    for _ in range(300):  # the first firing is done, the second under way
-        await asyncio.sleep(0.1)
-        if rt._session is not None and rt.stats.node("s1").emitted:
-            break
+    await until_emitted(rt, "s1", 1)  # the first firing is done, the second under way
     await asyncio.to_thread(cluster.close)
     with pytest.raises(ClusterLostError, match="the cluster went away"):
         await asyncio.wait_for(run, 60)

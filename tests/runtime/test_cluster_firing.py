@@ -181,13 +181,8 @@ class StandInCluster:
         return outcomes
 
     async def fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
-        self.groups.append(1)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            return await self._fire(node, inputs)
-        finally:
-            self.in_flight -= 1
+        (outcome,) = await self.fire_many(node, [inputs])
+        return outcome
 
     async def _fire(self, node: RemoteNode, inputs: Mapping[str, DataPacket]) -> RemoteOutcome:
         import json
